@@ -1,0 +1,45 @@
+# product-scene — two commands for a newcomer:
+#   make demo   create .venv, install, draw the sample products, run the pipeline, print report.html
+#   make test   install the dev extras and run the whole suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
+DEMO   := demo
+PYTEST_ARGS ?=
+
+.PHONY: demo test install install-dev bench clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo    - install (CPU, no weights), draw samples, run them, print the report path"
+	@echo "make test    - install everything (incl. torch, diffusers, prefect) and run the tests"
+	@echo "make bench   - per-stage CPU timings on the samples and ../shared/products"
+	@echo "make clean   - remove .venv and demo/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.core: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
+	@touch $@
+
+$(VENV)/.dev: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e ".[all,dev]"
+	@touch $@ $(VENV)/.core
+
+install: $(VENV)/.core
+install-dev: $(VENV)/.dev
+
+demo: $(VENV)/.core
+	@$(BIN)/product-scene samples $(DEMO)/samples >/dev/null
+	@$(BIN)/product-scene run $(DEMO)/samples $(DEMO)/out --theme marble-counter --batch-id demo-$$(date -u +%Y%m%dT%H%M%SZ)
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.core
+	$(BIN)/python bench/bench_stages.py
+
+clean:
+	rm -rf $(VENV) $(DEMO)

@@ -1,0 +1,209 @@
+"""Typed configuration: one pydantic model per stage, composed into :class:`PipelineConfig`.
+
+YAML files hold values only (numbers, strings, names from a registry), never class paths.
+``load_config`` layers a YAML file over the defaults; unknown keys are errors, so a typo in a
+config never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ASPECTS: dict[str, tuple[int, int]] = {
+    "1:1": (1, 1),
+    "4:5": (4, 5),
+    "3:4": (3, 4),
+    "16:9": (16, 9),
+    "9:16": (9, 16),
+}
+MAX_OUTPUT_SIDE = 2048
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DecodeConfig(_Strict):
+    """Limits applied to untrusted image bytes."""
+
+    max_pixels: int = Field(50_000_000, gt=0, description="decompression-bomb guard (width*height)")
+    max_bytes: int = Field(200 * 1024 * 1024, gt=0)
+    min_side: int = Field(8, ge=1, description="images smaller than this on either side are rejected")
+
+
+class SegmentConfig(_Strict):
+    backend: str = "classical"
+    work_side: int = Field(512, ge=64, description="long side the classical segmenter works at")
+    threshold: float = Field(0.0, ge=0.0, description="ΔE76 to the background; 0 = automatic")
+    min_component_frac: float = Field(0.002, ge=0, le=1)
+    use_alpha_channel: bool = True
+    # SAM backend (issue 3) reads these; the classical backend ignores them.
+    sam_model_type: Literal["vit_b", "vit_l", "vit_h"] = "vit_b"
+    sam_checkpoint: str | None = None
+    sam_min_agreement_iou: float = Field(0.5, ge=0, le=1)
+
+
+class ControlConfig(_Strict):
+    canny_sigma: float = Field(0.33, gt=0, le=1, description="auto-threshold spread around the median")
+    depth_backend: str = "pseudo"
+    depth_model: str | None = None
+
+
+class PlacementConfig(_Strict):
+    size: tuple[int, int] | None = Field(None, description="output (width, height); overrides aspect")
+    aspect: str = "1:1"
+    long_side: int = Field(1024, ge=64, le=MAX_OUTPUT_SIDE)
+    product_scale: float = Field(0.62, gt=0.05, le=1.0, description="product bbox long side / canvas side")
+    anchor: Literal["center", "bottom", "left", "right"] = "bottom"
+    margin: float = Field(0.08, ge=0.0, lt=0.5, description="fraction of the canvas kept clear at the edges")
+    horizon: float = Field(0.62, gt=0.05, lt=0.98, description="floor line as a fraction of the height")
+
+    @field_validator("aspect")
+    @classmethod
+    def _known_aspect(cls, v: str) -> str:
+        if v not in ASPECTS:
+            raise ValueError(f"aspect must be one of {sorted(ASPECTS)}, got {v!r}")
+        return v
+
+    @field_validator("size")
+    @classmethod
+    def _size_in_range(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and not all(64 <= s <= MAX_OUTPUT_SIDE for s in v):
+            raise ValueError(f"size sides must be in [64, {MAX_OUTPUT_SIDE}], got {v}")
+        return v
+
+    def output_wh(self) -> tuple[int, int]:
+        """Output canvas (width, height) in pixels, both even."""
+        if self.size is not None:
+            return self.size
+        aw, ah = ASPECTS[self.aspect]
+        if aw >= ah:
+            w, h = self.long_side, round(self.long_side * ah / aw)
+        else:
+            w, h = round(self.long_side * aw / ah), self.long_side
+        return w - w % 2, h - h % 2
+
+
+class ShadowConfig(_Strict):
+    light_azimuth_deg: float = Field(135.0, description="where the light comes from, 0 = right, 90 = top")
+    light_elevation_deg: float = Field(50.0, gt=5, le=90)
+    contact_strength: float = Field(0.55, ge=0, le=1)
+    cast_strength: float = Field(0.30, ge=0, le=1)
+    softness: float = Field(0.04, gt=0, le=0.3, description="cast-shadow blur as a fraction of product height")
+    reflection: bool = False
+    reflection_strength: float = Field(0.18, ge=0, le=1)
+
+
+class SceneConfig(_Strict):
+    backend: str = "studio"
+    theme: str = "paper-white"
+    themes_file: str | None = Field(None, description="extra themes YAML, merged over configs/themes.yaml")
+    shadow: ShadowConfig = ShadowConfig()
+    harmonise: float = Field(0.35, ge=0, le=1, description="how far the backdrop is tinted toward the product")
+
+
+class RestoreConfig(_Strict):
+    mode: Literal["exact", "harmonised"] = "exact"
+    auto_logo_regions: bool = True
+    max_logo_regions: int = Field(6, ge=0, le=64)
+    detail_sigma: float = Field(2.0, gt=0, description="Gaussian sigma splitting base from detail")
+
+
+class GateConfig(_Strict):
+    """Pass/fail thresholds. A metric that is None (no logo regions) is not gated."""
+
+    delta_e00_mean_max: float = 2.0
+    delta_e00_p95_max: float = 5.0
+    ssim_min: float = 0.95
+    logo_ssim_min: float = 0.90
+    expansion_max: float = 0.03
+    halo_max: float = 3.0
+
+
+class ScoreConfig(_Strict):
+    edge_erode_px: int = Field(2, ge=0, le=16, description="edge band left out of colour metrics")
+    halo_band_px: int = Field(3, ge=1, le=16)
+    expansion_band_px: int = Field(12, ge=2, le=64)
+    gate: GateConfig = GateConfig()
+
+
+class RunConfig(_Strict):
+    seed: int = 0
+    device: str = "cpu"
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+
+
+class PipelineConfig(_Strict):
+    decode: DecodeConfig = DecodeConfig()
+    segment: SegmentConfig = SegmentConfig()
+    control: ControlConfig = ControlConfig()
+    placement: PlacementConfig = PlacementConfig()
+    scene: SceneConfig = SceneConfig()
+    restore: RestoreConfig = RestoreConfig()
+    score: ScoreConfig = ScoreConfig()
+    run: RunConfig = RunConfig()
+    # Backend-specific sections (diffusion, ...) live here as plain dicts validated by the backend.
+    backends: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def config_hash(self) -> str:
+        """Short stable hash of every value (sha256 of canonical JSON, 16 hex chars)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def with_overrides(self, overrides: dict[str, Any]) -> PipelineConfig:
+        """A new config with dotted-key overrides applied, e.g. ``{"scene.theme": "marble"}``."""
+        data = self.model_dump(mode="python")
+        for dotted, value in overrides.items():
+            node = data
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[leaf] = value
+        return PipelineConfig.model_validate(data)
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(path: str | Path | None = None) -> PipelineConfig:
+    """Defaults, overlaid with the YAML at ``path`` (if given).
+
+    A preset may name a base file with ``extends: other.yaml`` (relative to itself).
+    Raises ``ValueError`` naming the file and the bad field.
+    """
+    if path is None:
+        return PipelineConfig()
+    data = _read_yaml_with_extends(Path(path), seen=())
+    try:
+        return PipelineConfig.model_validate(data)
+    except Exception as exc:  # pydantic.ValidationError, re-raised with the file name
+        raise ValueError(f"invalid config {path}: {exc}") from exc
+
+
+def _read_yaml_with_extends(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    path = path.resolve()
+    if path in seen:
+        raise ValueError(f"config extends loop: {' -> '.join(map(str, seen + (path,)))}")
+    if not path.is_file():
+        raise ValueError(f"config file not found: {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"config {path} must be a mapping, got {type(data).__name__}")
+    parent = data.pop("extends", None)
+    if parent:
+        base = _read_yaml_with_extends(path.parent / parent, seen + (path,))
+        data = _deep_merge(base, data)
+    return data

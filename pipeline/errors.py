@@ -1,0 +1,23 @@
+"""Typed errors. Each carries a one-line, human-readable reason."""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base class for errors the batch turns into an ``error`` item (never retried)."""
+
+
+class ImageDecodeError(PipelineError, ValueError):
+    """Bytes that are not a usable image: empty, truncated, unknown format, bomb, …"""
+
+
+class SegmentationError(PipelineError, ValueError):
+    """No product could be separated from the background."""
+
+
+class UnsafeKeyError(PipelineError, ValueError):
+    """An object key that would escape the destination (``../``, absolute, control chars)."""
+
+
+class BackendUnavailableError(PipelineError, RuntimeError):
+    """A backend whose weights or packages are missing here; the message says what to install."""

@@ -1,0 +1,47 @@
+"""Terminal niceties for the CLI: rich logging and a batch progress bar."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from pipeline.types import ItemRecord
+
+_console = Console(stderr=True)
+
+
+def setup_logging(level: int) -> None:
+    """Log to stderr through rich (stdout is kept for machine-readable output)."""
+    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
+                        handlers=[RichHandler(console=_console, show_path=False)], force=True)
+
+
+@contextmanager
+def batch_progress(enabled: bool = True) -> Iterator[tuple[Callable[[int], None], Callable[[ItemRecord], None]]]:
+    """Yields (on_start(total), on_item(record)) callbacks driving a progress bar on stderr."""
+    counts = {"pass": 0, "fail": 0, "error": 0}
+    progress = Progress(
+        TextColumn("[bold]scenes"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("[green]{task.fields[passed]} pass [red]{task.fields[failed]} fail "
+                   "[yellow]{task.fields[errors]} error"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=_console, disable=not enabled,
+    )
+    task = progress.add_task("batch", total=None, passed=0, failed=0, errors=0)
+
+    def on_start(total: int) -> None:
+        progress.update(task, total=total)
+
+    def on_item(record: ItemRecord) -> None:
+        key = "error" if record.status == "error" else (record.verdict or "fail")
+        counts[key] += 1
+        progress.update(task, advance=1, passed=counts["pass"], failed=counts["fail"], errors=counts["error"])
+        if not enabled:
+            logging.getLogger("pipeline.batch").info("%s: %s", record.id, record.error or record.verdict)
+
+    with progress:
+        yield on_start, on_item

@@ -1,0 +1,87 @@
+"""Background model for studio photos: a smooth colour surface fitted to the image border.
+
+Studio sweeps are rarely a flat 255: they are off-white, grey, or graded top to bottom. We fit a
+quadratic surface per Lab channel to the border pixels that look like background (a robust
+first pass drops border pixels covered by a product that touches the frame).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BORDER_FRAC = 0.02
+
+
+@dataclass(frozen=True)
+class BackgroundModel:
+    """lab: HWC float32 Lab background at the work resolution; rgb: median border colour 0..255;
+    noise: robust std of ΔE76 between border pixels and the fitted surface."""
+
+    lab: np.ndarray
+    rgb: tuple[float, float, float]
+    noise: float
+    border_bg_fraction: float
+
+
+def _border_indices(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    b = max(2, int(round(min(h, w) * BORDER_FRAC)))
+    mask = np.zeros((h, w), bool)
+    mask[:b] = mask[-b:] = True
+    mask[:, :b] = mask[:, -b:] = True
+    return np.nonzero(mask)
+
+
+def _design(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> np.ndarray:
+    y = ys.astype(np.float32) / max(h - 1, 1) - 0.5
+    x = xs.astype(np.float32) / max(w - 1, 1) - 0.5
+    return np.stack([np.ones_like(x), x, y, x * y, x * x, y * y], axis=1)
+
+
+def fit_background(lab: np.ndarray, rgb: np.ndarray) -> BackgroundModel:
+    """Fit the background surface.
+
+    lab: HWC float32 Lab (L in 0..100). rgb: HWC uint8, same HW.
+    Returns a :class:`BackgroundModel` whose ``lab`` has the same shape as ``lab``.
+    """
+    h, w = lab.shape[:2]
+    ys, xs = _border_indices(h, w)
+    samples = lab[ys, xs]
+    median = np.median(samples, axis=0)
+    # Robust first pass: border pixels far from the median are product touching the frame.
+    dist = np.linalg.norm(samples - median, axis=1)
+    keep = dist < max(12.0, float(np.percentile(dist, 50)) * 3)
+    if keep.sum() < 16:
+        keep = np.ones_like(keep)
+    coef, *_ = np.linalg.lstsq(_design(ys[keep], xs[keep], h, w), samples[keep], rcond=None)
+    # Second pass with the fitted surface, to drop residual outliers (shadows on the border).
+    yy, xx = np.mgrid[0:h, 0:w]
+    surface = (_design(yy.ravel(), xx.ravel(), h, w) @ coef).reshape(h, w, 3).astype(np.float32)
+    resid = np.linalg.norm(samples - surface[ys, xs], axis=1)
+    mad = float(np.median(np.abs(resid[keep] - np.median(resid[keep])))) + 1e-3
+    keep2 = keep & (resid < np.median(resid[keep]) + 6 * 1.4826 * mad + 1.0)
+    if keep2.sum() >= 16 and keep2.sum() < keep.sum():
+        coef, *_ = np.linalg.lstsq(_design(ys[keep2], xs[keep2], h, w), samples[keep2], rcond=None)
+        surface = (_design(yy.ravel(), xx.ravel(), h, w) @ coef).reshape(h, w, 3).astype(np.float32)
+        resid = np.linalg.norm(samples - surface[ys, xs], axis=1)
+        keep = keep2
+    noise = float(1.4826 * np.median(np.abs(resid[keep] - np.median(resid[keep])))) + float(np.median(resid[keep]))
+    bg_rgb = np.median(rgb[ys[keep], xs[keep]].astype(np.float32), axis=0)
+    return BackgroundModel(
+        lab=surface,
+        rgb=(float(bg_rgb[0]), float(bg_rgb[1]), float(bg_rgb[2])),
+        noise=noise,
+        border_bg_fraction=float(keep.mean()),
+    )
+
+
+def shadow_like(lab: np.ndarray, bg_lab: np.ndarray, *, min_ratio: float = 0.45, max_chroma: float = 6.0) -> np.ndarray:
+    """HW bool: pixels that look like a shadow cast on the background.
+
+    A shadow darkens the backdrop without changing its hue much: lightness between
+    ``min_ratio`` and ~1 of the background's, and a*/b* within ``max_chroma`` of it.
+    """
+    ratio = lab[..., 0] / np.maximum(bg_lab[..., 0], 1e-3)
+    dchroma = np.hypot(lab[..., 1] - bg_lab[..., 1], lab[..., 2] - bg_lab[..., 2])
+    return (ratio >= min_ratio) & (ratio < 1.0) & (dchroma <= max_chroma)

@@ -1,0 +1,161 @@
+"""Bucket access over fsspec: listing, bounded reads, atomic writes, key validation.
+
+A :class:`Bucket` is a folder or an fsspec URL (``file://``, ``s3://``, ``memory://``). Keys are
+``/``-separated paths relative to the bucket root. Every key that comes from outside (an object
+listing, a user argument) passes :func:`safe_key` before it is joined to a path, so ``../``,
+absolute paths and control characters can never escape the bucket.
+
+Atomic writes: on a local filesystem the bytes go to a temporary file in the same folder and
+are renamed over the target (``os.replace``); on object stores a single PUT is already atomic
+(readers see the old object or the new one, never a part).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import tempfile
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import fsspec
+
+from pipeline.errors import ImageDecodeError, UnsafeKeyError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")
+MAX_KEY_LENGTH = 1024
+
+
+def safe_key(key: str) -> str:
+    """Return ``key`` normalised (no leading ``./``), or raise :class:`UnsafeKeyError`.
+
+    Rejected: empty keys, absolute paths (``/x``, ``C:\\x``, ``\\\\host``), any ``..`` segment,
+    backslashes, NUL and other control characters, and keys over 1024 characters.
+    """
+    if not isinstance(key, str) or not key:
+        raise UnsafeKeyError("empty object key")
+    if len(key) > MAX_KEY_LENGTH:
+        raise UnsafeKeyError(f"object key longer than {MAX_KEY_LENGTH} characters")
+    if any(unicodedata.category(ch) == "Cc" for ch in key):
+        raise UnsafeKeyError(f"object key contains control characters: {key!r}")
+    if "\\" in key:
+        raise UnsafeKeyError(f"object key contains a backslash: {key!r}")
+    if key.startswith("/") or (len(key) > 1 and key[1] == ":"):
+        raise UnsafeKeyError(f"object key is an absolute path: {key!r}")
+    parts = [p for p in key.split("/") if p not in ("", ".")]
+    if not parts:
+        raise UnsafeKeyError(f"object key names no file: {key!r}")
+    if any(p == ".." for p in parts):
+        raise UnsafeKeyError(f"object key climbs out of the bucket with '..': {key!r}")
+    return "/".join(parts)
+
+
+class Bucket:
+    """A folder or fsspec URL with safe, atomic access.
+
+    url: ``/path/to/dir``, ``file:///path``, ``s3://bucket/prefix``, ``memory://x``.
+    storage_options: passed to fsspec (e.g. ``{"endpoint_url": ...}`` for S3). Credentials come
+    from the environment by default and are never logged.
+    """
+
+    def __init__(self, url: str | os.PathLike[str], storage_options: dict[str, Any] | None = None):
+        url = str(url)
+        self.fs, root = fsspec.core.url_to_fs(url, **(storage_options or {}))
+        self.root = root.rstrip("/") if root not in ("/", "") else root
+        self.url = url.rstrip("/")
+        self.is_local = "file" in _protocols(self.fs)
+
+    def __repr__(self) -> str:
+        return f"Bucket({self.url!r})"
+
+    def path(self, key: str) -> str:
+        """The filesystem path of a validated key."""
+        return posixpath.join(self.root, safe_key(key)) if self.root else safe_key(key)
+
+    def uri(self, key: str) -> str:
+        """A user-facing location for ``key`` (local path or ``proto://`` URL)."""
+        path = self.path(key)
+        return path if self.is_local else self.fs.unstrip_protocol(path)
+
+    def list_keys(self, prefix: str = "", suffixes: tuple[str, ...] | None = None) -> list[str]:
+        """All keys under ``prefix`` (recursive, sorted, relative to the bucket root).
+
+        Keys are returned raw, unvalidated: the caller reports unsafe ones per item.
+        """
+        base = self.root if not prefix else posixpath.join(self.root, safe_key(prefix))
+        if not self.fs.exists(base):
+            return []
+        keys = []
+        for full in self.fs.find(base):
+            rel = full[len(self.root) :].lstrip("/") if self.root else full
+            if suffixes is None or rel.lower().endswith(suffixes):
+                keys.append(rel)
+        return sorted(keys)
+
+    def list_images(self, prefix: str = "") -> list[str]:
+        """Keys of image files under ``prefix``, by extension."""
+        return self.list_keys(prefix, IMAGE_SUFFIXES)
+
+    def exists(self, key: str) -> bool:
+        return bool(self.fs.exists(self.path(key)))
+
+    def read_bytes(self, key: str, max_bytes: int | None = None) -> bytes:
+        """The object's bytes; ``ImageDecodeError`` if it is larger than ``max_bytes``."""
+        path = self.path(key)
+        if max_bytes is not None:
+            size = self.fs.size(path)
+            if size is not None and size > max_bytes:
+                raise ImageDecodeError(f"file too large: {size} bytes > limit {max_bytes}")
+        with self.fs.open(path, "rb") as fh:
+            data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise ImageDecodeError(f"file too large: more than {max_bytes} bytes")
+        return data
+
+    def write_bytes(self, key: str, data: bytes) -> str:
+        """Write ``data`` at ``key`` atomically; return :meth:`uri` of the written object."""
+        path = self.path(key)
+        if self.is_local:
+            _atomic_local_write(Path(path), data)
+        else:
+            self.fs.pipe_file(path, data)
+        return self.uri(key)
+
+    def write_text(self, key: str, text: str) -> str:
+        return self.write_bytes(key, text.encode("utf-8"))
+
+    def delete(self, key: str) -> None:
+        path = self.path(key)
+        if self.fs.exists(path):
+            self.fs.rm_file(path)
+
+    def move(self, src_key: str, dst_key: str) -> None:
+        """Move an object (copy then delete on object stores)."""
+        self.fs.mv(self.path(src_key), self.path(dst_key))
+
+
+def _protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:
+    proto = fs.protocol
+    return (proto,) if isinstance(proto, str) else tuple(proto)
+
+
+def _atomic_local_write(path: Path, data: bytes) -> None:
+    """Write to a temp file beside ``path``, fsync, then ``os.replace`` it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
