@@ -112,7 +112,7 @@ class RestoreConfig(_Strict):
     mode: Literal["exact", "harmonised"] = "exact"
     auto_logo_regions: bool = True
     max_logo_regions: int = Field(6, ge=0, le=64)
-    detail_sigma: float = Field(2.0, gt=0, description="Gaussian sigma splitting base from detail")
+    detail_sigma: float = Field(8.0, gt=0, description="Gaussian sigma (px) splitting scene light from logo detail")
 
 
 class GateConfig(_Strict):
