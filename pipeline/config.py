@@ -106,6 +106,7 @@ class SceneConfig(_Strict):
     themes_file: str | None = Field(None, description="extra themes YAML, merged over configs/themes.yaml")
     shadow: ShadowConfig = ShadowConfig()
     harmonise: float = Field(0.35, ge=0, le=1, description="how far the backdrop is tinted toward the product")
+    backdrop_per_item: bool = Field(False, description="vary the backdrop per product (default: one per batch)")
 
 
 class RestoreConfig(_Strict):

@@ -30,11 +30,19 @@ def canny_map(rgb: np.ndarray, alpha: np.ndarray, sigma: float = 0.33) -> tuple[
     Returns (HWC uint8 with 3 equal channels, 255 = edge; (low, high) thresholds). The product is
     laid over mid grey so its outline is an edge; everything beyond 2 px outside it is suppressed.
     """
-    a = alpha[..., None]
-    gray = cv2.cvtColor(np.rint(rgb * a + 128.0 * (1.0 - a)).astype(np.uint8), cv2.COLOR_RGB2GRAY)
-    inside = alpha > 0.5
+    h, w = alpha.shape
+    edges = np.zeros((h, w), np.uint8)
+    ys, xs = np.nonzero(alpha > 0)
+    if ys.size == 0:
+        return np.zeros((h, w, 3), np.uint8), (0.0, 0.0)
+    y0, y1 = max(0, ys.min() - 4), min(h, ys.max() + 5)
+    x0, x1 = max(0, xs.min() - 4), min(w, xs.max() + 5)
+    a = alpha[y0:y1, x0:x1, None]
+    gray = cv2.cvtColor(np.rint(rgb[y0:y1, x0:x1] * a + 128.0 * (1.0 - a)).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+    inside = a[..., 0] > 0.5
     low, high = auto_canny_thresholds(gray, inside, sigma)
-    edges = cv2.Canny(gray, low, high, L2gradient=True)
+    crop = cv2.Canny(gray, low, high, L2gradient=True)
     keep = cv2.dilate(inside.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    edges[~keep] = 0
-    return np.repeat(edges[..., None], 3, axis=2), (low, high)
+    crop[~keep] = 0
+    edges[y0:y1, x0:x1] = crop
+    return cv2.merge([edges, edges, edges]), (low, high)

@@ -24,17 +24,24 @@ def pseudo_depth(rgb: np.ndarray, alpha: np.ndarray, shading_weight: float = 0.1
     product, rising to 1 at the thickest point (sqrt of the distance to the outline, like a
     cylinder's cross-section), plus a little lightness (lit surfaces face the camera).
     """
-    mask = (alpha >= 0.5).astype(np.uint8)
-    if not mask.any():
-        return np.zeros(alpha.shape, np.float32)
+    h, w = alpha.shape
+    ys, xs = np.nonzero(alpha >= 0.5)
+    if ys.size == 0:
+        return np.zeros((h, w), np.float32)
+    y0, y1 = max(0, ys.min() - 2), min(h, ys.max() + 3)
+    x0, x1 = max(0, xs.min() - 2), min(w, xs.max() + 3)
+    a = alpha[y0:y1, x0:x1]
+    mask = (a >= 0.5).astype(np.uint8)
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
     bulge = np.sqrt(dist / max(float(dist.max()), 1e-6))
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    sigma = max(1.0, 0.01 * max(alpha.shape))
+    gray = cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    sigma = max(1.0, 0.01 * max(h, w))
     shade = cv2.GaussianBlur(gray, (0, 0), sigma)
     depth = (1.0 - shading_weight) * bulge + shading_weight * shade * (bulge > 0)
     depth = depth / max(float(depth.max()), 1e-6)
-    return (depth * alpha).astype(np.float32)
+    out = np.zeros((h, w), np.float32)
+    out[y0:y1, x0:x1] = depth * a
+    return out
 
 
 def scene_depth(product_depth: np.ndarray, alpha: np.ndarray, horizon_y: int, base_y: int) -> np.ndarray:

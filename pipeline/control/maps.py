@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from pipeline.config import ControlConfig
@@ -12,8 +13,8 @@ from pipeline.types import ControlMaps, PlacedProduct
 
 
 def _to_rgb_u8(depth: np.ndarray) -> np.ndarray:
-    d = np.rint(np.clip(depth, 0.0, 1.0) * 255.0).astype(np.uint8)
-    return np.repeat(d[..., None], 3, axis=2)
+    d = (np.clip(depth, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return cv2.merge([d, d, d])
 
 
 def build_control_maps(placed: PlacedProduct, depth: DepthEstimator, config: ControlConfig) -> ControlMaps:

@@ -13,13 +13,20 @@ from pipeline.types import PlacedProduct, SceneResult
 def alpha_paste(product: np.ndarray, alpha: np.ndarray, scene: np.ndarray) -> np.ndarray:
     """``product*alpha + scene*(1-alpha)``: HWC uint8 x HW float32 [0, 1] -> HWC uint8.
 
-    Where alpha is 1 the product's pixels are copied exactly.
+    Where alpha is 1 the product's pixels are copied exactly; only edge pixels are blended.
     """
-    a = alpha[..., None]
-    out = product.astype(np.float32) * a + scene.astype(np.float32) * (1.0 - a)
-    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    full = alpha >= 1.0
-    out[full] = product[full]
+    out = scene.copy()
+    rows = np.flatnonzero(alpha.any(axis=1))
+    cols = np.flatnonzero(alpha.any(axis=0))
+    if rows.size == 0:
+        return out
+    crop = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    a_c, p_c, o_c = alpha[crop], product[crop], out[crop]
+    np.copyto(o_c, p_c, where=(a_c >= 1.0)[..., None])
+    ys, xs = np.nonzero((a_c > 0.0) & (a_c < 1.0))
+    a = a_c[ys, xs][:, None]
+    mixed = p_c[ys, xs].astype(np.float32) * a + o_c[ys, xs].astype(np.float32) * (1.0 - a)
+    o_c[ys, xs] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
     return out
 
 

@@ -35,7 +35,7 @@ class SceneBackend(Protocol):
 def _build_studio(config: PipelineConfig) -> SceneBackend:
     from pipeline.scene.studio import StudioBackend
 
-    return StudioBackend(config.scene)
+    return StudioBackend(config.scene, batch_seed=config.run.seed)
 
 
 def _build_diffusion(config: PipelineConfig) -> SceneBackend:

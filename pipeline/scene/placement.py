@@ -108,14 +108,16 @@ def place_product(
     ow = max(1, int(round((x1 - x0) * m[0, 0])))
     oh = max(1, int(round((y1 - y0) * m[1, 1])))
     crop_a = alpha[y0:y1, x0:x1]
-    crop_f = foreground[y0:y1, x0:x1].astype(np.float32)
+    crop_f = foreground[y0:y1, x0:x1]
     if (ow, oh) == (x1 - x0, y1 - y0):
         a_s, f_s = crop_a.copy(), crop_f
     else:
         interp = cv2.INTER_AREA if ow < (x1 - x0) else cv2.INTER_CUBIC
         a_s = np.clip(cv2.resize(crop_a, (ow, oh), interpolation=interp), 0.0, 1.0)
-        pre = cv2.resize(crop_f * crop_a[..., None], (ow, oh), interpolation=interp)
-        f_s = pre / np.maximum(a_s[..., None], 1e-4)
+        # Premultiplied colour in uint16 (colour * alpha * 255 fits), so edges average correctly.
+        a16 = (crop_a * 255.0 + 0.5).astype(np.uint16)
+        pre = cv2.resize(crop_f.astype(np.uint16) * a16[..., None], (ow, oh), interpolation=interp)
+        f_s = np.clip(pre.astype(np.float32) / np.maximum(a_s * 255.0, 1e-3)[..., None] + 0.5, 0, 255).astype(np.uint8)
     rgb = np.zeros((out_h, out_w, 3), np.uint8)
     a_out = np.zeros((out_h, out_w), np.float32)
     # Paste with clipping at the canvas edges.
@@ -123,7 +125,7 @@ def place_product(
     dx1, dy1 = min(out_w, ox0 + ow), min(out_h, oy0 + oh)
     sx0, sy0 = dx0 - ox0, dy0 - oy0
     a_out[dy0:dy1, dx0:dx1] = a_s[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
-    rgb[dy0:dy1, dx0:dx1] = np.clip(np.rint(f_s[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]), 0, 255).astype(np.uint8)
-    rgb[a_out <= 0] = 0
+    rgb[dy0:dy1, dx0:dx1] = f_s[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
+    np.copyto(rgb, 0, where=(a_out <= 0)[..., None])
     boxes = tuple(b for b in (map_box(b, placement) for b in logo_boxes) if b[2] > b[0] and b[3] > b[1])
     return PlacedProduct(rgb=rgb, alpha=a_out, mask=a_out >= 0.5, placement=placement, logo_boxes=boxes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 BORDER_FRAC = 0.02
@@ -39,6 +40,26 @@ def _design(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.stack([np.ones_like(x), x, y, x * y, x * x, y * y], axis=1)
 
 
+def _surface(coef: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Evaluate the quadratic surface on the full grid (HWC float32).
+
+    A quadratic is smooth, so it is evaluated on a grid 8x coarser and resized bilinearly.
+    """
+    gh, gw = max(2, h // 8), max(2, w // 8)
+    y = (np.linspace(0, 1, gh, dtype=np.float32) - 0.5)[:, None, None]
+    x = (np.linspace(0, 1, gw, dtype=np.float32) - 0.5)[None, :, None]
+    c = coef.astype(np.float32)
+    coarse = c[0] + c[1] * x + c[2] * y + c[3] * (x * y) + c[4] * (x * x) + c[5] * (y * y)
+    return cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _fit(ys: np.ndarray, xs: np.ndarray, samples: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    design = _design(ys, xs, h, w)
+    coef, *_ = np.linalg.lstsq(design, samples, rcond=None)
+    resid = np.linalg.norm(samples - design @ coef, axis=1)
+    return coef, resid
+
+
 def fit_background(lab: np.ndarray, rgb: np.ndarray) -> BackgroundModel:
     """Fit the background surface.
 
@@ -54,22 +75,22 @@ def fit_background(lab: np.ndarray, rgb: np.ndarray) -> BackgroundModel:
     keep = dist < max(12.0, float(np.percentile(dist, 50)) * 3)
     if keep.sum() < 16:
         keep = np.ones_like(keep)
-    coef, *_ = np.linalg.lstsq(_design(ys[keep], xs[keep], h, w), samples[keep], rcond=None)
-    # Second pass with the fitted surface, to drop residual outliers (shadows on the border).
-    yy, xx = np.mgrid[0:h, 0:w]
-    surface = (_design(yy.ravel(), xx.ravel(), h, w) @ coef).reshape(h, w, 3).astype(np.float32)
-    resid = np.linalg.norm(samples - surface[ys, xs], axis=1)
-    mad = float(np.median(np.abs(resid[keep] - np.median(resid[keep])))) + 1e-3
-    keep2 = keep & (resid < np.median(resid[keep]) + 6 * 1.4826 * mad + 1.0)
-    if keep2.sum() >= 16 and keep2.sum() < keep.sum():
-        coef, *_ = np.linalg.lstsq(_design(ys[keep2], xs[keep2], h, w), samples[keep2], rcond=None)
-        surface = (_design(yy.ravel(), xx.ravel(), h, w) @ coef).reshape(h, w, 3).astype(np.float32)
-        resid = np.linalg.norm(samples - surface[ys, xs], axis=1)
+    coef, _ = _fit(ys[keep], xs[keep], samples[keep], h, w)
+    # Second pass against the fitted surface drops residual outliers (shadows on the border).
+    design_all = _design(ys, xs, h, w)
+    resid = np.linalg.norm(samples - design_all @ coef, axis=1)
+    kept = resid[keep]
+    mad = float(np.median(np.abs(kept - np.median(kept)))) + 1e-3
+    keep2 = keep & (resid < np.median(kept) + 6 * 1.4826 * mad + 1.0)
+    if 16 <= keep2.sum() < keep.sum():
+        coef, _ = _fit(ys[keep2], xs[keep2], samples[keep2], h, w)
+        resid = np.linalg.norm(samples - design_all @ coef, axis=1)
         keep = keep2
-    noise = float(1.4826 * np.median(np.abs(resid[keep] - np.median(resid[keep])))) + float(np.median(resid[keep]))
+    kept = resid[keep]
+    noise = float(1.4826 * np.median(np.abs(kept - np.median(kept)))) + float(np.median(kept))
     bg_rgb = np.median(rgb[ys[keep], xs[keep]].astype(np.float32), axis=0)
     return BackgroundModel(
-        lab=surface,
+        lab=_surface(coef, h, w),
         rgb=(float(bg_rgb[0]), float(bg_rgb[1]), float(bg_rgb[2])),
         noise=noise,
         border_bg_fraction=float(keep.mean()),

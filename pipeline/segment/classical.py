@@ -117,7 +117,7 @@ class ClassicalSegmenter:
         mask_small, dist = self.coarse_mask(lab, bg)
         if not mask_small.any():
             raise SegmentationError("no product found: the image looks like plain background")
-        alpha, foreground = refine_alpha(rgb, mask_small, bg.rgb)
+        alpha, foreground = refine_alpha(rgb, mask_small, small, bg.rgb)
         mask = alpha >= 0.5
         if not mask.any():
             raise SegmentationError("no product found after edge refinement")

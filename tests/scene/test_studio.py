@@ -32,11 +32,21 @@ def test_every_surface_has_a_theme():
 
 def test_same_seed_same_image_different_seed_different(placed_bottle, control):
     theme = get_theme("marble-counter")
-    a = StudioBackend()(placed_bottle, control, theme, seed=1, item_meta={}).image
-    b = StudioBackend()(placed_bottle, control, theme, seed=1, item_meta={}).image
-    c = StudioBackend()(placed_bottle, control, theme, seed=2, item_meta={}).image
+    per_item = SceneConfig(backdrop_per_item=True)
+    a = StudioBackend(per_item)(placed_bottle, control, theme, seed=1, item_meta={}).image
+    b = StudioBackend(per_item)(placed_bottle, control, theme, seed=1, item_meta={}).image
+    c = StudioBackend(per_item)(placed_bottle, control, theme, seed=2, item_meta={}).image
     np.testing.assert_array_equal(a, b)
     assert np.abs(a.astype(int) - c.astype(int)).mean() > 0.5
+
+
+def test_batch_shares_one_backdrop_by_default(placed_bottle, control):
+    theme = get_theme("oak-table")
+    backend = StudioBackend(batch_seed=5)
+    a = backend(placed_bottle, control, theme, seed=1, item_meta={})
+    b = backend(placed_bottle, control, theme, seed=2, item_meta={})
+    np.testing.assert_array_equal(a.image, b.image)
+    assert a.info["backdrop_seed"] == 5
 
 
 def test_shadows_darken_the_floor_near_the_product(placed_bottle, control):
