@@ -1,0 +1,86 @@
+"""Time ``score_composite`` on a 1024x1024 composite with a ~40% product area.
+
+    taskset -c 0 python bench/bench_score.py [--runs 20]
+
+Two cases: an exact paste (most product pixels identical to the reference, the CPU default) and a
+harmonised composite (every product pixel shifted, so every ΔE00 and SSIM strip is computed).
+Also times the SSIM map against ``skimage.metrics.structural_similarity`` on a 700x700 crop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import cv2
+import numpy as np
+
+from pipeline.config import ScoreConfig
+from pipeline.score import score_composite
+from pipeline.score.ssim import ssim_map
+from pipeline.types import PlacedProduct, Placement
+
+
+def _scene(size: int = 1024) -> tuple[PlacedProduct, np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    m = np.zeros((size, size), np.uint8)
+    cv2.ellipse(m, (size // 2, int(size * 0.55)), (int(size * 0.29), int(size * 0.43)), 0, 0, 360, 1, -1)
+    alpha = cv2.GaussianBlur(m.astype(np.float32), (5, 5), 1.0)
+    alpha[alpha < 0.02] = 0
+    alpha[alpha > 0.98] = 1
+    mask = alpha >= 0.5
+    yy, xx = np.mgrid[0:size, 0:size]
+    ref = np.stack([(xx * 0.2 + 100) % 256, (yy * 0.15 + 30) % 256, 80 + 40 * np.sin(xx / 30.0)], -1)
+    ref = np.clip(ref + rng.integers(-6, 7, ref.shape), 0, 255).astype(np.uint8)
+    plate = np.full((size, size, 3), (235, 228, 220), np.uint8)
+    a3 = alpha[..., None]
+    exact = np.clip(ref * a3 + plate * (1 - a3) + 0.5, 0, 255).astype(np.uint8)
+    shifted = np.clip(exact.astype(np.int16) + [4, 1, -3], 0, 255).astype(np.uint8)
+    harmonised = np.where(mask[..., None], shifted, exact)
+    placement = Placement(matrix=np.eye(2, 3), out_hw=(size, size), box_xyxy=(0, 0, size, size), horizon_y=size // 2)
+    boxes = ((400, 400, 520, 460), (450, 700, 600, 760))
+    placed = PlacedProduct(rgb=ref, alpha=alpha, mask=mask, placement=placement, logo_boxes=boxes)
+    return placed, exact, harmonised, plate
+
+
+def _time(fn, runs: int) -> tuple[float, float]:
+    fn()  # warm-up
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times), min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    placed, exact, harmonised, plate = _scene()
+    config = ScoreConfig()
+    print(f"product area {placed.mask.mean():.1%} of 1024x1024; {args.runs} runs; cv2 threads {cv2.getNumThreads()}")
+    for name, comp in (("exact paste", exact), ("harmonised (all product pixels differ)", harmonised)):
+        med, best = _time(lambda c=comp: score_composite(placed, c, plate, (255.0, 255.0, 255.0), config), args.runs)
+        print(f"score_composite, {name}: median {med:.1f} ms, min {best:.1f} ms")
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (700, 700)).astype(np.float32)
+    y = np.clip(x + rng.normal(0, 5, x.shape), 0, 255).astype(np.float32)
+    med, best = _time(lambda: ssim_map(x, y), args.runs)
+    print(f"ssim_map (cv2) 700x700: median {med:.1f} ms, min {best:.1f} ms")
+    try:
+        from skimage.metrics import structural_similarity
+    except ImportError:
+        return
+    med, best = _time(
+        lambda: structural_similarity(
+            x, y, full=True, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255
+        ),
+        args.runs,
+    )
+    print(f"skimage structural_similarity 700x700: median {med:.1f} ms, min {best:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from pipeline.config import GateConfig
+from pipeline.score import CHECKS, apply_gate, failed_metric
+from pipeline.types import Metrics, Verdict
+
+GOOD = Metrics(delta_e00_mean=0.5, delta_e00_p95=1.2, ssim=0.99, logo_ssim_min=0.97, expansion=0.001, halo=0.4)
+GATE = GateConfig()
+
+
+def test_good_metrics_pass():
+    v = apply_gate(GOOD, GATE)
+    assert isinstance(v, Verdict) and v.passed and v.reasons == () and v.label == "pass"
+
+
+def test_reason_text_names_metric_value_and_threshold():
+    v = apply_gate(dataclasses.replace(GOOD, delta_e00_mean=3.2149), GATE)
+    assert not v.passed and v.label == "fail"
+    assert v.reasons == ("colour drift: ΔE00 mean 3.21 > 2.00",)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("delta_e00_p95", 7.8, "colour drift: ΔE00 p95 7.80 > 5.00"),
+        ("ssim", 0.912, "detail loss: SSIM 0.912 < 0.950"),
+        ("logo_ssim_min", 0.8123, "logo damage: logo SSIM 0.812 < 0.900"),
+        ("expansion", 0.041, "product grew into the scene: expansion 0.041 > 0.030"),
+        ("halo", 4.2, "edge halo: halo ΔE00 4.20 > 3.00"),
+    ],
+)
+def test_each_check_fails_with_its_reason(field, value, expected):
+    v = apply_gate(dataclasses.replace(GOOD, **{field: value}), GATE)
+    assert v.reasons == (expected,)
+    assert failed_metric(expected) == field
+
+
+def test_all_failures_reported_in_check_order():
+    bad = Metrics(delta_e00_mean=9, delta_e00_p95=20, ssim=0.5, logo_ssim_min=0.1, expansion=0.5, halo=30)
+    v = apply_gate(bad, GATE)
+    assert [failed_metric(r) for r in v.reasons] == [c.metric for c in CHECKS]
+
+
+def test_threshold_values_on_the_limit_pass():
+    edge = Metrics(
+        delta_e00_mean=GATE.delta_e00_mean_max, delta_e00_p95=GATE.delta_e00_p95_max, ssim=GATE.ssim_min,
+        logo_ssim_min=GATE.logo_ssim_min, expansion=GATE.expansion_max, halo=GATE.halo_max,
+    )
+    assert apply_gate(edge, GATE).passed
+
+
+def test_missing_logo_metric_is_not_gated():
+    assert apply_gate(dataclasses.replace(GOOD, logo_ssim_min=None), GATE).passed
+
+
+def test_nan_metric_fails_with_reason():
+    v = apply_gate(dataclasses.replace(GOOD, ssim=float("nan")), GATE)
+    assert not v.passed
+    assert v.reasons == ("invalid metric: SSIM is NaN",)
+    assert failed_metric(v.reasons[0]) == "ssim"
+
+
+def test_custom_gate_thresholds_are_used():
+    strict = GateConfig(delta_e00_mean_max=0.1)
+    assert apply_gate(GOOD, strict).reasons == ("colour drift: ΔE00 mean 0.50 > 0.10",)
+
+
+def test_failed_metric_unknown_text():
+    assert failed_metric("something else") is None
+    assert failed_metric("odd: thing 1 > 2") is None
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="metrics must be a Metrics"):
+        apply_gate({"ssim": 1.0}, GATE)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="gate must be a GateConfig"):
+        apply_gate(GOOD, {"ssim_min": 0.9})  # type: ignore[arg-type]
