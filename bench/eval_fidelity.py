@@ -60,7 +60,7 @@ def main() -> None:
         pairs = []
         for p in paths:
             d = decode_image(p.read_bytes(), name=p.name)
-            pairs.append((p.name, d.rgb, _read_mask(Path(tmp) / "ground_truth" / f"{p.stem}_mask.png")))
+            pairs.append((p.name, d.rgb, _read_mask(Path(tmp) / "_ground_truth" / f"{p.stem}_mask.png")))
     print("\n## Classical segmentation on the generated samples")
     segmentation_table(pairs)
 

@@ -16,9 +16,14 @@ _console = Console(stderr=True)
 
 
 def setup_logging(level: int) -> None:
-    """Log to stderr through rich (stdout is kept for machine-readable output)."""
-    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
+    """Log to stderr through rich (stdout is kept for machine-readable output).
+
+    ``level`` applies to this project's loggers; third-party libraries log warnings only.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", datefmt="[%X]",
                         handlers=[RichHandler(console=_console, show_path=False)], force=True)
+    for name in ("pipeline", "flows"):
+        logging.getLogger(name).setLevel(level)
 
 
 @contextmanager

@@ -84,7 +84,8 @@ class Bucket:
     def list_keys(self, prefix: str = "", suffixes: tuple[str, ...] | None = None) -> list[str]:
         """All keys under ``prefix`` (recursive, sorted, relative to the bucket root).
 
-        Keys are returned raw, unvalidated: the caller reports unsafe ones per item.
+        Folders whose name starts with ``_`` or ``.`` (``_ledger``, ``_ground_truth``, ``.git``)
+        are skipped. Keys are returned raw, unvalidated: the caller reports unsafe ones per item.
         """
         base = self.root if not prefix else posixpath.join(self.root, safe_key(prefix))
         if not self.fs.exists(base):
@@ -92,6 +93,8 @@ class Bucket:
         keys = []
         for full in self.fs.find(base):
             rel = full[len(self.root) :].lstrip("/") if self.root else full
+            if any(part[:1] in ("_", ".") for part in rel.split("/")[:-1]):
+                continue
             if suffixes is None or rel.lower().endswith(suffixes):
                 keys.append(rel)
         return sorted(keys)

@@ -24,6 +24,8 @@ def test_local_bucket_roundtrip_and_listing(tmp_path):
     b.write_bytes("in/a.jpg", b"1")
     b.write_bytes("in/sub/b.PNG", b"2")
     b.write_bytes("in/notes.txt", b"3")
+    b.write_bytes("in/_ground_truth/a_mask.png", b"4")
+    b.write_bytes("in/.cache/c.png", b"5")
     assert b.list_images("in") == ["in/a.jpg", "in/sub/b.PNG"]
     assert b.read_bytes("in/a.jpg") == b"1"
     assert b.exists("in/a.jpg") and not b.exists("in/zzz.jpg")

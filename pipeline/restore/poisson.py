@@ -68,5 +68,6 @@ def restore_region(frame: np.ndarray, original: np.ndarray, product_mask: np.nda
         return out
     ys, xs = np.nonzero(domain)
     center = (int((xs.min() + xs.max() + 1) // 2), int((ys.min() + ys.max() + 1) // 2))
-    out[crop] = cv2.seamlessClone(patched, frame[crop], domain, center, cv2.NORMAL_CLONE)
+    blended = cv2.seamlessClone(patched, frame[crop], domain, center, cv2.NORMAL_CLONE)
+    np.copyto(out[crop], blended, where=pm[..., None])  # the backdrop is never touched
     return out

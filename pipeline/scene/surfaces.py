@@ -75,7 +75,9 @@ def _perspective_floor(tex: np.ndarray, h: int, w: int, horizon_y: int) -> np.nd
     src = np.float32([[0, 0], [tw, 0], [tw, th], [0, th]])
     dst = np.float32([[-0.25 * w, horizon_y], [1.25 * w, horizon_y], [1.9 * w, h], [-0.9 * w, h]])
     m = cv2.getPerspectiveTransform(src, dst)
-    return cv2.warpPerspective(tex, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    floor = cv2.warpPerspective(tex, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    # Rows at and above the horizon map to infinity (NaN); the wall covers them anyway.
+    return np.nan_to_num(floor, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def marble(h: int, w: int, colors: list[Color], horizon_y: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,13 +1,16 @@
-"""Classical white-background segmenter: no weights, a few tens of milliseconds per megapixel.
+"""Classical white-background segmenter: no weights, tens of milliseconds per megapixel.
 
 Steps (``ClassicalSegmenter.__call__``):
  1. work copy at ``work_side`` long side, converted to Lab;
  2. fit the background surface from the border (off-white and graded sweeps work);
- 3. colour distance to the background, with thresholds set from the border's noise;
- 4. hysteresis: weak pixels (incl. faint outlines of white parts) kept when connected to strong ones;
- 5. shadow-like regions with soft outlines go back to the background (floor shadows);
- 6. enclosed holes are filled unless they look like the backdrop itself (mug handles stay open);
- 7. small specks dropped; full-resolution soft alpha + decontaminated colours at the edge.
+ 3. barriers: pixels clearly unlike the backdrop, plus sharp outlines (Canny edges whose step
+    is abrupt, so that a faint white-on-white outline counts and a shadow's soft ramp does not),
+    plus large flat grey faces;
+ 4. flood the backdrop in from the frame through everything else (shadows included), through a
+    thinned passage so one-pixel gaps in an outline cannot leak into a white product;
+ 5. what the flood cannot reach is the product, except enclosed regions that look exactly like
+    the backdrop (mug handles, straps);
+ 6. small specks dropped; full-resolution soft alpha + decontaminated colours at the edge.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ from pipeline.types import Segmentation
 
 log = logging.getLogger(__name__)
 
+ABRUPT_RATIO = 0.65  # blurred/raw slope below this: a step (outline), not a ramp (shadow)
+FLAT_SLOPE = 0.1  # ΔL per pixel under which a grey region counts as flat
+FLAT_MIN_AREA = 0.015  # flat grey regions larger than this share of the image are product faces
+FLOOD_PX = 7  # the backdrop floods in only through passages at least this wide
+
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:
     """HWC uint8 RGB -> HWC float32 Lab (L 0..100)."""
@@ -40,53 +48,66 @@ def _resize_long_side(rgb: np.ndarray, side: int) -> tuple[np.ndarray, float]:
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
 
 
-def _hysteresis(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
-    n, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
-    keep = np.zeros(n, bool)
-    keep[np.unique(labels[strong & weak])] = True
-    keep[0] = False
-    return keep[labels]
+def _sharp_edges(lab: np.ndarray, grad: np.ndarray, border: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(edges, abrupt, slope): Canny edges of lightness, where a step is abrupt, blurred slope.
 
-
-def _soft_shadows(shadow: np.ndarray, background: np.ndarray, grad: np.ndarray, dist: np.ndarray,
-                  min_step: float) -> np.ndarray:
-    """HW bool: shadow-like pixels that fade into the backdrop.
-
-    A shadow ramps smoothly down from the backdrop; a grey or white product part ends in a
-    crisp outline. So a shadow-like pixel belongs to the background when it can be reached from
-    plain background through shadow-like pixels without crossing an edge steeper than 30% of
-    the local contrast per pixel (4-connected flood fill).
+    Thresholds follow the border's gradient noise, so faint outlines of white parts are found.
+    Abruptness: blurring (sigma 2) keeps a ramp's slope but flattens a step's, so a step has
+    ``grad(blurred) / grad`` well under 1.
     """
-    steep = cv2.dilate(grad, np.ones((3, 3), np.uint8)) >= np.maximum(min_step, 0.3 * dist + 1.0)
-    passable = (shadow & ~steep) | background
-    n, labels = cv2.connectedComponents(passable.astype(np.uint8), connectivity=4)
+    light = lab[..., 0]
+    noise = float(np.median(grad[border])) + 1e-3
+    low = max(6.0, 8.0 * 2.55 * noise)
+    gray = cv2.GaussianBlur(np.clip(light * 2.55, 0, 255).astype(np.uint8), (3, 3), 0.7)
+    edges = cv2.Canny(gray, low, 2.2 * low, L2gradient=True) > 0
+    blurred = cv2.GaussianBlur(light, (0, 0), 2.0)
+    slope = cv2.magnitude(cv2.Sobel(blurred, cv2.CV_32F, 1, 0, ksize=3),
+                          cv2.Sobel(blurred, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    abrupt = slope < ABRUPT_RATIO * (cv2.dilate(grad, np.ones((3, 3), np.uint8)) + 1e-3)
+    return edges, abrupt, slope
+
+
+def _large_flat(candidates: np.ndarray, slope: np.ndarray, min_area: float) -> np.ndarray:
+    """HW bool: big regions of constant grey (a box's shaded face); a shadow always fades."""
+    flat = candidates & (slope < FLAT_SLOPE)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(flat.astype(np.uint8), connectivity=8)
+    big = stats[:, cv2.CC_STAT_AREA] > min_area
+    big[0] = False
+    return big[labels]
+
+
+def _flood_from_border(passable: np.ndarray, border: np.ndarray) -> np.ndarray:
+    """HW bool: passable pixels reachable from the frame through passages >= FLOOD_PX wide."""
+    kernel = np.ones((FLOOD_PX, FLOOD_PX), np.uint8)
+    thin = cv2.erode(passable.astype(np.uint8), kernel)
+    n, labels = cv2.connectedComponents(thin, connectivity=4)
     reach = np.zeros(n, bool)
-    reach[np.unique(labels[background])] = True
+    reach[np.unique(labels[border & (thin > 0)])] = True
     reach[0] = False
-    return reach[labels] & shadow
+    return (cv2.dilate(reach[labels].astype(np.uint8), kernel) > 0) & passable
 
 
-def _fill_holes(mask: np.ndarray, dist: np.ndarray, hole_threshold: float) -> np.ndarray:
-    """Fill enclosed background regions unless they match the backdrop (real holes)."""
-    inv = (~mask).astype(np.uint8)
-    n, labels = cv2.connectedComponents(inv, connectivity=4)
+def _open_holes(mask: np.ndarray, passable: np.ndarray, dist: np.ndarray, threshold: float) -> np.ndarray:
+    """Clear enclosed open regions whose median colour is the backdrop's (real holes)."""
+    enclosed = passable & mask
+    n, labels = cv2.connectedComponents(enclosed.astype(np.uint8), connectivity=4)
     if n <= 1:
         return mask
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    enclosed = np.ones(n, bool)
-    enclosed[border] = False
-    enclosed[0] = False
-    if not enclosed.any():
-        return mask
-    flat = labels.ravel()
-    sel = enclosed[flat]
-    ids = flat[sel]
-    d = dist.ravel()[sel]
-    count = np.bincount(ids, minlength=n).astype(np.float32)
-    mean_d = np.bincount(ids, weights=d, minlength=n) / np.maximum(count, 1.0)
-    tiny = count < max(4, 0.0002 * mask.size)
-    fill = enclosed & ((mean_d > hole_threshold) | tiny)
-    return mask | fill[labels]
+    count = np.bincount(labels.ravel(), minlength=n)
+    hole = np.zeros(n, bool)
+    for i in np.flatnonzero(count > 0.0005 * mask.size):
+        if i and np.median(dist[labels == i]) < threshold:
+            hole[i] = True
+    return mask & ~hole[labels]
+
+
+def _border_mask(shape: tuple[int, int]) -> np.ndarray:
+    h, w = shape
+    b = max(2, int(0.02 * min(h, w)))
+    border = np.zeros((h, w), bool)
+    border[:b] = border[-b:] = True
+    border[:, :b] = border[:, -b:] = True
+    return border
 
 
 def _drop_specks(mask: np.ndarray, min_frac: float) -> np.ndarray:
@@ -127,24 +148,22 @@ class ClassicalSegmenter:
                             background_rgb=bg.rgb, backend=self.name, info=info)
 
     def coarse_mask(self, lab: np.ndarray, bg: BackgroundModel) -> tuple[np.ndarray, np.ndarray]:
-        """Steps 3-7 at the work resolution. Returns (mask HW bool, ΔE76-to-background HW float32)."""
+        """Steps 3-5 at the work resolution. Returns (mask HW bool, ΔE76-to-background HW float32)."""
         cfg = self.config
         dist = np.linalg.norm(lab - bg.lab, axis=2)
         t_weak = cfg.threshold or max(2.2, 3.5 * bg.noise)
-        t_strong = max(t_weak * 2.5, 9.0)
         shadow = shadow_like(lab, bg.lab)
-        gx = cv2.Sobel(lab[..., 0], cv2.CV_32F, 1, 0, ksize=3)
-        gy = cv2.Sobel(lab[..., 0], cv2.CV_32F, 0, 1, ksize=3)
-        grad = cv2.magnitude(gx, gy) / 8.0  # ΔL per pixel
-        weak = dist > t_weak
-        # Faint outlines of white parts: sharp lightness edges count as weak evidence too.
-        weak |= grad > max(1.5, 2.0 * bg.noise)
-        strong = (dist > t_strong) & ~shadow
-        mask = _hysteresis(weak, strong)
-        mask &= ~_soft_shadows(shadow, dist <= t_weak, grad, dist, min_step=max(1.5, 3 * bg.noise))
-        mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)).astype(bool)
-        mask = _fill_holes(mask, dist, hole_threshold=max(t_weak, 1.5))
-        mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)).astype(bool)
+        grad = cv2.magnitude(cv2.Sobel(lab[..., 0], cv2.CV_32F, 1, 0, ksize=3),
+                             cv2.Sobel(lab[..., 0], cv2.CV_32F, 0, 1, ksize=3)) / 8.0  # ΔL per pixel
+        border = _border_mask(dist.shape)
+        edges, abrupt, slope = _sharp_edges(lab, grad, border)
+        grey = (dist > t_weak) & shadow
+        barrier = ((dist > t_weak) & ~shadow) | (edges & (~shadow | abrupt))
+        barrier |= _large_flat(grey, slope, FLAT_MIN_AREA * dist.size)
+        passable = ~barrier
+        mask = ~_flood_from_border(passable, border)
+        mask = _open_holes(mask, passable, dist, max(1.2, 1.5 * bg.noise))
+        mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
         mask = _drop_specks(mask, cfg.min_component_frac)
         return mask, dist
 

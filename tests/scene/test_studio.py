@@ -25,6 +25,14 @@ def test_every_theme_renders(theme_name, placed_bottle, control):
     assert result.image.std() > 1.0  # not a flat fill
 
 
+@pytest.mark.parametrize("name", sorted(SURFACES))
+@pytest.mark.parametrize("hw,horizon", [((64, 96), 40), ((300, 200), 180), ((512, 512), 317)])
+def test_surfaces_are_finite(name, hw, horizon):
+    img = SURFACES[name](hw[0], hw[1], [(200, 190, 180), (120, 110, 100), (60, 50, 40)], horizon,
+                         np.random.default_rng(0))
+    assert img.shape == (*hw, 3) and np.isfinite(img).all()
+
+
 def test_every_surface_has_a_theme():
     used = {t.surface for t in load_themes().values()}
     assert used == set(SURFACES)

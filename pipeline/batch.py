@@ -1,0 +1,213 @@
+"""Batches: list a source bucket, run every product, write outputs and reports.
+
+The per-item entry point (:meth:`BatchRunner.process_key`) is shared by the CLI and the Prefect
+flows. It never raises for a bad product (the item becomes ``status="error"`` with a one-line
+reason); it re-raises transient storage errors so an orchestrator can retry them.
+
+Output layout: ``DEST/<batch_id>/<item_id>/{composite,mask,canny,depth}.png`` and ``meta.json``
+(written last: its presence marks the item complete), reports in ``DEST/<batch_id>/``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import re
+import secrets
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline import __version__
+from pipeline.compose import Stages, build_stages, process_product
+from pipeline.config import PipelineConfig
+from pipeline.errors import PipelineError, UnsafeKeyError
+from pipeline.imageio import encode_png, thumbnail_data_uri
+from pipeline.report import build_report, write_reports
+from pipeline.restore.regions import parse_sidecar
+from pipeline.storage import Bucket, safe_key
+from pipeline.types import ItemRecord, ProductResult
+
+log = logging.getLogger(__name__)
+
+MAX_SIDECAR_BYTES = 1 << 20
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, ConnectionError)
+Progress = Callable[[ItemRecord], None]
+
+
+def new_batch_id() -> str:
+    """``YYYYmmddTHHMMSSZ-xxxxxx``: sortable by time, unique across machines."""
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{now}-{secrets.token_hex(3)}"
+
+
+def item_id_for_key(key: str) -> str:
+    """A folder name for a source key: path separators become ``__``, odd characters ``_``."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", key.replace("/", "__")).lstrip(".") or "item"
+
+
+def item_seed(base_seed: int, item_id: str) -> int:
+    """Per-item seed: stable across runs and machines, different between items."""
+    return (base_seed * 1_000_003 + zlib.crc32(item_id.encode())) % (2**31 - 1)
+
+
+def sidecar_key(key: str) -> str:
+    """``shoes/red.jpg`` -> ``shoes/red.json``."""
+    stem, dot, _ = key.rpartition(".")
+    return f"{stem}.json" if dot else f"{key}.json"
+
+
+def _gray_to_png(mask: np.ndarray) -> bytes:
+    return encode_png((mask.astype(np.uint8) * 255) if mask.dtype == bool else mask)
+
+
+class BatchRunner:
+    """Holds the stages (models loaded once) and processes keys one at a time.
+
+    Not thread-safe for backends that hold a model; the flows give each worker its own runner
+    or a lock.
+    """
+
+    def __init__(self, config: PipelineConfig, *, stages: Stages | None = None):
+        self.config = config
+        self.config_hash = config.config_hash()
+        self.stages = stages or build_stages(config)
+
+    @staticmethod
+    def item_id(key: str) -> str:
+        return item_id_for_key(key)
+
+    def process_key(self, source: Bucket, key: str, dest: Bucket, batch_id: str) -> ItemRecord:
+        """Read ``key`` from ``source``, run it, write its outputs under ``dest/batch_id``."""
+        item_id = self.item_id(key)
+        try:
+            safe = safe_key(key)
+            data = source.read_bytes(safe, max_bytes=self.config.decode.max_bytes)
+            sidecar = self._read_sidecar(source, safe)
+        except TRANSIENT_ERRORS:
+            raise
+        except (PipelineError, ValueError, OSError) as exc:
+            return _error_record(item_id, key, exc)
+        content_hash = hashlib.sha256(data).hexdigest()
+        seed = item_seed(self.config.run.seed, item_id)
+        try:
+            result = process_product(data, name=key, config=self.config, stages=self.stages,
+                                     seed=seed, sidecar=sidecar)
+        except (PipelineError, ValueError) as exc:
+            return _error_record(item_id, key, exc, content_hash)
+        except Exception as exc:  # a bug must not stop the batch; it is logged with its traceback
+            log.exception("internal error on %s", key)
+            return _error_record(item_id, key, exc, content_hash, prefix="internal error")
+        outputs = self._write_outputs(dest, f"{safe_key(batch_id)}/{item_id}", key, content_hash, result)
+        return ItemRecord(
+            id=item_id, source=key, status="ok", verdict=result.verdict.label,
+            reasons=result.verdict.reasons, metrics=result.metrics.as_dict(), outputs=outputs,
+            timings_ms=result.timings_ms, content_hash=content_hash,
+            backends=result.provenance["backends"], thumbnails=_thumbnails(result),
+        )
+
+    def _read_sidecar(self, source: Bucket, key: str) -> dict[str, Any] | None:
+        skey = sidecar_key(key)
+        if skey == key or not source.exists(skey):
+            return None
+        return parse_sidecar(source.read_bytes(skey, max_bytes=MAX_SIDECAR_BYTES), skey)
+
+    def _write_outputs(self, dest: Bucket, prefix: str, key: str, content_hash: str,
+                       result: ProductResult) -> dict[str, str]:
+        """Each file atomically; ``meta.json`` last so its presence means the item is whole."""
+        outputs = {
+            "composite": dest.write_bytes(f"{prefix}/composite.png", encode_png(result.composite)),
+            "mask": dest.write_bytes(f"{prefix}/mask.png", _gray_to_png(result.segmentation.mask)),
+            "canny": dest.write_bytes(f"{prefix}/canny.png", encode_png(result.control.canny[..., 0])),
+            "depth": dest.write_bytes(f"{prefix}/depth.png", encode_png(result.control.depth[..., 0])),
+        }
+        meta = {
+            "source": key, "content_sha256": content_hash, "config_hash": self.config_hash,
+            "package_version": __version__, "versions": _versions(),
+            "verdict": result.verdict.label, "reasons": list(result.verdict.reasons),
+            "metrics": result.metrics.as_dict(), "timings_ms": result.timings_ms,
+            **result.provenance,
+        }
+        outputs["meta"] = dest.write_text(f"{prefix}/meta.json", json.dumps(meta, indent=2, default=str))
+        return outputs
+
+
+def _thumbnails(result: ProductResult) -> dict[str, str]:
+    return {
+        "original": thumbnail_data_uri(result.decoded.rgb),
+        "mask": thumbnail_data_uri(np.repeat((result.segmentation.mask * 255).astype(np.uint8)[..., None], 3, 2)),
+        "canny": thumbnail_data_uri(result.control.canny),
+        "depth": thumbnail_data_uri(result.control.depth),
+        "composite": thumbnail_data_uri(result.composite),
+    }
+
+
+def _error_record(item_id: str, key: str, exc: BaseException, content_hash: str | None = None,
+                  prefix: str | None = None) -> ItemRecord:
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, UnsafeKeyError):
+        reason = f"rejected key: {reason}"
+    elif isinstance(exc, OSError) and not isinstance(exc, PipelineError):
+        reason = f"could not read: {reason}"
+    if prefix:
+        reason = f"{prefix}: {type(exc).__name__}: {reason}"
+    log.warning("item %s failed: %s", key, reason)
+    return ItemRecord(id=item_id, source=key, status="error", error=reason, content_hash=content_hash)
+
+
+def _versions() -> dict[str, str]:
+    return {"numpy": np.__version__, "opencv": cv2.__version__}
+
+
+def write_batch_reports(dest: Bucket, batch_id: str, backend: str, config: PipelineConfig,
+                        records: list[ItemRecord]) -> dict[str, str]:
+    """Write ``report.json``, ``report.csv`` and ``report.html`` under ``dest/batch_id``."""
+    report = build_report(batch_id, backend, config.config_hash(), records,
+                          extra={"gate": config.score.gate.model_dump()})
+    prefix = safe_key(batch_id)
+    return write_reports(lambda name, data: dest.write_bytes(f"{prefix}/{name}", data), batch_id, report, records)
+
+
+def run_batch(
+    source_url: str,
+    dest_url: str,
+    config: PipelineConfig,
+    *,
+    prefix: str = "",
+    batch_id: str | None = None,
+    progress: Progress | None = None,
+    on_start: Callable[[int], None] | None = None,
+    storage_options: dict[str, Any] | None = None,
+    runner: BatchRunner | None = None,
+) -> tuple[str, dict[str, Any], list[ItemRecord]]:
+    """Process every image under ``source_url/prefix`` into ``dest_url/<batch_id>``.
+
+    Returns (batch_id, report dict, records). ``progress`` is called after each item and
+    ``on_start`` with the item count. Never raises for bad items.
+    """
+    source = Bucket(source_url, storage_options)
+    dest = Bucket(dest_url, storage_options)
+    batch_id = batch_id or new_batch_id()
+    runner = runner or BatchRunner(config)
+    keys = source.list_images(prefix)
+    log.info("batch %s: %d images from %s", batch_id, len(keys), source.url)
+    if on_start:
+        on_start(len(keys))
+    records = []
+    for key in keys:
+        try:
+            record = runner.process_key(source, key, dest, batch_id)
+        except TRANSIENT_ERRORS as exc:
+            record = _error_record(runner.item_id(key), key, exc, prefix="storage error")
+        records.append(record)
+        if progress:
+            progress(record)
+    paths = write_batch_reports(dest, batch_id, runner.stages.scene.name, config, records)
+    report = build_report(batch_id, runner.stages.scene.name, runner.config_hash, records)
+    report["paths"] = paths
+    return batch_id, report, records

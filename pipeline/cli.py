@@ -1,0 +1,162 @@
+"""``product-scene``: the command line.
+
+Exit codes: 0 when the batch ran (even if items failed the gate or were bad files), 2 for usage
+or configuration errors, 1 when the batch itself could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline import __version__
+
+log = logging.getLogger("pipeline.cli")
+
+EPILOG_RUN = """\
+examples:
+  product-scene run photos/ out/                       # folder in, folder out, studio backend
+  product-scene run photos/ out/ --theme marble-counter --size 1080x1350
+  product-scene run s3://shop/incoming/ s3://shop/out/ --config configs/default.yaml
+  product-scene run photos/ out/ --backend diffusion --config configs/sd15.yaml
+
+Each run writes OUT/<batch_id>/<item>/{composite,mask,canny,depth}.png + meta.json, and
+OUT/<batch_id>/report.{html,json,csv}. A photo may carry a sidecar <name>.json next to it:
+{"category": "mug", "colour": "blue", "logo_boxes": [[x0, y0, x1, y1], ...]}.
+Exit code 0 means the batch ran; look at the report for items that failed or were bad files.
+"""
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1024x1024, got {text!r}") from None
+    return w, h
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="product-scene",
+        description="Turn product photos on white into product-in-scene images, with a consistency report.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", parents=[common], help="process every photo in SOURCE into scenes + a report in DEST",
+                         description="Process every image under SOURCE and write scenes and reports to DEST.",
+                         epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("source", help="folder or fsspec URL with photos (jpg, png, webp, tiff)")
+    run.add_argument("dest", help="folder or fsspec URL for outputs")
+    run.add_argument("--config", type=Path, help="YAML config (values over the defaults); see configs/")
+    run.add_argument("--theme", help="scene theme from configs/themes.yaml, e.g. paper-white, marble-counter")
+    run.add_argument("--size", type=_size, metavar="WxH", help="output size in pixels, up to 2048 a side")
+    run.add_argument("--aspect", help="output aspect when --size is not given: 1:1, 4:5, 3:4, 16:9, 9:16")
+    run.add_argument("--backend", help="scene backend: studio (CPU, default) or diffusion")
+    run.add_argument("--mode", choices=["exact", "harmonised"], help="product preservation mode")
+    run.add_argument("--seed", type=int, help="base seed; each product derives its own from it")
+    run.add_argument("--prefix", default="", help="only keys under this prefix of SOURCE")
+    run.add_argument("--batch-id", help="name of the batch folder (default: timestamp + random suffix)")
+    run.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
+
+    samples = sub.add_parser("samples", parents=[common], help="write the generated sample product photos to DEST",
+                             description="Draw the project's own sample product photos (with sidecars and "
+                                         "ground-truth masks) into DEST.")
+    samples.add_argument("dest", type=Path)
+    samples.add_argument("--seed", type=int, default=0)
+
+    doctor = sub.add_parser("doctor", parents=[common], help="which backends are usable here, and what is missing",
+                            description="Check packages, weights, GPU and dtype support for each backend.")
+    doctor.add_argument("--config", type=Path, help="config whose model sources to check")
+
+    serve = sub.add_parser("serve", help="run the bucket flow on a schedule (Prefect)", add_help=False)
+    serve.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    pairs = {
+        "scene.theme": args.theme,
+        "placement.size": args.size,
+        "placement.aspect": args.aspect,
+        "scene.backend": args.backend,
+        "restore.mode": args.mode,
+        "run.seed": args.seed,
+    }
+    return {k: v for k, v in pairs.items() if v is not None}
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.batch import run_batch
+    from pipeline.config import load_config
+    from pipeline.progress import batch_progress
+
+    try:
+        config = load_config(args.config).with_overrides(_overrides(args))
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    with batch_progress(enabled=not args.no_progress) as (on_start, on_item):
+        batch_id, report, _ = run_batch(args.source, args.dest, config, prefix=args.prefix,
+                                        batch_id=args.batch_id, progress=on_item, on_start=on_start)
+    s = report["summary"]
+    log.info("batch %s: %d items, %d passed, %d failed, %d errors", batch_id, s["total"], s["passed"],
+             s["failed"], s["errors"])
+    sys.stdout.write(f"{report['paths']['html']}\n")
+    return 0
+
+
+def _cmd_samples(args: argparse.Namespace) -> int:
+    from pipeline.samples import write_samples
+
+    paths = write_samples(args.dest, seed=args.seed)
+    log.info("wrote %d sample photos to %s", len(paths), args.dest)
+    sys.stdout.write(f"{args.dest}\n")
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+    from pipeline.doctor import format_doctor, run_doctor
+
+    sys.stdout.write(format_doctor(run_doctor(load_config(args.config))) + "\n")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from flows.serve import serve_main
+    except ImportError as exc:
+        log.error("`serve` needs the flows package and Prefect: %s", exc)
+        return 2
+    return int(serve_main(args.args) or 0)
+
+
+COMMANDS = {"run": _cmd_run, "samples": _cmd_samples, "doctor": _cmd_doctor, "serve": _cmd_serve}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from pipeline.progress import setup_logging
+
+    setup_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    except Exception as exc:  # the batch itself could not run (bad source URL, unwritable dest, ...)
+        log.error("%s: %s", type(exc).__name__, exc)
+        log.debug("traceback", exc_info=True)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,142 @@
+"""End to end: the CLI and the batch on the generated samples and the bad-input corpus."""
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.batch import BatchRunner, item_id_for_key, run_batch, sidecar_key
+from pipeline.cli import main
+from pipeline.config import PipelineConfig
+from pipeline.samples import write_samples
+from pipeline.score.mask_metrics import iou
+from pipeline.storage import Bucket
+from tests.fixtures.bad_inputs import CASES, write_corpus
+
+REPORT_ITEM_KEYS = {"id", "source", "status", "error", "verdict", "reasons", "metrics", "outputs", "timings_ms"}
+METRIC_KEYS = {"delta_e00_mean", "delta_e00_p95", "ssim", "logo_ssim_min", "expansion", "halo"}
+
+
+@pytest.fixture(scope="module")
+def samples_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("samples")
+    write_samples(d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def cli_run(samples_dir, tmp_path_factory, capsys_module=None):
+    out = tmp_path_factory.mktemp("out")
+    before = {p: p.read_bytes() for p in samples_dir.rglob("*") if p.is_file()}
+    rc = main(["run", str(samples_dir), str(out), "--batch-id", "t1", "--no-progress",
+               "--size", "512x512", "--theme", "marble-counter"])
+    return rc, out / "t1", before
+
+
+def test_cli_exit_code_and_report_schema(cli_run):
+    rc, batch, _ = cli_run
+    assert rc == 0
+    report = json.loads((batch / "report.json").read_text())
+    assert report["batch_id"] == "t1" and report["backend"] == "studio" and report["config_hash"]
+    s = report["summary"]
+    assert s["total"] == len(report["items"]) == 11
+    assert s["passed"] + s["failed"] + s["errors"] == s["total"]
+    for item in report["items"]:
+        assert REPORT_ITEM_KEYS <= set(item)
+        assert set(item["metrics"]) == METRIC_KEYS
+        assert set(item["outputs"]) >= {"composite", "mask", "canny", "depth"}
+
+
+def test_every_sample_passes_the_gate_in_exact_mode(cli_run):
+    _, batch, _ = cli_run
+    report = json.loads((batch / "report.json").read_text())
+    failing = [(i["id"], i["reasons"] or i["error"]) for i in report["items"] if i["verdict"] != "pass"]
+    assert not failing
+
+
+def test_outputs_per_product(cli_run, samples_dir):
+    _, batch, _ = cli_run
+    item = batch / "mug_red.jpg"
+    composite = cv2.imread(str(item / "composite.png"))
+    assert composite.shape == (512, 512, 3)
+    mask = cv2.imread(str(item / "mask.png"), cv2.IMREAD_UNCHANGED)
+    photo = cv2.imread(str(samples_dir / "mug_red.jpg"))
+    assert mask.shape == photo.shape[:2] and set(np.unique(mask)) <= {0, 255}
+    truth = cv2.imread(str(samples_dir / "_ground_truth" / "mug_red_mask.png"), 0) > 127
+    assert iou(mask > 127, truth) > 0.97
+    for name in ("canny.png", "depth.png"):
+        assert cv2.imread(str(item / name)).shape == (512, 512, 3)
+    meta = json.loads((item / "meta.json").read_text())
+    assert meta["config_hash"] and meta["backends"]["scene"] == "studio" and "seed" in meta
+    assert meta["versions"]["numpy"]
+
+
+def test_reports_csv_html_and_no_leftover_temp_files(cli_run):
+    _, batch, _ = cli_run
+    rows = list(csv.DictReader((batch / "report.csv").open()))
+    assert len(rows) == 11
+    html = (batch / "report.html").read_text()
+    assert "data:image/jpeg;base64," in html and "http://" not in html
+    assert not [p for p in batch.rglob("*") if p.name.endswith(".part")]
+
+
+def test_inputs_untouched(cli_run, samples_dir):
+    _, _, before = cli_run
+    after = {p: p.read_bytes() for p in samples_dir.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_bad_input_corpus_never_crashes_the_batch(tmp_path):
+    src = tmp_path / "in"
+    paths = write_corpus(src)
+    _, report, records = run_batch(str(src), str(tmp_path / "out"), PipelineConfig().with_overrides(
+        {"placement.long_side": 256}), batch_id="bad")
+    assert report["summary"]["total"] == len(records) >= 20
+    by_source = {r.source: r for r in records}
+    for key, path in paths.items():
+        record = by_source.get(str(path.relative_to(src)))
+        if record is None:
+            continue  # a corpus file with an extension the batch does not list
+        assert record.status in ("ok", "error")
+        if CASES[key].expected == "error":
+            assert record.status == "error" and record.error, key
+        if record.status == "error":
+            assert "\n" not in record.error
+
+
+def test_segmentation_failure_is_an_error_item(tmp_path):
+    src = Bucket(tmp_path / "in")
+    src.write_bytes("blank.png", cv2.imencode(".png", np.full((64, 64, 3), 250, np.uint8))[1].tobytes())
+    _, report, records = run_batch(str(tmp_path / "in"), str(tmp_path / "out"), PipelineConfig(), batch_id="b")
+    assert records[0].status == "error" and "no product" in records[0].error
+
+
+def test_unsafe_key_is_rejected_not_written(tmp_path):
+    runner = BatchRunner(PipelineConfig())
+    record = runner.process_key(Bucket(tmp_path), "../../etc/passwd.jpg", Bucket(tmp_path / "out"), "b")
+    assert record.status == "error" and "rejected key" in record.error
+
+
+def test_bad_sidecar_is_an_error_item(tmp_path, samples_dir):
+    src = Bucket(tmp_path / "in")
+    src.write_bytes("a.jpg", (samples_dir / "mug_red.jpg").read_bytes())
+    src.write_bytes("a.json", b"{not json")
+    _, _, records = run_batch(str(tmp_path / "in"), str(tmp_path / "out"), PipelineConfig(), batch_id="b")
+    assert records[0].status == "error" and "sidecar" in records[0].error
+
+
+def test_cli_usage_errors(tmp_path, capsys):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("scene: {theme: 1, nope: 2}\n")
+    assert main(["run", str(tmp_path), str(tmp_path / "o"), "--config", str(bad)]) == 2
+    with pytest.raises(SystemExit):
+        main(["run", str(tmp_path), str(tmp_path / "o"), "--size", "big"])
+
+
+def test_helpers():
+    assert item_id_for_key("shoes/red shoe.jpg") == "shoes__red_shoe.jpg"
+    assert item_id_for_key("../x.jpg") == "__x.jpg"
+    assert sidecar_key("a/b.c.jpg") == "a/b.c.json"
