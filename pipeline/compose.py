@@ -113,6 +113,7 @@ def process_product(
     provenance = {
         "backends": {**stages.backends(), "segment": seg.backend},
         "segment_info": seg.info,
+        "depth_info": getattr(stages.depth, "provenance", None),
         "scene_info": scene.info,
         "decode_info": decoded.info,
         "logo_boxes_input": [list(b) for b in boxes],

@@ -16,6 +16,7 @@ import numpy as np
 from pipeline.types import BoxXYXY
 
 SEAM_PX = 6
+GAIN_RANGE = (0.85, 1.2)  # scene light may shift a repaired logo by -15% .. +20%, not more
 
 
 def _masked_blur(img: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
@@ -36,6 +37,10 @@ def transfer_detail(target: np.ndarray, source: np.ndarray, region: np.ndarray, 
     s = source.astype(np.float32)
     w = support.astype(np.float32)
     gain = (_masked_blur(t, w, sigma) + 4.0) / (_masked_blur(s, w, sigma) + 4.0)
+    # Light changes brightness smoothly and within limits; a repaint that is mostly noise must not
+    # drag the logo with it. Luminance gain is shared by the channels, colour gain bounded.
+    lum = gain.mean(axis=2, keepdims=True)
+    gain = np.clip(lum, GAIN_RANGE[0], GAIN_RANGE[1]) * np.clip(gain / np.maximum(lum, 1e-3), 0.8, 1.25)
     out = np.where(region[..., None], s * gain, t)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 

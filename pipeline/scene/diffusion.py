@@ -1,0 +1,248 @@
+"""The ``diffusion`` scene backend: ControlNet inpainting around the placed product.
+
+One call, in steps:
+
+1. check the inputs (shapes, dtypes, seed);
+2. build the pipeline inputs (:mod:`pipeline.scene.diffusion_inputs`): product over a neutral
+   fill, inpaint mask = everything but the (slightly grown) product, canny/depth control images,
+   IP-Adapter references, prompts filled from item metadata;
+3. generate the scene with a fresh scheduler and one seeded generator per image
+   (variant ``k`` uses ``seed + k``, so a variant reproduces alone or in a batch);
+4. ``harmonised`` mode only: paste the product onto the scene and run a low-strength pass over the
+   whole frame (same pipeline, all-ones mask, ``strength = harmonise_strength``) so the product
+   takes the scene's light; ``SceneResult.product_altered`` tells restore to blend logos back;
+5. crop/resize back to the output size and record provenance.
+
+The product itself is pasted back exactly by the restore stage (``exact`` mode) — the model never
+paints inside the product mask, and the scene frame it returns is the full generated image.
+The pipeline is loaded once per process and used under its lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import PipelineConfig
+from pipeline.models.cache import CachedModel
+from pipeline.models.devices import generator_device
+from pipeline.scene.diffusion_config import DiffusionConfig, diffusion_config
+from pipeline.scene.diffusion_inputs import DiffusionInputs, composite, from_work, prepare_inputs, to_work
+from pipeline.scene.diffusion_pipeline import LoadedPipeline, load_pipeline
+from pipeline.scene.schedulers import make_scheduler
+from pipeline.scene.themes import Theme
+from pipeline.types import ControlMaps, PlacedProduct, SceneResult
+
+logger = logging.getLogger(__name__)
+
+MAX_SEED = 2**63 - 1
+
+
+class DiffusionBackend:
+    """Callable scene backend (see module docstring). Build with :func:`build_diffusion_backend`.
+
+    ``__call__`` returns one scene (variant 0). ``generate`` returns ``cfg.variants`` scenes, the
+    k-th made with seed ``seed + k``; each is exactly what ``__call__`` gives for that seed.
+    """
+
+    name = "diffusion"
+
+    def __init__(self, cfg: DiffusionConfig, entry: CachedModel[LoadedPipeline], mode: str) -> None:
+        if mode not in ("exact", "harmonised"):
+            raise ValueError(f"mode must be 'exact' or 'harmonised', got {mode!r}")
+        self.cfg = cfg
+        self.mode = mode
+        self._entry = entry
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Model ids, revisions, hashes, versions, device and dtype of the loaded pipeline."""
+        return dict(self._entry.provenance)
+
+    def __call__(
+        self,
+        placed: PlacedProduct,
+        control: ControlMaps,
+        theme: Theme,
+        *,
+        seed: int,
+        item_meta: Mapping[str, Any],
+    ) -> SceneResult:
+        """HWC uint8 scene at ``placed.placement.out_hw`` (variant 0, seed ``seed``)."""
+        return self.generate(placed, control, theme, seed=seed, item_meta=item_meta, variants=1)[0]
+
+    def generate(
+        self,
+        placed: PlacedProduct,
+        control: ControlMaps,
+        theme: Theme,
+        *,
+        seed: int,
+        item_meta: Mapping[str, Any],
+        variants: int | None = None,
+    ) -> list[SceneResult]:
+        """``variants`` (default ``cfg.variants``) scenes; variant k uses seed ``seed + k``."""
+        n = self.cfg.variants if variants is None else variants
+        check_inputs(placed, control, seed, n)
+        inputs = prepare_inputs(self.cfg, placed, control, theme, item_meta)
+        seeds = [seed + k for k in range(n)]
+        with self._entry.lock:
+            frames = self._generate_scenes(inputs, seeds)
+            if self.mode == "harmonised":
+                frames = [self._harmonise(inputs, placed, frame, s) for frame, s in zip(frames, seeds, strict=True)]
+        return [
+            SceneResult(
+                image=from_work(frame, inputs.geometry),
+                backend=self.name,
+                product_altered=self.mode == "harmonised",
+                info=self._info(inputs, theme, s, k, n),
+            )
+            for k, (frame, s) in enumerate(zip(frames, seeds, strict=True))
+        ]
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _generate_scenes(self, inputs: DiffusionInputs, seeds: Sequence[int]) -> list[np.ndarray]:
+        mask = inputs.inpaint_mask
+        frames: list[np.ndarray] = []
+        for start in range(0, len(seeds), self.cfg.batch_size):
+            chunk = seeds[start : start + self.cfg.batch_size]
+            frames += self._run(inputs, inputs.init_image, mask, self.cfg.strength, self.cfg.steps, chunk)
+        return frames
+
+    def _harmonise(self, inputs: DiffusionInputs, placed: PlacedProduct, frame: np.ndarray, seed: int) -> np.ndarray:
+        geom = inputs.geometry
+        rgb_w = to_work(placed.rgb, geom)
+        alpha_w = to_work(placed.alpha.astype(np.float32), geom, pad_value=0.0)
+        comp = composite(frame, rgb_w, alpha_w)
+        everything = np.ones(geom.work_hw, bool)
+        strength = self.cfg.harmonise_strength
+        steps = max(self.cfg.steps, math.ceil(1.0 / strength))
+        return self._run(inputs, comp, everything, strength, steps, [seed])[0]
+
+    def _run(
+        self,
+        inputs: DiffusionInputs,
+        image: np.ndarray,
+        mask: np.ndarray,
+        strength: float,
+        steps: int,
+        seeds: Sequence[int],
+    ) -> list[np.ndarray]:
+        """One pipeline call (caller holds the lock): HWC uint8 frames at the work size."""
+        import torch
+
+        loaded = self._entry.value
+        pipe = loaded.pipe
+        pipe.scheduler = make_scheduler(self.cfg.scheduler, loaded.scheduler_config)
+        if loaded.n_ip_adapters:
+            pipe.set_ip_adapter_scale([s.scale for s in self.cfg.ip_adapters])
+        gdev = generator_device(pipe.device)
+        kwargs = self._control_kwargs(inputs, loaded)
+        if loaded.n_ip_adapters:
+            kwargs["ip_adapter_image"] = [_pil(im) for im in inputs.ip_images]
+        h, w = inputs.geometry.work_hw
+        with torch.inference_mode():
+            out = pipe(
+                prompt=inputs.prompt,
+                negative_prompt=inputs.negative_prompt,
+                image=_pil(image),
+                mask_image=_pil(mask.astype(np.uint8) * 255),
+                height=h,
+                width=w,
+                strength=strength,
+                num_inference_steps=steps,
+                guidance_scale=self.cfg.guidance_scale,
+                num_images_per_prompt=len(seeds),
+                generator=[torch.Generator(gdev).manual_seed(int(s)) for s in seeds],
+                clip_skip=self.cfg.clip_skip,
+                output_type="np",
+                **kwargs,
+            )
+        return [np.clip(im * 255.0 + 0.5, 0, 255).astype(np.uint8) for im in out.images]
+
+    def _control_kwargs(self, inputs: DiffusionInputs, loaded: LoadedPipeline) -> dict[str, Any]:
+        images = [_pil(c) for c in inputs.control_images]
+        specs = self.cfg.controlnets
+        if loaded.union:
+            spec = specs[0]
+            return {
+                "control_image": images,
+                "control_mode": list(inputs.control_modes or ()),
+                "controlnet_conditioning_scale": spec.conditioning_scale,
+                "control_guidance_start": spec.guidance_start,
+                "control_guidance_end": spec.guidance_end,
+            }
+        return {
+            "control_image": images,
+            "controlnet_conditioning_scale": [s.conditioning_scale for s in specs],
+            "control_guidance_start": [s.guidance_start for s in specs],
+            "control_guidance_end": [s.guidance_end for s in specs],
+        }
+
+    def _info(self, inputs: DiffusionInputs, theme: Theme, seed: int, k: int, n: int) -> dict[str, Any]:
+        cfg = self.cfg
+        info: dict[str, Any] = {
+            "backend": self.name,
+            "theme": theme.name,
+            "mode": self.mode,
+            "seed": seed,
+            "variant": k,
+            "variants": n,
+            "prompt": inputs.prompt,
+            "negative_prompt": inputs.negative_prompt,
+            "scheduler": cfg.scheduler,
+            "steps": cfg.steps,
+            "guidance_scale": cfg.guidance_scale,
+            "strength": cfg.strength,
+            "work_hw": list(inputs.geometry.work_hw),
+            "controlnets": [
+                {"name": c.name, "scale": c.conditioning_scale, "start": c.guidance_start, "end": c.guidance_end}
+                for c in cfg.controlnets
+            ],
+            "ip_adapters": [
+                {"weight_name": s.weight_name, "scale": s.scale, "reference": r}
+                for s, r in zip(cfg.ip_adapters, inputs.ip_references, strict=True)
+            ],
+            "models": self.provenance,
+        }
+        if self.mode == "harmonised":
+            info["harmonise_strength"] = cfg.harmonise_strength
+        return info
+
+
+def _pil(array: np.ndarray) -> Any:
+    from PIL import Image
+
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+def check_inputs(placed: PlacedProduct, control: ControlMaps, seed: int, variants: int) -> None:
+    """ValueError naming the argument when shapes, dtypes or the seed are off."""
+    h, w = placed.placement.out_hw
+    if placed.rgb.shape != (h, w, 3) or placed.rgb.dtype != np.uint8:
+        raise ValueError(f"placed.rgb must be HWC uint8 {(h, w, 3)}, got {placed.rgb.shape} {placed.rgb.dtype}")
+    if placed.alpha.shape != (h, w):
+        raise ValueError(f"placed.alpha must be HW {(h, w)}, got {placed.alpha.shape}")
+    for name in ("canny", "depth"):
+        m = getattr(control, name)
+        if m.shape != (h, w, 3) or m.dtype != np.uint8:
+            raise ValueError(f"control.{name} must be HWC uint8 {(h, w, 3)}, got {m.shape} {m.dtype}")
+    if not isinstance(seed, int | np.integer) or not 0 <= int(seed) <= MAX_SEED - 64:
+        raise ValueError(f"seed must be an int in [0, {MAX_SEED - 64}], got {seed!r}")
+    if not 1 <= variants <= 64:
+        raise ValueError(f"variants must be in [1, 64], got {variants}")
+
+
+def build_diffusion_backend(config: PipelineConfig) -> DiffusionBackend:
+    """Validate ``backends.diffusion``, load (or reuse) the pipeline, return the backend.
+
+    Raises ValueError for a bad config, BackendUnavailableError when weights/devices are missing.
+    """
+    cfg = diffusion_config(config)
+    entry = load_pipeline(cfg, cfg.run_device(config), cfg.run_dtype(config))
+    return DiffusionBackend(cfg, entry, config.restore.mode)

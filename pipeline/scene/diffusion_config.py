@@ -1,0 +1,147 @@
+"""Settings of the ``diffusion`` scene backend, read from ``PipelineConfig.backends["diffusion"]``.
+
+Values only (model sources, numbers, names from the literal registries); unknown keys are errors.
+See ``configs/sd15.yaml`` and ``configs/sdxl.yaml`` for complete presets.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pipeline.config import PipelineConfig
+from pipeline.models.sources import ModelSource
+from pipeline.scene.schedulers import SchedulerName
+
+ControlName = Literal["canny", "depth", "union"]
+MapName = Literal["canny", "depth"]
+# xinsir/controlnet-union-sdxl-1.0 control types: 1 = depth, 3 = canny/lineart/mlsd.
+UNION_CONTROL_MODES: dict[str, int] = {"depth": 1, "canny": 3}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ControlNetSpec(_Strict):
+    """One ControlNet: which map feeds it, its weights, strength and guidance window.
+
+    ``union`` (SDXL only) is one ControlNet-Union model fed every map in ``union_maps``.
+    """
+
+    name: ControlName
+    source: ModelSource
+    conditioning_scale: float = Field(0.5, ge=0.0, le=2.0)
+    guidance_start: float = Field(0.0, ge=0.0, le=1.0)
+    guidance_end: float = Field(1.0, ge=0.0, le=1.0)
+    union_maps: tuple[MapName, ...] = ("depth", "canny")
+
+    @model_validator(mode="after")
+    def _window(self) -> ControlNetSpec:
+        if self.guidance_start >= self.guidance_end:
+            raise ValueError(
+                f"controlnet {self.name}: guidance_start must be < guidance_end, "
+                f"got {self.guidance_start} >= {self.guidance_end}"
+            )
+        if self.name == "union" and not self.union_maps:
+            raise ValueError("controlnet union: union_maps must name at least one of canny, depth")
+        return self
+
+
+class IPAdapterSpec(_Strict):
+    """One IP-Adapter (h94/IP-Adapter layout: ``<subfolder>/<weight_name>``).
+
+    reference: ``theme`` (the theme's style_image; the product when the theme has none),
+    ``product`` (the product cut-out, for appearance) or ``path`` (``reference_path``).
+    """
+
+    source: ModelSource
+    subfolder: str = "models"
+    weight_name: str = "ip-adapter_sd15.safetensors"
+    scale: float = Field(0.5, ge=0.0, le=2.0)
+    reference: Literal["theme", "product", "path"] = "theme"
+    reference_path: str | None = None
+
+    @model_validator(mode="after")
+    def _reference(self) -> IPAdapterSpec:
+        if (self.reference == "path") != (self.reference_path is not None):
+            raise ValueError("ip_adapter: reference_path is required with reference: path, and only then")
+        if not self.weight_name.endswith(".safetensors") and not self.source.allow_pickle:
+            raise ValueError(
+                f"ip_adapter weight_name must be a .safetensors file (got {self.weight_name!r}); "
+                "set source.allow_pickle: true to load a .bin with weights_only=True"
+            )
+        return self
+
+
+class DiffusionConfig(_Strict):
+    """The diffusion backend: base inpainting model, ControlNets, IP-Adapters and sampling.
+
+    device/dtype default to ``run.device``/``run.dtype``. ``work_long_side`` generates at that
+    long side (multiple of 8) and resizes back to the output size; None generates at the output
+    size rounded up to a multiple of 8. ``variants``: images per product, seeds ``seed + k``.
+    ``batch_size``: images per pipeline call. The same seed and config reproduce the same images;
+    with ``batch_size: 1`` variant k equals a single run with seed ``seed + k`` exactly (in a
+    larger batch diffusers samples the masked-image latents with the batch's first generator, so
+    batched variants differ slightly from solo runs).
+    """
+
+    family: Literal["sd15", "sdxl"] = "sd15"
+    base: ModelSource
+    vae: ModelSource | None = None
+    controlnets: tuple[ControlNetSpec, ...] = ()
+    ip_adapters: tuple[IPAdapterSpec, ...] = ()
+    image_encoder: ModelSource | None = Field(
+        None, description="IP-Adapter image encoder; default <first adapter source>/<subfolder>/image_encoder"
+    )
+    scheduler: SchedulerName = "unipc"
+    steps: int = Field(30, ge=1, le=200)
+    guidance_scale: float = Field(7.0, ge=0.0, le=30.0)
+    strength: float = Field(1.0, gt=0.0, le=1.0)
+    harmonise_strength: float = Field(0.25, gt=0.0, le=1.0)
+    variants: int = Field(1, ge=1, le=16)
+    batch_size: int = Field(1, ge=1, le=16)
+    device: str | None = None
+    dtype: Literal["float32", "float16", "bfloat16"] | None = None
+    category: str = "product"
+    colour: str = ""
+    mask_dilate_px: int = Field(3, ge=0, le=64, description="product keep-region grown by this many pixels")
+    mask_alpha_threshold: float = Field(0.0, ge=0.0, lt=1.0, description="alpha above this is product (kept)")
+    work_long_side: int | None = Field(None, ge=64, le=2048)
+    init_fill: Literal["theme", "grey"] = "theme"
+    cache_dir: str | None = None
+    local_files_only: bool = False
+    clip_skip: int | None = Field(None, ge=1, le=4)
+
+    @model_validator(mode="after")
+    def _controlnets(self) -> DiffusionConfig:
+        names = [c.name for c in self.controlnets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"controlnets: each name at most once, got {names}")
+        if "union" in names and self.family != "sdxl":
+            raise ValueError("controlnets: 'union' is an SDXL ControlNet-Union model; set family: sdxl")
+        if "union" in names and len(names) > 1:
+            raise ValueError(f"controlnets: 'union' replaces the canny/depth pair, use it alone (got {names})")
+        if not names:
+            raise ValueError("controlnets: at least one of canny, depth or union is required")
+        return self
+
+    def run_device(self, config: PipelineConfig) -> str:
+        return self.device or config.run.device
+
+    def run_dtype(self, config: PipelineConfig) -> str:
+        return self.dtype or config.run.dtype
+
+
+def diffusion_config(config: PipelineConfig) -> DiffusionConfig:
+    """The validated ``backends.diffusion`` section; ValueError names the bad field."""
+    raw = config.backends.get("diffusion")
+    if raw is None:
+        raise ValueError(
+            "scene backend 'diffusion' needs a 'backends: {diffusion: ...}' section; see configs/sd15.yaml"
+        )
+    try:
+        return DiffusionConfig.model_validate(raw)
+    except Exception as exc:  # pydantic.ValidationError: keep the field path, name the section
+        raise ValueError(f"invalid backends.diffusion config: {exc}") from exc
