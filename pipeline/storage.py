@@ -123,7 +123,7 @@ class Bucket:
         """Write ``data`` at ``key`` atomically; return :meth:`uri` of the written object."""
         path = self.path(key)
         if self.is_local:
-            _atomic_local_write(Path(path), data)
+            atomic_write_file(Path(path), data)
         else:
             self.fs.pipe_file(path, data)
         return self.uri(key)
@@ -146,8 +146,12 @@ def _protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:
     return (proto,) if isinstance(proto, str) else tuple(proto)
 
 
-def _atomic_local_write(path: Path, data: bytes) -> None:
-    """Write to a temp file beside ``path``, fsync, then ``os.replace`` it into place."""
+def atomic_write_file(path: Path, data: bytes) -> None:
+    """Write to a temp file beside ``path``, fsync, then ``os.replace`` it into place.
+
+    Readers see the old file or the new one, never a part; a crash leaves at most a
+    ``.<name>.*.part`` temp file, never a truncated output.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
@@ -155,6 +159,7 @@ def _atomic_local_write(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         try:

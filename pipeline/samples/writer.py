@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,30 +12,12 @@ import numpy as np
 
 from pipeline.samples.catalog import SAMPLE_SPECS
 from pipeline.samples.render import Sample, _check_name, render_sample
+from pipeline.storage import atomic_write_file as atomic_write
 
 log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 95
 GROUND_TRUTH_DIR = "_ground_truth"  # leading "_": batch listings skip it
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path``, then ``os.replace`` it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; samples are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _encode(image: np.ndarray, fmt: str) -> bytes:
