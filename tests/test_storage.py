@@ -59,3 +59,19 @@ def test_memory_bucket():
     b.write_bytes("k/a.png", b"z")
     assert b.list_images() == ["k/a.png"]
     assert b.read_bytes("k/a.png") == b"z"
+
+
+def test_atomic_write_keeps_old_file_when_replace_fails(tmp_path, monkeypatch):
+    import pipeline.storage as storage_mod
+
+    target = tmp_path / "x.bin"
+    target.write_bytes(b"old")
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(storage_mod.os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        storage_mod.atomic_write_file(target, b"new contents")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.bin"]

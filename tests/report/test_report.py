@@ -25,8 +25,14 @@ def _thumbs(colour: tuple[int, int, int]) -> dict[str, str]:
 
 
 def _metrics(**kw: float | None) -> dict[str, float | None]:
-    m = {"delta_e00_mean": 0.4, "delta_e00_p95": 1.1, "ssim": 0.99, "logo_ssim_min": 0.97, "expansion": 0.002,
-         "halo": 0.5}
+    m = {
+        "delta_e00_mean": 0.4,
+        "delta_e00_p95": 1.1,
+        "ssim": 0.99,
+        "logo_ssim_min": 0.97,
+        "expansion": 0.002,
+        "halo": 0.5,
+    }
     m.update(kw)
     return m
 
@@ -34,18 +40,45 @@ def _metrics(**kw: float | None) -> dict[str, float | None]:
 def _records() -> list[ItemRecord]:
     t = {"decode": 10.0, "segment": 100.0, "score": 30.0}
     return [
-        ItemRecord(id="pass-1", source="in/pass-1.jpg", status="ok", verdict="pass", metrics=_metrics(),
-                   outputs={"composite": "out/pass-1/composite.png", "mask": "out/pass-1/mask.png"},
-                   timings_ms=t, thumbnails=_thumbs((0, 0, 200))),
-        ItemRecord(id="fail-1", source="in/fail-1.jpg", status="ok", verdict="fail",
-                   reasons=("colour drift: ΔE00 mean 3.21 > 2.00", "edge halo: halo ΔE00 4.20 > 3.00"),
-                   metrics=_metrics(delta_e00_mean=3.21, halo=4.2), outputs={"composite": "out/fail-1/composite.png"},
-                   timings_ms={"decode": 20.0, "segment": 300.0, "score": 50.0}, thumbnails=_thumbs((200, 0, 0))),
+        ItemRecord(
+            id="pass-1",
+            source="in/pass-1.jpg",
+            status="ok",
+            verdict="pass",
+            metrics=_metrics(),
+            outputs={"composite": "out/pass-1/composite.png", "mask": "out/pass-1/mask.png"},
+            timings_ms=t,
+            thumbnails=_thumbs((0, 0, 200)),
+        ),
+        ItemRecord(
+            id="fail-1",
+            source="in/fail-1.jpg",
+            status="ok",
+            verdict="fail",
+            reasons=("colour drift: ΔE00 mean 3.21 > 2.00", "edge halo: halo ΔE00 4.20 > 3.00"),
+            metrics=_metrics(delta_e00_mean=3.21, halo=4.2),
+            outputs={"composite": "out/fail-1/composite.png"},
+            timings_ms={"decode": 20.0, "segment": 300.0, "score": 50.0},
+            thumbnails=_thumbs((200, 0, 0)),
+        ),
         ItemRecord(id=HOSTILE, source="in/<b>x</b>.jpg", status="error", error="bad file <img src=x onerror=alert(1)>"),
-        ItemRecord(id="pass-2", source="in/pass-2.png", status="ok", verdict="pass",
-                   metrics=_metrics(logo_ssim_min=None), timings_ms=t),
-        ItemRecord(id="=HYPERLINK(\"x\")", source="in/formula.jpg", status="ok", verdict="fail",
-                   reasons=("invalid metric: SSIM is NaN",), metrics=_metrics(ssim=float("nan")), timings_ms=t),
+        ItemRecord(
+            id="pass-2",
+            source="in/pass-2.png",
+            status="ok",
+            verdict="pass",
+            metrics=_metrics(logo_ssim_min=None),
+            timings_ms=t,
+        ),
+        ItemRecord(
+            id='=HYPERLINK("x")',
+            source="in/formula.jpg",
+            status="ok",
+            verdict="fail",
+            reasons=("invalid metric: SSIM is NaN",),
+            metrics=_metrics(ssim=float("nan")),
+            timings_ms=t,
+        ),
         ItemRecord(id="err-2", source="in/err-2.tif", status="error", error="image too large"),
     ]
 
@@ -67,14 +100,25 @@ def written() -> tuple[dict, Sink, list[ItemRecord]]:
     report = build_report("b-001", "studio", "abc123", records, extra={"gate": GATE})
     sink = Sink()
     paths = write_reports(sink, "b-001", report, records)
-    assert paths == {"json": "mem://batch/report.json", "csv": "mem://batch/report.csv", "html": "mem://batch/report.html"}
+    assert paths == {
+        "json": "mem://batch/report.json",
+        "csv": "mem://batch/report.csv",
+        "html": "mem://batch/report.html",
+    }
     return report, sink, records
 
 
 def test_schema_fields_and_types():
     report = build_report("b-001", "studio", "abc123", _records())
-    for key, typ in [("batch_id", str), ("backend", str), ("config_hash", str), ("created_at", str),
-                     ("package_version", str), ("summary", dict), ("items", list)]:
+    for key, typ in [
+        ("batch_id", str),
+        ("backend", str),
+        ("config_hash", str),
+        ("created_at", str),
+        ("package_version", str),
+        ("summary", dict),
+        ("items", list),
+    ]:
         assert isinstance(report[key], typ), key
     datetime.fromisoformat(report["created_at"])
     s = report["summary"]
@@ -125,7 +169,7 @@ def test_csv_one_row_per_item(written):
     for col in ("status", "verdict", "error", "ssim", "halo", "expansion", "logo_ssim_min", "output_mask"):
         assert col in rows[0]
     assert rows[3]["logo_ssim_min"] == ""  # None
-    assert rows[4]["id"] == "'=HYPERLINK(\"x\")"  # spreadsheet formula guard
+    assert rows[4]["id"] == '\'=HYPERLINK("x")'  # spreadsheet formula guard
     assert rows[4]["ssim"] == ""  # NaN
 
 
@@ -173,8 +217,14 @@ def test_failing_metrics_marked_from_gate_and_from_reasons():
 
 
 def test_non_data_uri_thumbnails_are_dropped():
-    rec = ItemRecord(id="x", source="s", status="ok", verdict="pass", metrics=_metrics(),
-                     thumbnails={"original": "https://tracker.example/pixel.png", "composite": "javascript:alert(1)"})
+    rec = ItemRecord(
+        id="x",
+        source="s",
+        status="ok",
+        verdict="pass",
+        metrics=_metrics(),
+        thumbnails={"original": "https://tracker.example/pixel.png", "composite": "javascript:alert(1)"},
+    )
     html = render_html(build_report("b", "s", "h", [rec]), [rec])
     assert "tracker" not in html and "javascript:" not in html
     assert html.count("no image") == 5
@@ -182,8 +232,14 @@ def test_non_data_uri_thumbnails_are_dropped():
 
 def test_empty_batch():
     report = build_report("empty", "studio", "h", [])
-    assert report["summary"] == {"total": 0, "passed": 0, "failed": 0, "errors": 0, "pass_rate": 0.0,
-                                 "stage_ms_median": {}}
+    assert report["summary"] == {
+        "total": 0,
+        "passed": 0,
+        "failed": 0,
+        "errors": 0,
+        "pass_rate": 0.0,
+        "stage_ms_median": {},
+    }
     sink = Sink()
     write_reports(sink, "empty", report, [])
     assert "No items in this batch." in sink.files["report.html"].decode("utf-8")

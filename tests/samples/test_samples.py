@@ -179,20 +179,6 @@ def test_write_samples_files_sidecar_and_ground_truth(tmp_path, rendered):
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == first
 
 
-def test_write_is_atomic_when_replace_fails(tmp_path, monkeypatch):
-    target = tmp_path / "x.bin"
-    target.write_bytes(b"old")
-
-    def boom(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(writer_mod.os, "replace", boom)
-    with pytest.raises(OSError, match="disk full"):
-        writer_mod.atomic_write(target, b"new contents")
-    assert target.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.bin"]
-
-
 def test_write_samples_unknown_name_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="valid names"):
         write_samples(tmp_path / "out", names=["mug_red", "nope"])

@@ -47,8 +47,12 @@ def test_all_failures_reported_in_check_order():
 
 def test_threshold_values_on_the_limit_pass():
     edge = Metrics(
-        delta_e00_mean=GATE.delta_e00_mean_max, delta_e00_p95=GATE.delta_e00_p95_max, ssim=GATE.ssim_min,
-        logo_ssim_min=GATE.logo_ssim_min, expansion=GATE.expansion_max, halo=GATE.halo_max,
+        delta_e00_mean=GATE.delta_e00_mean_max,
+        delta_e00_p95=GATE.delta_e00_p95_max,
+        ssim=GATE.ssim_min,
+        logo_ssim_min=GATE.logo_ssim_min,
+        expansion=GATE.expansion_max,
+        halo=GATE.halo_max,
     )
     assert apply_gate(edge, GATE).passed
 

@@ -138,8 +138,11 @@ def test_dark_edge_difference_is_not_halo(ref):
 def test_product_touching_frame_edge(dark_plate):
     ref = scenes.product()
     shifted = PlacedProduct(
-        rgb=np.roll(ref.rgb, 60, axis=0), alpha=np.roll(ref.alpha, 60, axis=0), mask=np.roll(ref.mask, 60, axis=0),
-        placement=ref.placement, logo_boxes=((62, 130, 98, 170),),
+        rgb=np.roll(ref.rgb, 60, axis=0),
+        alpha=np.roll(ref.alpha, 60, axis=0),
+        mask=np.roll(ref.mask, 60, axis=0),
+        placement=ref.placement,
+        logo_boxes=((62, 130, 98, 170),),
     )
     shifted.mask[:40] = False  # drop the part np.roll wrapped to the top: the product is cut by the bottom edge
     shifted.alpha[:40] = 0

@@ -19,8 +19,13 @@ def test_ssim_map_matches_skimage():
     a, b = _pair()
     la, lb = luminance(a), luminance(b)
     _, want = structural_similarity(
-        la.astype(np.float64), lb.astype(np.float64), full=True, gaussian_weights=True, sigma=1.5,
-        use_sample_covariance=False, data_range=255,
+        la.astype(np.float64),
+        lb.astype(np.float64),
+        full=True,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=255,
     )
     got = ssim_map(la, lb)
     assert got.shape == la.shape and got.dtype == np.float32
@@ -33,9 +38,11 @@ def test_luminance_is_rec709_luma():
 
 
 def test_masked_ssim_equals_mean_of_full_map_over_mask():
-    a, b = _pair(h=300, w=50, seed=3)  # several row strips
-    mask = np.zeros(a.shape[:2], bool)
-    mask[20:280:3, 5:45] = True
+    a, b = _pair(h=300, w=120, seed=3)  # several row strips
+    mask = np.zeros(a.shape[:2], np.uint8)
+    cv2.ellipse(mask, (60, 150), (40, 130), 20, 0, 360, 1, -1)  # strips cut to varying columns
+    mask[290:, :3] = 1  # and a corner piece touching the array edges
+    mask = mask.astype(bool)
     want = ssim_map(luminance(a), luminance(b))[mask].mean()
     assert masked_ssim(a, b, mask) == pytest.approx(float(want), abs=1e-6)
 
