@@ -64,7 +64,7 @@ def _header(report: dict) -> str:
         ("created", _when(str(report.get("created_at", "")))),
         ("version", report.get("package_version", "")),
     ]
-    meta_html = "".join(f"<span>{escape(k)} <b class=\"mono\">{escape(str(v))}</b></span>" for k, v in meta)
+    meta_html = "".join(f'<span>{escape(k)} <b class="mono">{escape(str(v))}</b></span>' for k, v in meta)
     tiles = [
         ("total", "Total", str(total)),
         ("pass", "Passed", str(passed)),
@@ -79,17 +79,23 @@ def _header(report: dict) -> str:
     )
     bar = ""
     if total:
-        bar = '<div class="bar" aria-hidden="true">' + "".join(
-            f'<span class="{cls}" style="width:{100.0 * n / total:.3f}%"></span>'
-            for cls, n in (("pass", passed), ("fail", failed), ("error", errors))
-            if n
-        ) + "</div>"
+        bar = (
+            '<div class="bar" aria-hidden="true">'
+            + "".join(
+                f'<span class="{cls}" style="width:{100.0 * n / total:.3f}%"></span>'
+                for cls, n in (("pass", passed), ("fail", failed), ("error", errors))
+                if n
+            )
+            + "</div>"
+        )
     stages = s.get("stage_ms_median") or {}
     stages_html = ""
     if stages:
-        stages_html = '<div class="stages"><span>median time per item:</span>' + "".join(
-            f"<span>{escape(str(k))} <b>{_ms(v)}</b></span>" for k, v in stages.items()
-        ) + "</div>"
+        stages_html = (
+            '<div class="stages"><span>median time per item:</span>'
+            + "".join(f"<span>{escape(str(k))} <b>{_ms(v)}</b></span>" for k, v in stages.items())
+            + "</div>"
+        )
     return (
         '<header class="top">'
         f'<h1>Batch <span class="batch">{escape(str(report.get("batch_id", "")))}</span></h1>'
@@ -187,7 +193,7 @@ def _metrics_table(record: ItemRecord, gate: dict | None) -> str:
         value = metrics.get(name)
         row_cls = ' class="bad"' if name in bad else ""
         rows.append(
-            f"<tr{row_cls}><th>{escape(label)}</th><td class=\"v\">{escape(_fmt(value, check))}</td>"
+            f'<tr{row_cls}><th>{escape(label)}</th><td class="v">{escape(_fmt(value, check))}</td>'
             f'<td class="t">{escape(_limit(check, gate, value))}</td></tr>'
         )
     return f'<h3>Metrics</h3><table class="metrics"><tbody>{"".join(rows)}</tbody></table>'

@@ -28,7 +28,7 @@ STATUSES = ("ok", "error")
 
 
 def item_outcome(record: ItemRecord) -> str:
-    """"error", "pass" or "fail" for one record (how it is counted and grouped)."""
+    """ "error", "pass" or "fail" for one record (how it is counted and grouped)."""
     if record.status == "error":
         return "error"
     return "pass" if record.verdict == "pass" else "fail"

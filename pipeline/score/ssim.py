@@ -66,31 +66,34 @@ def masked_ssim(a_rgb: np.ndarray, b_rgb: np.ndarray, mask: np.ndarray) -> float
 
     Equals ``ssim_map(luminance(a_rgb), luminance(b_rgb))[mask].mean()``: the map treats the
     given arrays as the whole image (pass a crop with at least ``RADIUS`` pixels of context around
-    the mask). Computed in row strips; a strip whose rows (with context) are identical in both
-    images is 1.0 without any filtering. Raises ``ValueError`` on an empty mask or shape mismatch.
+    the mask). Computed in row strips cut to the mask's columns; a strip whose pixels (with
+    context) are identical in both images is 1.0 without any filtering. Raises ``ValueError`` on an
+    empty mask or shape mismatch.
     """
     if a_rgb.shape != b_rgb.shape or mask.shape != a_rgb.shape[:2]:
-        raise ValueError(
-            f"a_rgb, b_rgb and mask must share (H, W), got {a_rgb.shape}, {b_rgb.shape}, {mask.shape}"
-        )
+        raise ValueError(f"a_rgb, b_rgb and mask must share (H, W), got {a_rgb.shape}, {b_rgb.shape}, {mask.shape}")
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         raise ValueError("mask is empty: nothing to average SSIM over")
-    height = mask.shape[0]
+    height, width = mask.shape
     total = 0.0
     count = 0
     for top in range(int(rows[0]), int(rows[-1]) + 1, STRIP_ROWS):
         bottom = min(top + STRIP_ROWS, height)
-        m = mask[top:bottom]
-        n = int(np.count_nonzero(m))
-        if n == 0:
+        cols = np.flatnonzero(mask[top:bottom].any(axis=0))
+        if cols.size == 0:
             continue
-        c0, c1 = max(0, top - RADIUS), min(height, bottom + RADIUS)
-        a, b = a_rgb[c0:c1], b_rgb[c0:c1]
+        # The strip's mask columns plus RADIUS of context on every side (less at the array edge,
+        # where the reflect border applies exactly as it does for the whole map).
+        y0, y1 = max(0, top - RADIUS), min(height, bottom + RADIUS)
+        x0, x1 = max(0, int(cols[0]) - RADIUS), min(width, int(cols[-1]) + 1 + RADIUS)
+        m = mask[top:bottom, x0:x1]
+        n = int(np.count_nonzero(m))
         count += n
+        a, b = a_rgb[y0:y1, x0:x1], b_rgb[y0:y1, x0:x1]
         if np.array_equal(a, b):
             total += n
             continue
-        smap = ssim_map(luminance(a), luminance(b))[top - c0 : bottom - c0]
+        smap = ssim_map(luminance(a), luminance(b))[top - y0 : bottom - y0]
         total += float(np.sum(smap[m], dtype=np.float64))
     return total / count

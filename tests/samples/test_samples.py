@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from pipeline.samples import SAMPLE_SPECS, Sample, render_sample, shapes, write_samples
-from pipeline.samples import writer as writer_mod
 
 NAMES = sorted(SAMPLE_SPECS)
 REQUIRED_COVERS = {
