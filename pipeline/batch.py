@@ -133,6 +133,14 @@ class BatchRunner:
             "metrics": result.metrics.as_dict(), "timings_ms": result.timings_ms,
             **result.provenance,
         }
+        if len(result.variants) > 1:
+            meta["variants"] = []
+            for k, variant in enumerate(result.variants):
+                path = dest.write_bytes(f"{prefix}/composite_v{k}.png", encode_png(variant.composite))
+                outputs[f"composite_v{k}"] = path
+                meta["variants"].append({"composite": path, "verdict": variant.verdict.label,
+                                         "reasons": list(variant.verdict.reasons),
+                                         "metrics": variant.metrics.as_dict(), "seed": variant.scene.info.get("seed")})
         outputs["meta"] = dest.write_text(f"{prefix}/meta.json", json.dumps(meta, indent=2, default=str))
         return outputs
 

@@ -25,7 +25,8 @@ from pipeline.scene.themes import Theme, get_theme
 from pipeline.score import apply_gate, score_composite
 from pipeline.segment import Segmenter, build_segmenter
 from pipeline.segment.alpha import has_cutout_alpha, segmentation_from_alpha
-from pipeline.types import DecodedImage, ProductResult, Segmentation
+from pipeline.types import (ControlMaps, DecodedImage, PlacedProduct, ProductResult, SceneResult, Segmentation,
+                            VariantResult)
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ class _Timer:
         try:
             yield
         finally:
-            self.ms[stage] = round((time.perf_counter() - t0) * 1000.0, 2)
+            spent = (time.perf_counter() - t0) * 1000.0  # summed over variants
+            self.ms[stage] = round(self.ms.get(stage, 0.0) + spent, 2)
 
 
 def segment_image(decoded: DecodedImage, segmenter: Segmenter, use_alpha_channel: bool) -> Segmentation:
@@ -103,18 +105,23 @@ def process_product(
         placed = place_product(seg.foreground, seg.alpha, placement, boxes)
     with timer("control"):  # 3b. canny + depth at the output size
         control = build_control_maps(placed, stages.depth, config.control)
-    with timer("scene"):  # 4. the world around the product
-        scene = stages.scene(placed, control, stages.theme, seed=seed, item_meta=meta)
-    with timer("restore"):  # 5. product back in, logos repaired if repainted
-        composite = restore_product(scene, placed, config.restore)
-    with timer("score"):  # 6. consistency metrics + gate
-        metrics = score_composite(placed, composite, scene.image, seg.background_rgb, config.score)
-        verdict = apply_gate(metrics, config.score.gate)
+    with timer("scene"):  # 4. the world around the product (one scene per variant)
+        scenes = generate_scenes(stages, placed, control, seed=seed, item_meta=meta)
+    variants = []
+    for scene in scenes:
+        with timer("restore"):  # 5. product back in, logos repaired if repainted
+            composite = restore_product(scene, placed, config.restore)
+        with timer("score"):  # 6. consistency metrics + gate
+            metrics = score_composite(placed, composite, scene.image, seg.background_rgb, config.score)
+            verdict = apply_gate(metrics, config.score.gate)
+        variants.append(VariantResult(scene=scene, composite=composite, metrics=metrics, verdict=verdict))
+    best = pick_variant(variants)
     provenance = {
         "backends": {**stages.backends(), "segment": seg.backend},
         "segment_info": seg.info,
         "depth_info": getattr(stages.depth, "provenance", None),
-        "scene_info": scene.info,
+        "scene_info": best.scene.info,
+        "variant": next(k for k, v in enumerate(variants) if v is best),
         "decode_info": decoded.info,
         "logo_boxes_input": [list(b) for b in boxes],
         "logo_source": "sidecar" if "logo_boxes" in meta else "auto",
@@ -123,6 +130,20 @@ def process_product(
         "canny_thresholds": [round(t, 2) for t in control.canny_thresholds],
         "seed": seed,
     }
-    return ProductResult(decoded=decoded, segmentation=seg, placed=placed, control=control, scene=scene,
-                         composite=composite, metrics=metrics, verdict=verdict, timings_ms=timer.ms,
-                         provenance=provenance)
+    return ProductResult(decoded=decoded, segmentation=seg, placed=placed, control=control, scene=best.scene,
+                         composite=best.composite, metrics=best.metrics, verdict=best.verdict, timings_ms=timer.ms,
+                         provenance=provenance, variants=tuple(variants))
+
+
+def generate_scenes(stages: Stages, placed: PlacedProduct, control: ControlMaps, *, seed: int,
+                    item_meta: Mapping[str, Any]) -> list[SceneResult]:
+    """Every variant the scene backend makes (``generate``), or its single scene."""
+    generate = getattr(stages.scene, "generate", None)
+    if generate is not None:
+        return list(generate(placed, control, stages.theme, seed=seed, item_meta=item_meta))
+    return [stages.scene(placed, control, stages.theme, seed=seed, item_meta=item_meta)]
+
+
+def pick_variant(variants: list[VariantResult]) -> VariantResult:
+    """The first variant that passes the gate, else the first: the one the report shows."""
+    return next((v for v in variants if v.verdict.passed), variants[0])

@@ -166,6 +166,16 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class VariantResult:
+    """One generated variant of a product's scene, restored and scored."""
+
+    scene: SceneResult
+    composite: np.ndarray
+    metrics: Metrics
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
 class ProductResult:
     """Everything one product produced, in memory (the edges write it out)."""
 
@@ -179,6 +189,7 @@ class ProductResult:
     verdict: Verdict
     timings_ms: dict[str, float]
     provenance: dict[str, Any]
+    variants: tuple[VariantResult, ...] = ()
 
 
 @dataclass(frozen=True)

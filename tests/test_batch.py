@@ -140,3 +140,37 @@ def test_helpers():
     assert item_id_for_key("shoes/red shoe.jpg") == "shoes__red_shoe.jpg"
     assert item_id_for_key("../x.jpg") == "__x.jpg"
     assert sidecar_key("a/b.c.jpg") == "a/b.c.json"
+
+
+def test_variants_are_all_written_and_the_first_passing_one_is_shown(tmp_path, samples_dir):
+    from dataclasses import replace
+
+    from pipeline.compose import build_stages
+    from pipeline.types import SceneResult
+
+    config = PipelineConfig().with_overrides({"placement.long_side": 256})
+    stages = build_stages(config)
+
+    class TwoVariants:
+        name = "two-variants"
+
+        def generate(self, placed, control, theme, *, seed, item_meta):
+            base = stages.scene(placed, control, theme, seed=seed, item_meta=item_meta)
+            # Variant 0 repaints the product (fails the gate in harmonised mode), variant 1 does not.
+            broken = base.image.copy()
+            broken[placed.mask] = 0
+            return [SceneResult(image=broken, backend=self.name, product_altered=True, info={"seed": seed}),
+                    SceneResult(image=base.image, backend=self.name, info={"seed": seed + 1})]
+
+        def __call__(self, *args, **kwargs):
+            raise AssertionError("generate() is preferred when a backend has it")
+
+    runner = BatchRunner(config.with_overrides({"restore.mode": "harmonised"}),
+                         stages=replace(stages, scene=TwoVariants()))
+    src = Bucket(tmp_path / "in")
+    src.write_bytes("mug.jpg", (samples_dir / "mug_red.jpg").read_bytes())
+    record = runner.process_key(src, "mug.jpg", Bucket(tmp_path / "out"), "b")
+    assert record.verdict == "pass"
+    meta = json.loads((tmp_path / "out" / "b" / "mug.jpg" / "meta.json").read_text())
+    assert [v["verdict"] for v in meta["variants"]] == ["fail", "pass"] and meta["variant"] == 1
+    assert {"composite_v0", "composite_v1"} <= set(record.outputs)
