@@ -159,10 +159,17 @@ def delta_e00_reference(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(tl * tl + tc * tc + th * th + r_t * tc * th, 0.0))
 
 
-# cos/sin of the angles in T (eq. 15), for the angle-sum expansions in _t_from_cos_sin.
-_C30, _S30 = np.float32(np.cos(30 * _DEG)), np.float32(np.sin(30 * _DEG))
-_C6, _S6 = np.float32(np.cos(6 * _DEG)), np.float32(np.sin(6 * _DEG))
-_C63, _S63 = np.float32(np.cos(63 * _DEG)), np.float32(np.sin(63 * _DEG))
+# T (eq. 15) = 1 + Re(A1 z + A2 z^2 + A3 z^3 + A4 z^4) with z = e^{i h̄}: each cos(k h̄ + φ) term is
+# the real part of e^{i φ} z^k, so T is one complex Horner evaluation (no trig calls).
+_T_COEFFS = tuple(
+    np.complex64(c)
+    for c in (
+        -0.17 * np.exp(-1j * np.deg2rad(30.0)),
+        0.24,
+        0.32 * np.exp(1j * np.deg2rad(6.0)),
+        -0.20 * np.exp(-1j * np.deg2rad(63.0)),
+    )
+)
 _C275, _S275 = np.float32(np.cos(275 * _DEG)), np.float32(np.sin(275 * _DEG))
 _TINY = np.float32(1e-30)
 _COS_100 = np.float32(np.cos(100 * _DEG))  # beyond 100° from 275°, Δθ < 30°·e^-16: zero
@@ -170,20 +177,21 @@ _OPPOSITE_HUE_NORM = np.float32(0.35)  # |u1 + u2| below this (|Δh'| > ~160°):
 
 
 def _t_from_cos_sin(c: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """T(h̄) of eq. 15 from cos h̄ and sin h̄ with Chebyshev / angle-sum identities (no trig calls)."""
-    c2 = 2.0 * c * c - 1.0  # cos 2h
-    s2 = 2.0 * s * c  # sin 2h
-    c3 = c * (4.0 * c * c - 3.0)  # cos 3h
-    s3 = s * (3.0 - 4.0 * s * s)  # sin 3h
-    c4 = 2.0 * c2 * c2 - 1.0  # cos 4h
-    s4 = 2.0 * s2 * c2  # sin 4h
-    return (
-        1.0
-        - 0.17 * (c * _C30 + s * _S30)  # cos(h - 30°)
-        + 0.24 * c2
-        + 0.32 * (c3 * _C6 - s3 * _S6)  # cos(3h + 6°)
-        - 0.20 * (c4 * _C63 + s4 * _S63)  # cos(4h - 63°)
-    )
+    """T(h̄) of eq. 15 from float32 cos h̄ and sin h̄ (Horner in z = cos h̄ + i sin h̄)."""
+    z = np.empty(c.shape, dtype=np.complex64)
+    z.real = c
+    z.imag = s
+    a1, a2, a3, a4 = _T_COEFFS
+    p = a4 * z
+    p += a3
+    p *= z
+    p += a2
+    p *= z
+    p += a1
+    p *= z
+    out = p.real.copy()
+    out += 1.0
+    return out
 
 
 def _rotation_term(c: np.ndarray, s: np.ndarray, r_c: np.ndarray) -> np.ndarray:
@@ -269,59 +277,101 @@ def delta_e00_srgb(rgb1: np.ndarray, rgb2: np.ndarray) -> np.ndarray:
 
 def _delta_e00_block(p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """ΔE00 for planar float32 Lab blocks ``(3, n)`` -> ``(n,)`` float32, and the ``(n,)`` bool
-    mask of nearly-opposite-hue pairs whose value must be recomputed exactly (see :func:`delta_e00`)."""
+    mask of nearly-opposite-hue pairs whose value must be recomputed exactly (see :func:`delta_e00`).
+
+    Written with in-place operations (``out=``, ``+=``): fewer temporaries, ~10% faster.
+    """
     L1, a1, b1 = p1
     L2, a2, b2 = p2
-    f32 = np.float32
 
     # 1. a' from the mean chroma (G factor), then C'.  Eqs. 2-6.
-    c_mean = 0.5 * (np.sqrt(a1 * a1 + b1 * b1) + np.sqrt(a2 * a2 + b2 * b2))
-    c7 = _pow7(c_mean)
-    g1 = 1.5 - 0.5 * np.sqrt(c7 / (c7 + f32(_25_POW_7)))
+    c_mean = _hypot(a1, b1)
+    c_mean += _hypot(a2, b2)
+    c_mean *= 0.5
+    g1 = _chroma_weight(c_mean)  # sqrt(C̄^7 / (C̄^7 + 25^7))
+    g1 *= -0.5
+    g1 += 1.5  # 1 + G
     a1p = a1 * g1
     a2p = a2 * g1
-    c1p = np.sqrt(a1p * a1p + b1 * b1)
-    c2p = np.sqrt(a2p * a2p + b2 * b2)
+    c1p = _hypot(a1p, b1)
+    c2p = _hypot(a2p, b2)
 
     # 2. ΔL', ΔC', ΔH' from cross/dot (0 when a chroma is 0: cross == 0 then).  Eqs. 8-11.
     cc = c1p * c2p
-    cross = a1p * b2 - b1 * a2p  # C1'C2' sin Δh'
-    dot = a1p * a2p + b1 * b2  # C1'C2' cos Δh'
-    d_h = cross * np.sqrt(2.0 / np.maximum(cc + dot, _TINY))
-    d_l = L2 - L1
-    d_c = c2p - c1p
+    cross = a1p * b2
+    cross -= b1 * a2p  # C1'C2' sin Δh'
+    d_h = a1p * a2p
+    d_h += b1 * b2  # dot = C1'C2' cos Δh'
+    d_h += cc
+    np.maximum(d_h, _TINY, out=d_h)
+    np.divide(2.0, d_h, out=d_h)
+    np.sqrt(d_h, out=d_h)
+    d_h *= cross  # ΔH' = cross·sqrt(2/(C1'C2' + dot))
 
     # 3. Means; h̄' is the direction of u1 + u2 (u = unit hue vector; zero chroma adds nothing).
-    inv1 = 1.0 / np.maximum(c1p, _TINY)
-    inv2 = 1.0 / np.maximum(c2p, _TINY)
-    sx = a1p * inv1 + a2p * inv2
-    sy = b1 * inv1 + b2 * inv2
-    norm = np.sqrt(sx * sx + sy * sy)
-    inv_n = 1.0 / np.maximum(norm, _TINY)
-    cos_h = sx * inv_n
-    sin_h = sy * inv_n
+    inv1 = np.maximum(c1p, _TINY)
+    np.divide(1.0, inv1, out=inv1)
+    inv2 = np.maximum(c2p, _TINY)
+    np.divide(1.0, inv2, out=inv2)
+    cos_h = a1p * inv1
+    cos_h += a2p * inv2
+    sin_h = b1 * inv1
+    sin_h += b2 * inv2
+    norm = _hypot(cos_h, sin_h)
+    inv_n = np.maximum(norm, _TINY)
+    np.divide(1.0, inv_n, out=inv_n)
+    cos_h *= inv_n
+    sin_h *= inv_n
     cos_h[norm == 0] = 1.0  # both chromas 0: h̄' = 0
-    l_mean = 0.5 * (L1 + L2)
-    c_mean_p = 0.5 * (c1p + c2p)
+    c_mean_p = c1p + c2p
+    c_mean_p *= 0.5
 
     # 4. Weighting functions and the rotation term.  Eqs. 15-22.
-    t = _t_from_cos_sin(cos_h, sin_h)
-    lm50 = l_mean - 50.0
-    lm50 *= lm50
-    s_l = 1.0 + 0.015 * lm50 / np.sqrt(20.0 + lm50)
-    s_c = 1.0 + 0.045 * c_mean_p
-    s_h = 1.0 + 0.015 * c_mean_p * t
-    cp7 = _pow7(c_mean_p)
-    r_c = 2.0 * np.sqrt(cp7 / (cp7 + f32(_25_POW_7)))
+    lm50 = L1 + L2
+    lm50 *= 0.5
+    lm50 -= 50.0
+    lm50 *= lm50  # (L̄' - 50)²
+    s_l = lm50 + 20.0
+    np.sqrt(s_l, out=s_l)
+    np.divide(lm50, s_l, out=s_l)
+    s_l *= 0.015
+    s_l += 1.0
+    s_c = c_mean_p * 0.045
+    s_c += 1.0
+    s_h = _t_from_cos_sin(cos_h, sin_h)
+    s_h *= c_mean_p
+    s_h *= 0.015
+    s_h += 1.0
+    r_c = _chroma_weight(c_mean_p)
+    r_c *= 2.0
     r_t = _rotation_term(cos_h, sin_h, r_c)
 
     # 5. Combine (eq. 23); flag nearly opposite hues for the exact path.
-    tl = d_l / s_l
-    tc = d_c / s_c
-    th = d_h / s_h
+    tl = L2 - L1
+    tl /= s_l
+    tc = c2p - c1p
+    tc /= s_c
+    d_h /= s_h  # th
     de = tl * tl
     de += tc * tc
-    de += th * th
-    de += r_t * tc * th
-    out = np.sqrt(np.maximum(de, f32(0), out=de), out=de)
-    return out, (norm < _OPPOSITE_HUE_NORM) & (cc > 0)
+    r_t *= tc
+    r_t += d_h
+    r_t *= d_h  # th² + R_T·tc·th
+    de += r_t
+    np.maximum(de, 0.0, out=de)
+    np.sqrt(de, out=de)
+    return de, (norm < _OPPOSITE_HUE_NORM) & (cc > 0)
+
+
+def _hypot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    out = x * x
+    out += y * y
+    return np.sqrt(out, out=out)
+
+
+def _chroma_weight(c: np.ndarray) -> np.ndarray:
+    """sqrt(C^7 / (C^7 + 25^7)), the chroma factor shared by G (eq. 4) and R_C (eq. 21)."""
+    c7 = _pow7(c)
+    den = c7 + np.float32(_25_POW_7)
+    np.divide(c7, den, out=den)
+    return np.sqrt(den, out=den)

@@ -33,6 +33,19 @@ def upsample_mask(mask_small: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray
     return np.clip(soft, 0.0, 1.0)
 
 
+def _upsample_crop(mask_small: np.ndarray, out_hw: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
+    """:func:`upsample_mask` evaluated only inside ``box`` = (y0, y1, x0, x1) of the output grid."""
+    soft = cv2.GaussianBlur(mask_small.astype(np.float32), (0, 0), 0.8)
+    h, w = out_hw
+    sh, sw = mask_small.shape
+    y0, y1, x0, x1 = box
+    # Pixel-centre mapping identical to cv2.resize(INTER_LINEAR) over the whole frame.
+    map_x = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * (sw / w) - 0.5)[None, :].repeat(y1 - y0, 0)
+    map_y = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * (sh / h) - 0.5)[:, None].repeat(x1 - x0, 1)
+    out = cv2.remap(soft, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.clip(out, 0.0, 1.0)
+
+
 def refine_alpha(
     rgb: np.ndarray,
     mask_small: np.ndarray,
@@ -47,10 +60,19 @@ def refine_alpha(
     """
     h, w = rgb.shape[:2]
     sh, sw = mask_small.shape
-    soft = upsample_mask(mask_small, (h, w))
-    band = (soft > 0.01) & (soft < 0.99)
-    alpha = (soft >= 0.5).astype(np.float32)
+    alpha = np.zeros((h, w), np.float32)
     foreground = rgb.copy()
+    # Work inside the product's bounding box (from the small mask, padded by one work pixel).
+    rows = np.flatnonzero(mask_small.any(axis=1))
+    cols = np.flatnonzero(mask_small.any(axis=0))
+    if rows.size == 0:
+        return alpha, foreground
+    fy, fx = h / sh, w / sw
+    y0, y1 = max(0, int((rows[0] - 2) * fy)), min(h, int(np.ceil((rows[-1] + 3) * fy)))
+    x0, x1 = max(0, int((cols[0] - 2) * fx)), min(w, int(np.ceil((cols[-1] + 3) * fx)))
+    soft = _upsample_crop(mask_small, (h, w), (y0, y1, x0, x1))
+    alpha[y0:y1, x0:x1] = soft >= 0.5
+    band = (soft > 0.01) & (soft < 0.99)
     if not band.any():
         return alpha, foreground
 
@@ -64,6 +86,8 @@ def refine_alpha(
     b_small[b_cover < 1e-3] = np.asarray(background_rgb, np.float32)
 
     ys, xs = np.nonzero(band)
+    ys += y0
+    xs += x0
     yi = np.minimum((ys * (sh / h)).astype(np.intp), sh - 1)
     xi = np.minimum((xs * (sw / w)).astype(np.intp), sw - 1)
     i_px = rgb[ys, xs].astype(np.float32)
@@ -73,7 +97,7 @@ def refine_alpha(
     fb2 = np.einsum("ij,ij->i", fb, fb)
     a_est = np.clip(np.einsum("ij,ij->i", i_px - b_px, fb) / np.maximum(fb2, 1e-6), 0.0, 1.0)
     confidence = np.clip(np.sqrt(fb2) / 40.0, 0.0, 1.0)
-    a = confidence * a_est + (1.0 - confidence) * soft[ys, xs]
+    a = confidence * a_est + (1.0 - confidence) * soft[ys - y0, xs - x0]
 
     # Decontaminate: un-mix the backdrop from edge colours, fall back to the local interior colour.
     a_safe = np.maximum(a, 1e-3)[:, None]
