@@ -174,11 +174,18 @@ def _versions() -> dict[str, str]:
 
 def write_batch_reports(dest: Bucket, batch_id: str, backend: str, config: PipelineConfig,
                         records: list[ItemRecord]) -> dict[str, str]:
-    """Write ``report.json``, ``report.csv`` and ``report.html`` under ``dest/batch_id``."""
+    """Write ``report.json``, ``report.csv`` and ``report.html`` under ``dest/batch_id``;
+    return {"json"|"csv"|"html": written path or URL}."""
+    return _write_reports(dest, batch_id, backend, config, records)[1]
+
+
+def _write_reports(dest: Bucket, batch_id: str, backend: str, config: PipelineConfig,
+                   records: list[ItemRecord]) -> tuple[dict[str, Any], dict[str, str]]:
     report = build_report(batch_id, backend, config.config_hash(), records,
                           extra={"gate": config.score.gate.model_dump()})
     prefix = safe_key(batch_id)
-    return write_reports(lambda name, data: dest.write_bytes(f"{prefix}/{name}", data), batch_id, report, records)
+    paths = write_reports(lambda name, data: dest.write_bytes(f"{prefix}/{name}", data), batch_id, report, records)
+    return report, paths
 
 
 def run_batch(
@@ -215,7 +222,6 @@ def run_batch(
         records.append(record)
         if progress:
             progress(record)
-    paths = write_batch_reports(dest, batch_id, runner.stages.scene.name, config, records)
-    report = build_report(batch_id, runner.stages.scene.name, runner.config_hash, records)
-    report["paths"] = paths
+    report, paths = _write_reports(dest, batch_id, runner.stages.scene.name, config, records)
+    report = {**report, "paths": paths}
     return batch_id, report, records
