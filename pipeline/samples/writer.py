@@ -71,5 +71,5 @@ def write_samples(dest_dir: Path, names: Iterable[str] | None = None, seed: int 
     out = []
     for name in chosen:
         out.append(write_sample(render_sample(name, seed=seed), Path(dest_dir)))
-        log.info("wrote sample %s to %s", name, out[-1])
+        log.debug("wrote sample %s to %s", name, out[-1])
     return out

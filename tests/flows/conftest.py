@@ -116,3 +116,7 @@ def small_config():
     from pipeline.config import PipelineConfig
 
     return PipelineConfig().with_overrides({"placement.long_side": 128})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "integration: real servers, subprocesses, clusters (run by default)")
