@@ -6,6 +6,7 @@ free ports with their own data folders, checked to be ours, and stopped by PID a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -16,13 +17,17 @@ import cv2
 import numpy as np
 import pytest
 
-# Prefect reads PREFECT_HOME when it is first imported: keep this session's client state
-# (profiles, local result storage) out of ~/.prefect.
-if "prefect" not in sys.modules:
-    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="ps-prefect-client-")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+from tests.flows.servers import PrefectServer, SeaweedServer, free_port
 
-from tests.flows.servers import PrefectServer, SeaweedServer  # noqa: E402
+# Prefect reads its settings when it is first imported, and threads that do not inherit a
+# context (Prefect's own workers) see only those: announce this session's server address and a
+# PREFECT_HOME of its own (client state out of ~/.prefect) before anything imports prefect.
+_ANNOUNCED_PORT = 0
+if "prefect" not in sys.modules:
+    _ANNOUNCED_PORT = free_port()
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="ps-prefect-client-")
+    os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{_ANNOUNCED_PORT}/api"
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 TEST_BUCKET = "ps-test"
 
@@ -32,7 +37,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
     """A Prefect API server of our own; this process's Prefect client points at it."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    server = PrefectServer(tmp_path_factory.mktemp("prefect-home")).start()
+    server = PrefectServer(tmp_path_factory.mktemp("prefect-home"), port=_ANNOUNCED_PORT).start()
     saved = {k: os.environ.get(k) for k in server.client_env()}
     os.environ.update(server.client_env())
     try:
@@ -54,10 +59,8 @@ def _drain_prefect_workers() -> None:
     from prefect.logging.handlers import APILogWorker
 
     for worker in (APILogWorker, EventsWorker):
-        try:
+        with contextlib.suppress(Exception):  # nothing buffered, or the worker never started
             worker.drain_all(timeout=5)
-        except Exception:  # nothing buffered, or the worker never started
-            pass
 
 
 @pytest.fixture(scope="session")

@@ -189,10 +189,9 @@ class SeaweedServer:
         args += [f"-{flag}={port}" for flag, port in self.ports.items()]
         env = {**os.environ, **self.env()}
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.data_dir,
-                                     start_new_session=True)
-        log.close()
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.data_dir,
+                                         start_new_session=True)
         deadline = time.monotonic() + timeout
         port = self.ports["s3.port"]
         while time.monotonic() < deadline:
@@ -205,8 +204,11 @@ class SeaweedServer:
         return False
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            stop_pid(self.proc.pid)
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                stop_pid(self.proc.pid)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(5)  # reap it: no zombie left behind
         self.proc = None
 
     def restart(self, down_s: float = 0.0) -> None:
@@ -263,9 +265,11 @@ class PrefectServer:
         return {"PREFECT_API_URL": self.api_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
     def start(self, timeout: float = 120.0) -> PrefectServer:
+        """Start on ``self.port`` if set (e.g. announced to clients beforehand), else a free port."""
         self.home.mkdir(parents=True, exist_ok=True)
-        for _ in range(3):
-            self.port = free_port()
+        for attempt in range(3):
+            if not self.port or attempt:
+                self.port = free_port()
             if self._start_once(timeout):
                 return self
         raise RuntimeError(f"Prefect server did not start; see {self.log_path}")
@@ -274,13 +278,12 @@ class PrefectServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
         env.update(self.server_env())
         self.log_path = self.home / "server.log"
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.home, start_new_session=True,
-            preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None,
-        )
-        log.close()
+        command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)]
+        if self.nice:
+            command = ["nice", "-n", str(self.nice), *command]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.home,
+                                         start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -295,8 +298,11 @@ class PrefectServer:
         return False
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            stop_pid(self.proc.pid)
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                stop_pid(self.proc.pid)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(5)  # reap it: no zombie left behind
         self.proc = None
 
 

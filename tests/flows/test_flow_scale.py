@@ -40,3 +40,14 @@ def test_task_runner_choice():
     assert isinstance(remote, DaskTaskRunner) and remote.address == "tcp://127.0.0.1:8786"
     local = make_task_runner(RunnerParams(kind="dask", dask_workers=3))
     assert local.cluster_kwargs["n_workers"] == 3 and local.cluster_kwargs["processes"] is True
+
+
+def test_batch_on_a_process_pool(prefect_server, tmp_path, small_config):
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    keys = write_images(src, 4)
+    options = BatchOptions(runner=RunnerParams(kind="processes", max_workers=2))
+    summary = process_bucket(str(src), str(dest), config=small_config, options=options)
+    assert summary["processed"] == len(keys)
+    assert f"{socket.gethostname()}:{os.getpid()}" not in summary["workers"]
+    assert set(summary["workers"].values()) == {1}
+    assert_exactly_once(Bucket(dest), keys)

@@ -14,8 +14,8 @@ import pytest
 from pipeline.errors import ImageDecodeError, UnsafeKeyError
 from pipeline.ledger import (
     DoneRecord,
-    Ledger,
     LeaseInfo,
+    Ledger,
     Owner,
     TransientItemError,
     hash_object,
@@ -279,8 +279,8 @@ def test_unsafe_keys_are_rejected_once_and_never_read(tmp_path, key):
     def must_not_run() -> ItemRecord:
         raise AssertionError("an unsafe key must never be processed")
 
-    kwargs = dict(source=source, key=key, dest=dest, batch_id="b1", item_id="bad", config_hash=CFG,
-                  holder="h", process=must_not_run, content_hash="unused")
+    kwargs = {"source": source, "key": key, "dest": dest, "batch_id": "b1", "item_id": "bad",
+              "config_hash": CFG, "holder": "h", "process": must_not_run, "content_hash": "unused"}
     first = process_once(ledger, **kwargs)
     assert first.status == "processed" and first.record.status == "error"
     assert first.record.error.startswith("rejected key")

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from pipeline.ledger import DoneRecord, Ledger, LeaseInfo, Owner, hash_object, process_once
+from pipeline.ledger import DoneRecord, LeaseInfo, Ledger, Owner, hash_object, process_once
 from pipeline.ledger_store import S3Store
 from pipeline.storage import Bucket
 from tests.flows.checks import item_folders

@@ -1,0 +1,132 @@
+"""Prefect artifacts for a batch: a table (one row per product), a markdown summary, a link to
+``report.html``. The builders are pure (tested without Prefect); :func:`publish` creates them.
+Every string passes :func:`pipeline.redact.redact`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.redact import redact
+from pipeline.types import ItemRecord
+
+TABLE_KEY = "process-bucket-items"
+SUMMARY_KEY = "process-bucket-summary"
+REPORT_KEY = "process-bucket-report"
+TABLE_METRICS = ("delta_e00_mean", "delta_e00_p95", "ssim", "logo_ssim_min", "expansion", "halo")
+WORST_N = 5
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    """Counts and timings of one run, beside its records."""
+
+    batch_id: str
+    backend: str
+    runner: str
+    listed: int = 0
+    skipped_done: int = 0
+    skipped_leased: int = 0
+    lost: int = 0
+    changed: int = 0
+    failed_tasks: int = 0
+    moved: int = 0
+    wall_s: dict[str, float] = field(default_factory=dict)
+    recovered_batches: tuple[str, ...] = ()
+
+
+def _fmt(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    return value
+
+
+def table_rows(records: list[ItemRecord]) -> list[dict[str, Any]]:
+    """One row per product: id, status, verdict, key metrics, first reason or error."""
+    rows = []
+    for rec in records:
+        metrics = rec.metrics or {}
+        row: dict[str, Any] = {"id": redact(rec.id), "status": rec.status, "verdict": rec.verdict or "-"}
+        row.update({m: _fmt(metrics.get(m)) for m in TABLE_METRICS})
+        row["ms"] = round(sum(rec.timings_ms.values()), 1) if rec.timings_ms else None
+        row["note"] = redact(rec.error or "; ".join(rec.reasons))[:200]
+        rows.append(row)
+    return rows
+
+
+def _badness(rec: ItemRecord) -> tuple[int, float]:
+    if rec.status == "error":
+        return (2, 0.0)
+    return (1 if rec.verdict == "fail" else 0, float((rec.metrics or {}).get("delta_e00_mean") or 0.0))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary_markdown(records: list[ItemRecord], stats: BatchStats, report_url: str | None) -> str:
+    """Pass rate, counts, worst items, per-stage timings."""
+    ok = [r for r in records if r.status == "ok"]
+    passed = sum(r.verdict == "pass" for r in ok)
+    errors = len(records) - len(ok)
+    rate = f"{100.0 * passed / len(records):.1f}%" if records else "n/a"
+    lines = [
+        f"# Batch `{stats.batch_id}`",
+        "",
+        (f"**Pass rate: {rate}** ({passed} pass, {len(ok) - passed} fail, {errors} error"
+         f" of {len(records)} processed)"),
+        "",
+        f"- backend: `{stats.backend}`, task runner: `{stats.runner}`",
+        (f"- listed: {stats.listed}; skipped as already done: {stats.skipped_done}; "
+         f"leased by another run: {stats.skipped_leased}"),
+    ]
+    if stats.lost or stats.changed or stats.failed_tasks:
+        lines.append(f"- lost commit race: {stats.lost}; changed while processing: {stats.changed}; "
+                     f"storage failures (retried next run): {stats.failed_tasks}")
+    if stats.moved:
+        lines.append(f"- inputs moved: {stats.moved}")
+    if stats.recovered_batches:
+        lines.append(f"- reports recovered for interrupted batches: {', '.join(stats.recovered_batches)}")
+    if report_url:
+        lines.append(f"- report: {redact(report_url)}")
+    worst = sorted((r for r in records if _badness(r) > (0, 0.0)), key=_badness, reverse=True)[:WORST_N]
+    if worst:
+        lines += ["", "## Worst items", "", "| id | status | verdict | ΔE00 mean | why |", "|---|---|---|---|---|"]
+        for r in worst:
+            de = (r.metrics or {}).get("delta_e00_mean")
+            why = redact(r.error or "; ".join(r.reasons)).replace("|", "/")[:160]
+            lines.append(f"| {redact(r.id)} | {r.status} | {r.verdict or '-'} | "
+                         f"{'-' if de is None else f'{de:.2f}'} | {why} |")
+    stage_ms: dict[str, list[float]] = {}
+    for r in ok:
+        for stage, ms in r.timings_ms.items():
+            stage_ms.setdefault(stage, []).append(float(ms))
+    if stage_ms:
+        lines += ["", "## Timings per image (ms)", "", "| stage | median | p95 |", "|---|---|---|"]
+        for stage, values in stage_ms.items():
+            lines.append(f"| {stage} | {statistics.median(values):.1f} | {_percentile(values, 0.95):.1f} |")
+    if stats.wall_s:
+        lines += ["", "## Run (s)", ""]
+        lines += [f"- {name}: {value:.2f}" for name, value in stats.wall_s.items()]
+        lines.append("  (pipeline_sum: time inside the pipeline summed over items; process: wall time of the fan-out)")
+        if records and "process" in stats.wall_s:
+            lines.append(f"- per processed image: {stats.wall_s['process'] / len(records):.3f}")
+    return redact("\n".join(lines) + "\n")
+
+
+def publish(records: list[ItemRecord], stats: BatchStats, report_url: str | None) -> None:
+    """Create the three artifacts in the current flow run."""
+    from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+
+    description = f"batch {stats.batch_id}"
+    create_table_artifact(table=table_rows(records) or [{"id": "-", "status": "nothing processed"}],
+                          key=TABLE_KEY, description=description)
+    create_markdown_artifact(markdown=summary_markdown(records, stats, report_url), key=SUMMARY_KEY,
+                             description=description)
+    if report_url:
+        link = report_url if "://" in report_url else f"file://{report_url}"
+        create_link_artifact(link=redact(link), link_text=f"report.html for {stats.batch_id}", key=REPORT_KEY,
+                             description=description)

@@ -1,0 +1,109 @@
+"""``product-scene serve``: run the ``process-bucket`` flow on a schedule from this machine.
+
+``flow.serve`` registers a deployment with the Prefect API (``PREFECT_API_URL``) and polls it
+for scheduled runs, executing each in a subprocess. Default schedule: every 15 minutes; at most
+one run at a time (deployment concurrency limit 1; the ledger's leases keep overlapping runs
+apart anyway). Credentials come from this process's environment, never from parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from flows.params import DEFAULT_CRON, DEFAULT_PREFIX, BatchOptions, LedgerParams, RunnerParams, StorageParams
+
+log = logging.getLogger(__name__)
+
+DEPLOYMENT_NAME = "process-bucket"
+
+EPILOG = """\
+examples:
+  product-scene serve s3://shop/ s3://shop-out/ --endpoint-url http://127.0.0.1:8333
+  product-scene serve photos/ out/ --interval 60 --move-inputs
+  product-scene serve s3://shop/ s3://shop-out/ --runner dask --dask-address tcp://10.0.0.5:8786
+
+Needs a Prefect API: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api for `prefect server
+start`). Credentials come from the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="product-scene serve", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description="Process new photos under SOURCE/<prefix> into DEST on a schedule.")
+    p.add_argument("source", help="bucket URL or folder people drop photos into (under --prefix)")
+    p.add_argument("dest", help="bucket URL or folder for outputs, reports and the ledger")
+    p.add_argument("--config", type=Path, help="pipeline YAML (read by each run on the worker)")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--cron", default=None, help=f"cron schedule (default {DEFAULT_CRON!r})")
+    when.add_argument("--interval", type=float, help="run every N seconds instead of a cron schedule")
+    p.add_argument("--name", default=DEPLOYMENT_NAME, help="deployment name")
+    p.add_argument("--prefix", default=DEFAULT_PREFIX, help="watched prefix of SOURCE (default incoming/)")
+    p.add_argument("--move-inputs", action="store_true",
+                   help="move inputs to processed/ after success and failed/ (with the reason) after an error")
+    p.add_argument("--max-items", type=int, help="at most this many new items per run")
+    p.add_argument("--endpoint-url", help="S3-compatible endpoint URL")
+    p.add_argument("--region", help="S3 region")
+    p.add_argument("--runner", choices=["threads", "processes", "dask"], default="threads")
+    p.add_argument("--workers", type=int, help="threads/processes, or Dask LocalCluster workers")
+    p.add_argument("--dask-address", help="scheduler address of an existing Dask cluster")
+    p.add_argument("--lease-ttl", type=float, default=LedgerParams().lease_ttl_s, help="seconds")
+    p.add_argument("--paused", action="store_true", help="register the schedule paused")
+    return p
+
+
+def deployment_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """Flow parameters for the deployment (validated; JSON-ready)."""
+    runner: dict[str, Any] = {"kind": args.runner}
+    if args.workers:
+        runner["dask_workers" if args.runner == "dask" else "max_workers"] = args.workers
+    if args.dask_address:
+        runner["dask_address"] = args.dask_address
+    options = BatchOptions(
+        prefix=args.prefix,
+        on_success="move" if args.move_inputs else "keep",
+        max_items=args.max_items,
+        storage=StorageParams(endpoint_url=args.endpoint_url, region_name=args.region),
+        runner=RunnerParams(**runner),
+        ledger=LedgerParams(lease_ttl_s=args.lease_ttl),
+    )
+    params: dict[str, Any] = {"source_url": args.source, "dest_url": args.dest,
+                              "options": options.model_dump(mode="json")}
+    if args.config:
+        params["config_path"] = str(args.config.resolve())
+    return params
+
+
+def serve_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``product-scene serve``; blocks while serving. Returns an exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        params = deployment_parameters(args)
+    except ValidationError as exc:
+        print(f"product-scene serve: invalid option: {exc}", file=sys.stderr)
+        return 2
+    if args.config and not args.config.is_file():
+        print(f"product-scene serve: config file not found: {args.config}", file=sys.stderr)
+        return 2
+    if not os.environ.get("PREFECT_API_URL"):
+        log.warning("PREFECT_API_URL is not set: Prefect will use a temporary local server")
+    from prefect.types.entrypoint import EntrypointType
+
+    from flows.process_bucket import process_bucket
+
+    schedule: dict[str, Any] = {"interval": args.interval} if args.interval else {"cron": args.cron or DEFAULT_CRON}
+    process_bucket.serve(name=args.name, parameters=params, global_limit=1, limit=1, paused=args.paused or None,
+                         tags=["product-scene"], entrypoint_type=EntrypointType.MODULE_PATH, **schedule)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve_main())
