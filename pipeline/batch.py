@@ -28,6 +28,9 @@ from pipeline.compose import Stages, build_stages, process_product
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UnsafeKeyError
 from pipeline.imageio import encode_png, thumbnail_data_uri
+from pipeline.ledger import Ledger, process_once
+from pipeline.ledger_store import is_transient_error
+from pipeline.redact import redact
 from pipeline.report import build_report, write_reports
 from pipeline.restore.regions import parse_sidecar
 from pipeline.storage import Bucket, safe_key
@@ -36,7 +39,6 @@ from pipeline.types import ItemRecord, ProductResult
 log = logging.getLogger(__name__)
 
 MAX_SIDECAR_BYTES = 1 << 20
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, ConnectionError)
 Progress = Callable[[ItemRecord], None]
 
 
@@ -89,10 +91,12 @@ class BatchRunner:
             safe = safe_key(key)
             data = source.read_bytes(safe, max_bytes=self.config.decode.max_bytes)
             sidecar = self._read_sidecar(source, safe)
-        except TRANSIENT_ERRORS:
+        except Exception as exc:
+            if is_transient_error(exc):
+                raise  # a storage hiccup: the caller may retry
+            if isinstance(exc, PipelineError | ValueError | OSError):
+                return _error_record(item_id, key, exc)
             raise
-        except (PipelineError, ValueError, OSError) as exc:
-            return _error_record(item_id, key, exc)
         content_hash = hashlib.sha256(data).hexdigest()
         seed = item_seed(self.config.run.seed, item_id)
         try:
@@ -180,9 +184,12 @@ def write_batch_reports(dest: Bucket, batch_id: str, backend: str, config: Pipel
 
 
 def _write_reports(dest: Bucket, batch_id: str, backend: str, config: PipelineConfig,
-                   records: list[ItemRecord]) -> tuple[dict[str, Any], dict[str, str]]:
-    report = build_report(batch_id, backend, config.config_hash(), records,
-                          extra={"gate": config.score.gate.model_dump()})
+                   records: list[ItemRecord], skipped: dict[str, int] | None = None
+                   ) -> tuple[dict[str, Any], dict[str, str]]:
+    extra: dict[str, Any] = {"gate": config.score.gate.model_dump()}
+    if skipped:
+        extra["skipped"] = dict(skipped)
+    report = build_report(batch_id, backend, config.config_hash(), records, extra=extra)
     prefix = safe_key(batch_id)
     paths = write_reports(lambda name, data: dest.write_bytes(f"{prefix}/{name}", data), batch_id, report, records)
     return report, paths
@@ -199,29 +206,53 @@ def run_batch(
     on_start: Callable[[int], None] | None = None,
     storage_options: dict[str, Any] | None = None,
     runner: BatchRunner | None = None,
+    skip_done: bool = False,
 ) -> tuple[str, dict[str, Any], list[ItemRecord]]:
     """Process every image under ``source_url/prefix`` into ``dest_url/<batch_id>``.
 
-    Returns (batch_id, report dict, records). ``progress`` is called after each item and
-    ``on_start`` with the item count. Never raises for bad items.
+    skip_done: keep a ledger in ``dest_url/_ledger`` and skip photos already processed with this
+    exact config (same bytes, same config hash), so a killed run can simply be run again; each
+    item is committed once, after its outputs are written.
+    Returns (batch_id, report dict, records of the items processed now). ``progress`` is called
+    after each item and ``on_start`` with the item count. Never raises for bad items.
     """
     source = Bucket(source_url, storage_options)
     dest = Bucket(dest_url, storage_options)
     batch_id = batch_id or new_batch_id()
     runner = runner or BatchRunner(config)
     keys = source.list_images(prefix)
-    log.info("batch %s: %d images from %s", batch_id, len(keys), source.url)
+    log.info("batch %s: %d images from %s", batch_id, len(keys), redact(source.url))
     if on_start:
         on_start(len(keys))
-    records = []
+    ledger = Ledger(dest) if skip_done else None
+    records, skipped = [], {}
     for key in keys:
         try:
-            record = runner.process_key(source, key, dest, batch_id)
-        except TRANSIENT_ERRORS as exc:
+            record = _process_one(runner, ledger, source, key, dest, batch_id, skipped)
+        except Exception as exc:
+            if not is_transient_error(exc):
+                raise
             record = _error_record(runner.item_id(key), key, exc, prefix="storage error")
-        records.append(record)
+        if record is not None:
+            records.append(record)
         if progress:
-            progress(record)
-    report, paths = _write_reports(dest, batch_id, runner.stages.scene.name, config, records)
-    report = {**report, "paths": paths}
-    return batch_id, report, records
+            progress(record or ItemRecord(id=runner.item_id(key), source=key, status="skipped"))
+    if skipped:
+        log.info("batch %s: skipped %d already processed: %s", batch_id, sum(skipped.values()), skipped)
+    report, paths = _write_reports(dest, batch_id, runner.stages.scene.name, config, records, skipped)
+    return batch_id, {**report, "paths": paths}, records
+
+
+def _process_one(runner: BatchRunner, ledger: Ledger | None, source: Bucket, key: str, dest: Bucket,
+                 batch_id: str, skipped: dict[str, int]) -> ItemRecord | None:
+    """One key, through the ledger when there is one; None when it was skipped."""
+    if ledger is None:
+        return runner.process_key(source, key, dest, batch_id)
+    outcome = process_once(ledger, source=source, key=key, dest=dest, batch_id=batch_id,
+                           item_id=runner.item_id(key), config_hash=runner.config_hash,
+                           holder=f"cli-{batch_id}-{secrets.token_hex(4)}",
+                           process=lambda: runner.process_key(source, key, dest, batch_id))
+    if outcome.status == "processed" and outcome.record is not None:
+        return outcome.record
+    skipped[outcome.status] = skipped.get(outcome.status, 0) + 1
+    return None

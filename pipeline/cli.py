@@ -25,7 +25,9 @@ examples:
   product-scene run photos/ out/ --backend diffusion --config configs/sd15.yaml
 
 Each run writes OUT/<batch_id>/<item>/{composite,mask,canny,depth}.png + meta.json, and
-OUT/<batch_id>/report.{html,json,csv}. A photo may carry a sidecar <name>.json next to it:
+OUT/<batch_id>/report.{html,json,csv}. OUT/_ledger remembers what is done: running the same
+command again (after a crash, or when new photos arrive) processes only what is new or
+changed; --reprocess does everything again. A photo may carry a sidecar <name>.json next to it:
 {"category": "mug", "colour": "blue", "logo_boxes": [[x0, y0, x1, y1], ...]}.
 Exit code 0 means the batch ran; look at the report for items that failed or were bad files.
 """
@@ -64,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="base seed; each product derives its own from it")
     run.add_argument("--prefix", default="", help="only keys under this prefix of SOURCE")
     run.add_argument("--batch-id", help="name of the batch folder (default: timestamp + random suffix)")
+    run.add_argument("--reprocess", action="store_true",
+                     help="process every photo again, even those DEST's ledger records as done with this config")
     run.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
 
     samples = sub.add_parser("samples", parents=[common], help="write the generated sample product photos to DEST",
@@ -105,7 +109,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 2
     with batch_progress(enabled=not args.no_progress) as (on_start, on_item):
         batch_id, report, _ = run_batch(args.source, args.dest, config, prefix=args.prefix,
-                                        batch_id=args.batch_id, progress=on_item, on_start=on_start)
+                                        batch_id=args.batch_id, progress=on_item, on_start=on_start,
+                                        skip_done=not args.reprocess)
     s = report["summary"]
     log.info("batch %s: %d items, %d passed, %d failed, %d errors", batch_id, s["total"], s["passed"],
              s["failed"], s["errors"])

@@ -29,22 +29,23 @@ def setup_logging(level: int) -> None:
 @contextmanager
 def batch_progress(enabled: bool = True) -> Iterator[tuple[Callable[[int], None], Callable[[ItemRecord], None]]]:
     """Yields (on_start(total), on_item(record)) callbacks driving a progress bar on stderr."""
-    counts = {"pass": 0, "fail": 0, "error": 0}
+    counts = {"pass": 0, "fail": 0, "error": 0, "skipped": 0}
     progress = Progress(
         TextColumn("[bold]scenes"), BarColumn(), MofNCompleteColumn(),
         TextColumn("[green]{task.fields[passed]} pass [red]{task.fields[failed]} fail "
-                   "[yellow]{task.fields[errors]} error"),
+                   "[yellow]{task.fields[errors]} error [dim]{task.fields[skipped]} done before"),
         TimeElapsedColumn(), TimeRemainingColumn(), console=_console, disable=not enabled,
     )
-    task = progress.add_task("batch", total=None, passed=0, failed=0, errors=0)
+    task = progress.add_task("batch", total=None, passed=0, failed=0, errors=0, skipped=0)
 
     def on_start(total: int) -> None:
         progress.update(task, total=total)
 
     def on_item(record: ItemRecord) -> None:
-        key = "error" if record.status == "error" else (record.verdict or "fail")
+        key = record.status if record.status in ("error", "skipped") else (record.verdict or "fail")
         counts[key] += 1
-        progress.update(task, advance=1, passed=counts["pass"], failed=counts["fail"], errors=counts["error"])
+        progress.update(task, advance=1, passed=counts["pass"], failed=counts["fail"], errors=counts["error"],
+                        skipped=counts["skipped"])
         if not enabled:
             logging.getLogger("pipeline.batch").info("%s: %s", record.id, record.error or record.verdict)
 

@@ -137,8 +137,11 @@ class Bucket:
             self.fs.rm_file(path)
 
     def move(self, src_key: str, dst_key: str) -> None:
-        """Move an object (copy then delete on object stores)."""
-        self.fs.mv(self.path(src_key), self.path(dst_key))
+        """Move an object (copy then delete on object stores); creates local folders."""
+        dst = self.path(dst_key)
+        if self.is_local:
+            Path(dst).parent.mkdir(parents=True, exist_ok=True)
+        self.fs.mv(self.path(src_key), dst)
 
 
 def _protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:

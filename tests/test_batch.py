@@ -174,3 +174,40 @@ def test_variants_are_all_written_and_the_first_passing_one_is_shown(tmp_path, s
     meta = json.loads((tmp_path / "out" / "b" / "mug.jpg" / "meta.json").read_text())
     assert [v["verdict"] for v in meta["variants"]] == ["fail", "pass"] and meta["variant"] == 1
     assert {"composite_v0", "composite_v1"} <= set(record.outputs)
+
+
+def test_rerun_skips_done_work_and_picks_up_what_a_killed_run_left(tmp_path, samples_dir):
+    src = Bucket(tmp_path / "in")
+    for name in ("mug_red.jpg", "jar_gold.jpg", "tote_canvas.jpg"):
+        src.write_bytes(name, (samples_dir / name).read_bytes())
+    config = PipelineConfig().with_overrides({"placement.long_side": 256})
+    runner = BatchRunner(config)
+
+    class Killed(BaseException):
+        pass
+
+    calls = []
+    real = runner.process_key
+
+    def dies_on_second(*args):
+        calls.append(args[1])
+        if len(calls) == 2:
+            raise Killed  # like kill -9: no cleanup, no report
+        return real(*args)
+
+    runner.process_key = dies_on_second
+    with pytest.raises(Killed):
+        run_batch(str(tmp_path / "in"), str(tmp_path / "out"), config, batch_id="first", runner=runner,
+                  skip_done=True)
+    runner.process_key = real
+    _, report, records = run_batch(str(tmp_path / "in"), str(tmp_path / "out"), config, batch_id="second",
+                                   runner=runner, skip_done=True)
+    # The first run committed one photo; the rerun does the other two (the killed one included).
+    assert len(records) == 2 and calls[0] not in {r.source for r in records}
+    assert {calls[0]} | {r.source for r in records} == {"mug_red.jpg", "jar_gold.jpg", "tote_canvas.jpg"}
+    assert report["extra"]["skipped"] == {"done": 1}
+    _, report3, records3 = run_batch(str(tmp_path / "in"), str(tmp_path / "out"), config, batch_id="third",
+                                     runner=runner, skip_done=True)
+    assert records3 == [] and report3["extra"]["skipped"] == {"done": 3}
+    _, _, again = run_batch(str(tmp_path / "in"), str(tmp_path / "out"), config, batch_id="fourth", runner=runner)
+    assert len(again) == 3  # without the ledger (--reprocess) everything runs again
