@@ -8,13 +8,14 @@ PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constra
 DEMO   := demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-dev bench clean help
+.PHONY: demo test install install-dev bench bench-flow clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo    - install (CPU, no weights), draw samples, run them, print the report path"
 	@echo "make test    - install everything (incl. torch, diffusers, prefect) and run the tests"
 	@echo "make bench   - per-stage CPU timings on the samples and ../shared/products"
+	@echo "make bench-flow - Prefect flow overhead vs calling the pipeline directly (100 images)"
 	@echo "make clean   - remove .venv and demo/"
 
 $(BIN)/python:
@@ -33,7 +34,7 @@ install-dev: $(VENV)/.dev
 
 demo: $(VENV)/.core
 	@$(BIN)/product-scene samples $(DEMO)/samples >/dev/null
-	@$(BIN)/product-scene run $(DEMO)/samples $(DEMO)/out --theme marble-counter --batch-id demo-$$(date -u +%Y%m%dT%H%M%SZ)
+	@$(BIN)/product-scene run $(DEMO)/samples $(DEMO)/out --theme marble-counter --reprocess --batch-id demo-$$(date -u +%Y%m%dT%H%M%SZ)
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -43,3 +44,6 @@ bench: $(VENV)/.core
 
 clean:
 	rm -rf $(VENV) $(DEMO)
+
+bench-flow: $(VENV)/.dev
+	$(BIN)/python bench/bench_flow_overhead.py -n 100
