@@ -34,3 +34,20 @@ def products_dir() -> Path:
     if not (PRODUCTS_DIR / "images").is_dir():
         pytest.skip(f"real product photos not present at {PRODUCTS_DIR}")
     return PRODUCTS_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """Tiny random-weight models of the real architectures, built once per test session."""
+    from tests.fixtures.tiny_models import tiny_models
+
+    return tiny_models(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for a module (2-core machines thrash with more), restored after."""
+    from tests.fixtures.tiny_models import torch_threads
+
+    with torch_threads(1):
+        yield

@@ -7,18 +7,10 @@ import yaml
 
 from pipeline.config import PipelineConfig
 from pipeline.doctor import DoctorCheck, format_doctor, run_doctor
-from tests.fixtures.tiny_models import diffusion_section, tiny_models, torch_threads
+from tests.fixtures.tiny_models import diffusion_section
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    with torch_threads(1):
-        yield
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    return tiny_models(tmp_path_factory)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _by_name(checks):

@@ -10,18 +10,10 @@ from pipeline.control import build_depth_estimator
 from pipeline.control.depth_model import build_depth_model, normalise_inside
 from pipeline.control.maps import build_control_maps
 from pipeline.errors import BackendUnavailableError
-from tests.fixtures.tiny_models import fake_hub_cache, tiny_models, torch_threads
+from tests.fixtures.tiny_models import fake_hub_cache
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    with torch_threads(1):
-        yield
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    return tiny_models(tmp_path_factory)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _config(model: str) -> PipelineConfig:

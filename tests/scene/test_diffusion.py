@@ -33,10 +33,11 @@ from pipeline.scene.placement import compute_placement, place_product
 from pipeline.scene.schedulers import SCHEDULERS, make_scheduler
 from pipeline.scene.themes import Theme
 from pipeline.segment.classical import ClassicalSegmenter
-from tests.fixtures.tiny_models import diffusion_section, fake_hub_cache, tiny_models, torch_threads
+from tests.fixtures.tiny_models import diffusion_section, fake_hub_cache
 from tests.synthetic import bottle_on_white
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:diffusers.*")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:diffusers.*"),
+              pytest.mark.usefixtures("one_torch_thread")]
 
 OUT_WH = (100, 76)  # neither side a multiple of 8
 THEME = Theme(name="tiny", surface="sweep", colors=("#e0ddd8", "#c8c4bc"),
@@ -44,15 +45,6 @@ THEME = Theme(name="tiny", surface="sweep", colors=("#e0ddd8", "#c8c4bc"),
 META = {"category": "bottle", "colour": "blue"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    with torch_threads(1):
-        yield
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    return tiny_models(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -19,19 +19,10 @@ from pipeline.models.sam_loader import KNOWN_ARCHS, arch_name, infer_sam_arch, l
 from pipeline.segment import build_segmenter
 from pipeline.segment.classical import ClassicalSegmenter
 from pipeline.segment.sam import SamSegmenter, build_sam_segmenter, mask_iou, sam_prompts
-from tests.fixtures.tiny_models import tiny_models, torch_threads
 from tests.synthetic import bottle_on_white
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    with torch_threads(1):
-        yield
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    return tiny_models(tmp_path_factory)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
