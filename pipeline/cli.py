@@ -148,7 +148,11 @@ COMMANDS = {"run": _cmd_run, "samples": _cmd_samples, "doctor": _cmd_doctor, "se
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:  # `serve` has its own parser (flows.serve); pass everything through
+        args = argparse.Namespace(command="serve", args=argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
     from pipeline.progress import setup_logging
 
     setup_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)

@@ -211,3 +211,11 @@ def test_rerun_skips_done_work_and_picks_up_what_a_killed_run_left(tmp_path, sam
     assert records3 == [] and report3["extra"]["skipped"] == {"done": 3}
     _, _, again = run_batch(str(tmp_path / "in"), str(tmp_path / "out"), config, batch_id="fourth", runner=runner)
     assert len(again) == 3  # without the ledger (--reprocess) everything runs again
+
+
+def test_cli_help_for_every_command(capsys):
+    for argv in (["--help"], ["run", "--help"], ["samples", "--help"], ["doctor", "--help"], ["serve", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0
+        assert "usage: product-scene" in capsys.readouterr().out
