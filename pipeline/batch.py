@@ -216,8 +216,8 @@ def run_batch(
     Returns (batch_id, report dict, records of the items processed now). ``progress`` is called
     after each item and ``on_start`` with the item count. Never raises for bad items.
     """
-    source = Bucket(source_url, storage_options)
-    dest = Bucket(dest_url, storage_options)
+    source = Bucket(source_url, _options_for(source_url, storage_options))
+    dest = Bucket(dest_url, _options_for(dest_url, storage_options))
     batch_id = batch_id or new_batch_id()
     runner = runner or BatchRunner(config)
     keys = source.list_images(prefix)
@@ -241,6 +241,12 @@ def run_batch(
         log.info("batch %s: skipped %d already processed: %s", batch_id, sum(skipped.values()), skipped)
     report, paths = _write_reports(dest, batch_id, runner.stages.scene.name, config, records, skipped)
     return batch_id, {**report, "paths": paths}, records
+
+
+def _options_for(url: str, storage_options: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Storage options (an S3 endpoint, say) apply to remote URLs only, never to a local folder."""
+    remote = "://" in url and not url.startswith(("file://", "local://"))
+    return storage_options if remote else None
 
 
 def _process_one(runner: BatchRunner, ledger: Ledger | None, source: Bucket, key: str, dest: Bucket,

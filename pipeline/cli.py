@@ -22,6 +22,7 @@ examples:
   product-scene run photos/ out/                       # folder in, folder out, studio backend
   product-scene run photos/ out/ --theme marble-counter --size 1080x1350
   product-scene run s3://shop/incoming/ s3://shop/out/ --config configs/default.yaml
+  product-scene run s3://shop/incoming/ out/ --endpoint-url http://127.0.0.1:8333   # S3-compatible server
   product-scene run photos/ out/ --backend diffusion --config configs/sd15.yaml
 
 Each run writes OUT/<batch_id>/<item>/{composite,mask,canny,depth}.png + meta.json, and
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=["exact", "harmonised"], help="product preservation mode")
     run.add_argument("--seed", type=int, help="base seed; each product derives its own from it")
     run.add_argument("--prefix", default="", help="only keys under this prefix of SOURCE")
+    run.add_argument("--endpoint-url", help="S3-compatible endpoint for s3:// URLs (SeaweedFS, MinIO, ...); "
+                                            "credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY")
     run.add_argument("--batch-id", help="name of the batch folder (default: timestamp + random suffix)")
     run.add_argument("--reprocess", action="store_true",
                      help="process every photo again, even those DEST's ledger records as done with this config")
@@ -110,7 +113,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with batch_progress(enabled=not args.no_progress) as (on_start, on_item):
         batch_id, report, _ = run_batch(args.source, args.dest, config, prefix=args.prefix,
                                         batch_id=args.batch_id, progress=on_item, on_start=on_start,
-                                        skip_done=not args.reprocess)
+                                        skip_done=not args.reprocess,
+                                        storage_options={"endpoint_url": args.endpoint_url} if args.endpoint_url else None)
     s = report["summary"]
     log.info("batch %s: %d items, %d passed, %d failed, %d errors", batch_id, s["total"], s["passed"],
              s["failed"], s["errors"])
