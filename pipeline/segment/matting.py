@@ -24,17 +24,9 @@ def _normalized_blur(rgb: np.ndarray, weight: np.ndarray, ksize: int) -> np.ndar
     return num / np.maximum(den, 1e-6), den[..., 0]
 
 
-def upsample_mask(mask_small: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
-    """HW bool at work size -> HW float32 in [0, 1] at ``out_hw``, smooth at the boundary."""
-    soft = cv2.GaussianBlur(mask_small.astype(np.float32), (0, 0), 0.8)
-    h, w = out_hw
-    if soft.shape != (h, w):
-        soft = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.clip(soft, 0.0, 1.0)
-
-
 def _upsample_crop(mask_small: np.ndarray, out_hw: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
-    """:func:`upsample_mask` evaluated only inside ``box`` = (y0, y1, x0, x1) of the output grid."""
+    """A work-size HW bool mask, smoothed (sigma 0.8) and bilinearly upsampled to ``out_hw``, but
+    evaluated only inside ``box`` = (y0, y1, x0, x1). Returns HW float32 in [0, 1] of the box."""
     soft = cv2.GaussianBlur(mask_small.astype(np.float32), (0, 0), 0.8)
     h, w = out_hw
     sh, sw = mask_small.shape
