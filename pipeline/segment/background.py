@@ -26,12 +26,17 @@ class BackgroundModel:
     border_bg_fraction: float
 
 
-def _border_indices(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+def border_mask(h: int, w: int) -> np.ndarray:
+    """HW bool: the frame's outer ring, ``BORDER_FRAC`` of the short side (at least 2 px) wide."""
     b = max(2, int(round(min(h, w) * BORDER_FRAC)))
     mask = np.zeros((h, w), bool)
     mask[:b] = mask[-b:] = True
     mask[:, :b] = mask[:, -b:] = True
-    return np.nonzero(mask)
+    return mask
+
+
+def _border_indices(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.nonzero(border_mask(h, w))
 
 
 def _design(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> np.ndarray:

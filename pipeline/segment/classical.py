@@ -22,7 +22,7 @@ import numpy as np
 
 from pipeline.config import SegmentConfig
 from pipeline.errors import SegmentationError
-from pipeline.segment.background import BackgroundModel, fit_background, shadow_like
+from pipeline.segment.background import BackgroundModel, border_mask, fit_background, shadow_like
 from pipeline.segment.matting import refine_alpha
 from pipeline.types import Segmentation
 
@@ -101,15 +101,6 @@ def _open_holes(mask: np.ndarray, passable: np.ndarray, dist: np.ndarray, thresh
     return mask & ~hole[labels]
 
 
-def _border_mask(shape: tuple[int, int]) -> np.ndarray:
-    h, w = shape
-    b = max(2, int(0.02 * min(h, w)))
-    border = np.zeros((h, w), bool)
-    border[:b] = border[-b:] = True
-    border[:, :b] = border[:, -b:] = True
-    return border
-
-
 def _drop_specks(mask: np.ndarray, min_frac: float) -> np.ndarray:
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
@@ -155,7 +146,7 @@ class ClassicalSegmenter:
         shadow = shadow_like(lab, bg.lab)
         grad = cv2.magnitude(cv2.Sobel(lab[..., 0], cv2.CV_32F, 1, 0, ksize=3),
                              cv2.Sobel(lab[..., 0], cv2.CV_32F, 0, 1, ksize=3)) / 8.0  # ΔL per pixel
-        border = _border_mask(dist.shape)
+        border = border_mask(*dist.shape)
         edges, abrupt, slope = _sharp_edges(lab, grad, border)
         grey = (dist > t_weak) & shadow
         barrier = ((dist > t_weak) & ~shadow) | (edges & (~shadow | abrupt))
