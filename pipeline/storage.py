@@ -23,10 +23,11 @@ from typing import Any
 import fsspec
 
 from pipeline.errors import ImageDecodeError, UnsafeKeyError
+from pipeline.imageio import IMAGE_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")
+IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # what imageio decodes is what a listing picks up
 MAX_KEY_LENGTH = 1024
 
 
