@@ -33,6 +33,8 @@ from pipeline.ledger_store import is_transient_error
 from pipeline.redact import redact
 from pipeline.report import build_report, write_reports
 from pipeline.restore.regions import parse_sidecar
+from pipeline.review.reports import read_decisions, report_decisions
+from pipeline.review.views import original_in_frame
 from pipeline.storage import Bucket, safe_key
 from pipeline.types import ItemRecord, ProductResult
 
@@ -129,6 +131,9 @@ class BatchRunner:
             "mask": dest.write_bytes(f"{prefix}/mask.png", _gray_to_png(result.segmentation.mask)),
             "canny": dest.write_bytes(f"{prefix}/canny.png", encode_png(result.control.canny[..., 0])),
             "depth": dest.write_bytes(f"{prefix}/depth.png", encode_png(result.control.depth[..., 0])),
+            # the input photo in the composite's frame, for the review page (pipeline.review)
+            "original": dest.write_bytes(f"{prefix}/original.png",
+                                         encode_png(original_in_frame(result.decoded.rgb, result.placed))),
         }
         meta = {
             "source": key, "content_sha256": content_hash, "config_hash": self.config_hash,
@@ -190,6 +195,8 @@ def _write_reports(dest: Bucket, batch_id: str, backend: str, config: PipelineCo
     if skipped:
         extra["skipped"] = dict(skipped)
     report = build_report(batch_id, backend, config.config_hash(), records, extra=extra)
+    if (decided := read_decisions(dest, batch_id)) is not None:  # a rerun keeps reviewers' decisions
+        report["decisions"] = report_decisions(decided, [r.id for r in records])
     prefix = safe_key(batch_id)
     paths = write_reports(lambda name, data: dest.write_bytes(f"{prefix}/{name}", data), batch_id, report, records)
     return report, paths

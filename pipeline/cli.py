@@ -1,7 +1,8 @@
 """``product-scene``: the command line.
 
 Exit codes: 0 when the batch ran (even if items failed the gate or were bad files), 2 for usage
-or configuration errors, 1 when the batch itself could not run.
+or configuration errors, 1 when the batch itself could not run; ``publish`` exits 3 when an item
+needs attention (published earlier but no longer approved, or approved but refused).
 """
 
 from __future__ import annotations
@@ -31,6 +32,40 @@ command again (after a crash, or when new photos arrive) processes only what is 
 changed; --reprocess does everything again. A photo may carry a sidecar <name>.json next to it:
 {"category": "mug", "colour": "blue", "logo_boxes": [[x0, y0, x1, y1], ...]}.
 Exit code 0 means the batch ran; look at the report for items that failed or were bad files.
+"""
+
+
+EPILOG_REVIEW = """\
+examples:
+  product-scene review out/20260101T120000Z-ab12cd               # a batch folder that `run` wrote
+  product-scene review out/<batch_id> --open --reviewer alice     # open a browser; sign decisions as alice
+  product-scene review s3://shop/out/<batch_id> --endpoint-url http://127.0.0.1:8333
+
+The page lists failures and errors first, then passes. Keys (shown on the page, ? for all):
+  j / Down  next item          k / Up    previous item
+  a         approve, go next   r         reject (then type a note, Enter saves and goes next)
+  u         undecided          n         edit the note
+  s         side by side / slider     [ ]  move the slider
+  + - 0     zoom in, out, fit        Shift+arrows  pan
+  e         mask edges on the original          h   ΔE00 heat map on the composite
+  1-9       show variant k (approving then picks it)
+Decisions go to DEST/<batch_id>/decisions.json (compare-and-swap: several tabs or reviewers are
+safe) and show in report.html and report.json. Then: product-scene publish DEST/<batch_id> TARGET.
+The server binds 127.0.0.1 on a free port; --host for anything else (a warning is printed).
+"""
+
+EPILOG_PUBLISH = """\
+examples:
+  product-scene publish out/<batch_id> shop-images/              # approved composites into a folder
+  product-scene publish out/<batch_id> s3://shop/live/ --strip-prefix incoming/
+  product-scene publish out/<batch_id> shop-images/ --withdraw   # also remove items no longer approved
+
+Copies the composite each approved item's reviewer saw (and chose, for variants) to
+TARGET/<source key> with a .png extension (shoes/red.jpg -> shoes/red.png), and writes
+TARGET/_manifests/<batch_id>.json. Rejected and undecided items are never copied; running it
+again copies nothing new. An item published earlier and since rejected or set undecided is
+reported (exit code 3) and removed only with --withdraw; a composite that changed after its
+approval is refused until it is reviewed again.
 """
 
 
@@ -82,6 +117,27 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", parents=[common], help="which backends are usable here, and what is missing",
                             description="Check packages, weights, GPU and dtype support for each backend.")
     doctor.add_argument("--config", type=Path, help="config whose model sources to check")
+
+    review = sub.add_parser("review", parents=[common], help="review a batch in the browser: approve or reject items",
+                            description="Serve one batch on this machine for people to approve or reject each "
+                                        "item, with the keyboard.",
+                            epilog=EPILOG_REVIEW, formatter_class=argparse.RawDescriptionHelpFormatter)
+    review.add_argument("batch", help="DEST/<batch_id>: the batch folder (or fsspec URL) that `run` wrote")
+    review.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    review.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    review.add_argument("--open", action="store_true", help="open the page in a web browser")
+    review.add_argument("--reviewer", help="name recorded with each decision (default: your OS user name)")
+    review.add_argument("--endpoint-url", help="S3-compatible endpoint for s3:// URLs")
+
+    publish = sub.add_parser("publish", parents=[common], help="copy the approved composites of a batch to TARGET",
+                             description="Copy the composites reviewers approved to TARGET, with a manifest.",
+                             epilog=EPILOG_PUBLISH, formatter_class=argparse.RawDescriptionHelpFormatter)
+    publish.add_argument("batch", help="DEST/<batch_id>: the reviewed batch folder (or fsspec URL)")
+    publish.add_argument("target", help="folder or fsspec URL to publish into")
+    publish.add_argument("--strip-prefix", default="", help="drop this leading folder from source keys, e.g. incoming/")
+    publish.add_argument("--withdraw", action="store_true",
+                         help="delete files this batch published earlier whose items are no longer approved")
+    publish.add_argument("--endpoint-url", help="S3-compatible endpoint for s3:// URLs")
 
     serve = sub.add_parser("serve", help="run the bucket flow on a schedule (Prefect)", add_help=False)
     serve.add_argument("args", nargs=argparse.REMAINDER)
@@ -148,7 +204,57 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return int(serve_main(args.args) or 0)
 
 
-COMMANDS = {"run": _cmd_run, "samples": _cmd_samples, "doctor": _cmd_doctor, "serve": _cmd_serve}
+def _storage(args: argparse.Namespace) -> dict[str, Any] | None:
+    return {"endpoint_url": args.endpoint_url} if args.endpoint_url else None
+
+
+def _cmd_review(args: argparse.Namespace) -> int:
+    try:
+        from review_server.serve import serve_review
+    except ImportError as exc:
+        log.error("`review` needs the review extra (pip install 'product-scene[review]'): %s", exc)
+        return 2
+    from pipeline.review.folder import NotABatchError
+
+    def ready(url: str) -> None:
+        sys.stdout.write(f"{url}\n")
+        sys.stdout.flush()
+        log.info("review page at %s (Ctrl-C stops the server)", url)
+
+    try:
+        serve_review(args.batch, host=args.host, port=args.port, reviewer=args.reviewer, open_browser=args.open,
+                     storage_options=_storage(args), on_ready=ready)
+    except NotABatchError as exc:
+        log.error("%s", exc)
+        return 2
+    except OSError as exc:
+        log.error("cannot serve on %s:%s: %s", args.host, args.port, exc)
+        return 2
+    return 0
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from pipeline.review.folder import NotABatchError, open_batch_folder
+    from pipeline.review.publish import publish_batch
+    from pipeline.storage import Bucket
+
+    remote = "://" in args.target and not args.target.startswith("file://")
+    try:
+        folder = open_batch_folder(args.batch, _storage(args))
+    except NotABatchError as exc:
+        log.error("%s", exc)
+        return 2
+    result = publish_batch(folder, Bucket(args.target, _storage(args) if remote else None),
+                           strip_prefix=args.strip_prefix, withdraw=args.withdraw)
+    log.info("published %s to %s: %d copied, %d updated, %d already there, %d withdrawn, %d refused, "
+             "%d no longer approved", folder.batch_id, result.target, len(result.copied), len(result.updated),
+             len(result.unchanged), len(result.withdrawn), len(result.refused), len(result.stale))
+    sys.stdout.write(f"{result.manifest}\n")
+    return 3 if result.needs_attention else 0
+
+
+COMMANDS = {"run": _cmd_run, "samples": _cmd_samples, "doctor": _cmd_doctor, "serve": _cmd_serve,
+            "review": _cmd_review, "publish": _cmd_publish}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -54,6 +54,7 @@ from typing import Any, Self
 from pipeline.errors import UnsafeKeyError
 from pipeline.ledger_store import ConditionalStore, open_store
 from pipeline.redact import redact
+from pipeline.review.decisions import DECISIONS_FILE
 from pipeline.storage import Bucket, safe_key
 from pipeline.types import ItemRecord
 
@@ -218,6 +219,7 @@ class DoneRecord:
     record: dict[str, Any]
     committed_at: float
     owner: dict[str, Any] = field(default_factory=dict)
+    decisions: str | None = None  # DEST key of the batch's review decisions (pipeline.review; may not exist yet)
 
     def to_bytes(self) -> bytes:
         return redact(json.dumps(self.__dict__, sort_keys=True, default=str)).encode()
@@ -677,7 +679,8 @@ def process_once(
             raise TransientItemError(f"outputs missing after write: {missing}")
         ledger.add_to_batch(batch_id, name, record)
         done = DoneRecord(name, content_hash, config_hash, key, batch_id, prefix if record.outputs else None,
-                          record.status, record.as_json(), time.time(), lease.info.owner.as_json())
+                          record.status, record.as_json(), time.time(), lease.info.owner.as_json(),
+                          decisions=f"{safe_key(batch_id)}/{DECISIONS_FILE}")
         if not ledger.commit(lease, done):
             winner = ledger.get_done(name)
             if winner is None or winner.output_prefix != prefix:

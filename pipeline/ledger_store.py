@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "_ledger/.lock"
 DURABLE_PREFIX = "_ledger/done/"
+DURABLE_NAMES = frozenset({"decisions.json", "published.json"})  # reviewers' work (pipeline.review)
 
 
 class ConditionalStore(Protocol):
@@ -116,8 +117,9 @@ class LocalStore:
     @staticmethod
     def _durable(key: str) -> bool:
         """Only commits are fsynced: a lease, index entry or pointer lost in a power cut is
-        harmless (at worst an item is computed again; its commit is still exactly once)."""
-        return key.startswith(DURABLE_PREFIX)
+        harmless (at worst an item is computed again; its commit is still exactly once).
+        Review decisions and publish records are people's work: fsynced too."""
+        return key.startswith(DURABLE_PREFIX) or posixpath.basename(key) in DURABLE_NAMES
 
     def _temp(self, path: Path, data: bytes, durable: bool) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)

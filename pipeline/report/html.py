@@ -12,6 +12,7 @@ GateConfig dump) or, without one, when a gate reason names it.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ _CONTENT = "<!-- report:content -->"
 _TITLE = "<!-- report:title -->"
 _DATA_URI = re.compile(r"data:image/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/]+=*")
 _CHECKS = {c.metric: c for c in CHECKS}
+_DECISIONS = re.compile(r'<script type="application/json" id="review-decisions">.*?</script>', re.S)
 
 
 def load_template() -> str:
@@ -50,7 +52,24 @@ def render_html(report: dict, records: Sequence[ItemRecord], template: str | Non
         + ([] if records else ['<p class="empty">No items in this batch.</p>'])
     )
     title = f"Batch {report.get('batch_id', '')} · product-scene report"
+    body += "\n" + _decisions_script(report.get("decisions"))
     return template.replace(_TITLE, escape(title)).replace(_CONTENT, body)
+
+
+def _decisions_script(decisions: dict | None) -> str:
+    """Reviewers' decisions (``report["decisions"]``) as inert JSON the page's script shows per card;
+    ``<``, ``>`` and ``&`` are escaped so no text in it can close the tag."""
+    data = json.dumps(decisions or {}, ensure_ascii=False, sort_keys=True)
+    data = data.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return f'<script type="application/json" id="review-decisions">{data}</script>'
+
+
+def embed_decisions(page: str, decisions: dict) -> str | None:
+    """``page`` (a rendered report.html) with its decisions block replaced; None for a page
+    rendered before reports carried decisions (it has no block)."""
+    if not _DECISIONS.search(page):
+        return None
+    return _DECISIONS.sub(lambda _: _decisions_script(decisions), page, count=1)
 
 
 def _header(report: dict) -> str:
@@ -144,7 +163,8 @@ def _card(record: ItemRecord, gate: dict | None) -> str:
     thumbs = _thumbs(record) if has_thumbs or outcome != "error" else ""
     body_cls = "card-body" if thumbs else "card-body solo"
     return (
-        f'<article class="card {outcome}" data-status="{outcome}" data-id="{escape(record.id.lower())}">'
+        f'<article class="card {outcome}" data-status="{outcome}" data-id="{escape(record.id.lower())}" '
+        f'data-item="{escape(record.id)}">'
         f'{head}<div class="{body_cls}">{thumbs}<div class="side">{side}</div></div>'
         "</article>"
     )

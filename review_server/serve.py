@@ -1,0 +1,85 @@
+"""Start the review server for one batch: bind, print the URL, optionally open a browser."""
+
+from __future__ import annotations
+
+import getpass
+import ipaddress
+import logging
+import socket
+import threading
+import webbrowser
+from typing import Any
+
+import uvicorn
+
+from pipeline.review.folder import open_batch_folder
+from pipeline.review.session import ReviewSession
+from review_server.app import create_app
+from review_server.security import allowed_hosts, new_token
+
+log = logging.getLogger(__name__)
+
+
+def default_reviewer() -> str:
+    """The OS user name (``reviewer`` when it cannot be told)."""
+    try:
+        return getpass.getuser() or "reviewer"
+    except (KeyError, OSError):
+        return "reviewer"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def page_url(host: str, port: int) -> str:
+    name = "127.0.0.1" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
+    return f"http://{name}:{port}/"
+
+
+def serve_review(batch_url: str, *, host: str = "127.0.0.1", port: int = 0, reviewer: str | None = None,
+                 open_browser: bool = False, storage_options: dict[str, Any] | None = None,
+                 on_ready=None) -> None:
+    """Serve ``batch_url`` until interrupted. ``NotABatchError`` (a ValueError) when it is not a batch.
+
+    ``on_ready(url)`` is called once the server accepts connections (the CLI prints the URL)."""
+    folder = open_batch_folder(batch_url, storage_options)
+    session = ReviewSession(folder, reviewer or default_reviewer())
+    if not is_loopback(host):
+        log.warning("serving on %s: anyone who can reach this address can see the batch; the page's token "
+                    "guards decisions, not reading. Use the default 127.0.0.1 unless you mean it.", host)
+    sock = bind(host, port)
+    port = sock.getsockname()[1]
+    token = new_token()
+    app = create_app(session, token=token, hosts=allowed_hosts(host, port))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    url = page_url(host, port)
+
+    def announce() -> None:
+        while not server.started and not server.should_exit:
+            threading.Event().wait(0.05)
+        if server.started:
+            if on_ready is not None:
+                on_ready(url)
+            if open_browser:
+                webbrowser.open(url)
+
+    threading.Thread(target=announce, name="review-announce", daemon=True).start()
+    log.info("reviewing %s (%d items) as %s", folder.url, len(session.items), session.reviewer)
+    server.run(sockets=[sock])
