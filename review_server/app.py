@@ -156,8 +156,12 @@ def create_app(session: ReviewSession, *, token: str, hosts: frozenset[str] | No
         except DecisionError as exc:
             return _error(409, str(exc))
 
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204)
+
     routes = [
         Route("/", page),
+        Route("/favicon.ico", no_icon),
         Route("/static/{name}", static),
         Route("/api/batch", batch),
         Route("/api/items/{item_id}", item),

@@ -105,5 +105,5 @@ def delta_e_heatmap(de: np.ndarray) -> np.ndarray:
     out[..., 0] = 255
     out[..., 1] = np.round(230 * (1.0 - t)).astype(np.uint8)
     out[..., 2] = 0
-    out[..., 3] = np.where(shown, np.round(150 + 105 * t), 0).astype(np.uint8)
+    out[..., 3] = np.where(shown, np.round(90 + 110 * t), 0).astype(np.uint8)  # the product shows through
     return out

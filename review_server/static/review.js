@@ -257,7 +257,7 @@
       [$("img-original"), $("img-composite")].forEach(function (img) {
         var w = b[2] - b[0], h = b[3] - b[1], k = Math.min(8, 150 / Math.max(w, h));
         var c = el("canvas"); c.width = Math.round(w * Math.max(1, k)); c.height = Math.round(h * Math.max(1, k));
-        var ctx = c.getContext("2d"); ctx.imageSmoothingEnabled = false;
+        var ctx = c.getContext("2d"); ctx.imageSmoothingQuality = "high";
         var draw = function () { try { ctx.drawImage(img, b[0], b[1], w, h, 0, 0, c.width, c.height); } catch (e) { /* not loaded */ } };
         if (img.complete && img.naturalWidth) { draw(); } else { img.addEventListener("load", draw, { once: true }); }
         row.appendChild(c);
