@@ -9,7 +9,7 @@ GET  /views/<id>/edges.png  mask outline overlay; /views/<id>/heat.png?variant=k
 POST /api/decisions         {"item_id", "decision", "note", "variant", "composite_sha256"}
 POST /api/approve-passed    {"count": n}: approves the n passed undecided items, if n is right
 
-Unsafe paths (``..``, encoded or not, absolute paths, hidden or ``_`` folders, symlinks out of the
+Unsafe paths (``..``, encoded or not, absolute paths, hidden ``.`` names, symlinks out of the
 batch folder) get 400; absent files 404.
 """
 
@@ -51,12 +51,12 @@ def _asset(name: str) -> bytes:
 
 def batch_rel_path(raw: str) -> str:
     """A request path inside the batch folder, validated: ``UnsafeKeyError`` for ``..``, absolute
-    paths, backslashes, control characters and hidden (``.``) or private (``_``) segments."""
+    paths, backslashes, control characters and hidden (``.``) segments."""
     if raw.startswith("/") or "\\" in raw:
         raise UnsafeKeyError(f"absolute or backslashed path: {raw!r}")
     rel = safe_key(raw)
-    if any(part.startswith((".", "_")) for part in rel.split("/")):
-        raise UnsafeKeyError(f"hidden or private path: {raw!r}")
+    if any(part.startswith(".") for part in rel.split("/")):
+        raise UnsafeKeyError(f"hidden path: {raw!r}")
     return rel
 
 

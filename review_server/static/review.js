@@ -205,6 +205,11 @@
       renderLogos(item, d);
       $("viewer").setAttribute("data-ready", item.id);
     };
+    main.onerror = function () {
+      if (current() !== item) { return; }
+      status("The composite could not be loaded (changed since the page loaded? reload)", "err");
+      $("viewer").setAttribute("data-ready", item.id);
+    };
     if (main.complete && main.naturalWidth) { ready(); } else { main.onload = ready; }
   }
   function heatUrl(id, variant) { return "/views/" + encodeURIComponent(id) + "/heat.png" + (variant === null ? "" : "?variant=" + variant); }
@@ -311,7 +316,7 @@
     state[name] = !state[name];
     document.body.classList.toggle("show-" + name, state[name]);
     document.querySelector('[data-act="' + name + '"]').classList.toggle("on", state[name]);
-    if (name === "heat") { $("heat-legend").classList.toggle("hidden", !state.heat); }
+    if (name === "heat") { $("heat-legend").classList.toggle("off", !state.heat); }
   }
   function wireStage(stage) {
     var drag = null;

@@ -37,7 +37,7 @@ def server(review_batch):
     "/files/../secret.txt", "/files/%2e%2e/secret.txt", "/files/%2E%2E%2Fsecret.txt", "/files/..%2fsecret.txt",
     "/files//etc/passwd", "/files/%2Fetc%2Fpasswd", "/files/mug_red.jpg/..%2F..%2Fsecret.txt",
     "/files/mug_red.jpg/leak.json", "/files/up/secret.json", "/files/mug_red.jpg%5c..%5c..%5csecret.txt",
-    "/files/_ledger/.lock", "/files/.hidden.json",
+    "/files/.hidden.json", "/files/mug_red.jpg/.x.png",
 ])
 def test_paths_out_of_the_batch_are_refused(shared, path):
     server, _ = shared
