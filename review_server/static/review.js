@@ -143,11 +143,13 @@
     $("item-source").textContent = item.source || "";
     var v = $("verdict"); v.className = "verdict " + item.outcome; v.textContent = item.outcome;
     renderDecision(item);
-    var reasons = $("reasons"); reasons.textContent = "";
-    if (item.outcome === "error") { reasons.appendChild(el("li", "", item.error || "error")); }
-    else if (!item.reasons.length) { reasons.appendChild(el("li", "ok", "All checks passed.")); }
-    item.reasons.forEach(function (r) { reasons.appendChild(el("li", "", r)); });
+    renderGate(item.outcome === "error" ? [item.error || "error"] : item.reasons, "");
     renderMetrics(item.metrics);
+  }
+  function renderGate(reasons, label) {
+    var list = $("reasons"); list.textContent = "";
+    if (!reasons.length) { list.appendChild(el("li", "ok", "All checks passed" + label + ".")); }
+    reasons.forEach(function (r) { list.appendChild(el("li", "", r)); });
   }
   function renderMetrics(metrics) {
     var body = document.querySelector("#metrics tbody"); body.textContent = "";
@@ -250,6 +252,7 @@
       state.shownVariant = k;
       renderImages(item, d); renderVariants(item, d);
       var v = d.variants[k];
+      renderGate(v.reasons, " (variant " + (k + 1) + ")");
       renderMetrics(v.metrics);
       status("Showing variant " + (k + 1) + " (" + v.verdict + "). Approve to choose it.", "");
     });
@@ -409,7 +412,8 @@
     if (t === $("note")) {
       if (e.key === "Enter" && !e.shiftKey) {
         e.preventDefault(); var item = current();
-        t.blur(); decide(item ? decisionOf(item.id) : "undecided", { note: t.value, next: true });
+        state.enterSaving = true; t.blur(); state.enterSaving = false;
+        decide(item ? decisionOf(item.id) : "undecided", { note: t.value, next: true });
       } else if (e.key === "Escape") { e.preventDefault(); t.blur(); }
       return;
     }
@@ -455,6 +459,12 @@
           var cur = current(); refilter(cur && cur.id); show(); b.blur();
         });
       });
+    });
+    $("note").addEventListener("change", function () {  // leaving the field (Esc, click) keeps the note
+      var item = current(), entry = item && state.decisions[item.id];
+      if (item && (entry ? entry.note || "" : "") !== $("note").value && !state.enterSaving) {
+        decide(decisionOf(item.id), { note: $("note").value });
+      }
     });
     $("search").addEventListener("input", function () {
       state.query = $("search").value.trim().toLowerCase(); var cur = current(); refilter(cur && cur.id); show();

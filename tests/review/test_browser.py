@@ -207,3 +207,19 @@ def test_fifty_items_by_keyboard(page, fifty_batch, capsys, record_property):
     with capsys.disabled():
         print(f"\n[review timing] 50 items approved by keyboard: {per_item_ms:.0f} ms per item "
               "(key press -> saved -> next item drawn)")
+
+
+def test_approve_all_passed_states_the_count_and_needs_a_confirmation(page, review_batch):
+    with ReviewServer(str(review_batch)) as srv:
+        open_review(page, srv.url)
+        page.keyboard.press("P")
+        text = page.locator("#confirm-text").text_content()
+        assert text == "Approve 10 passed items that have no decision yet?"
+        page.keyboard.press("Escape")                  # cancelled: nothing written
+        assert not (review_batch / "decisions.json").exists()
+        page.keyboard.press("P")
+        page.keyboard.press("Enter")
+        wait_saved(page, 1)
+        assert page.locator("#n-approved").text_content() == "10"
+    doc = json.loads((review_batch / "decisions.json").read_text())
+    assert len(doc["items"]) == 10 and {v["decision"] for v in doc["items"].values()} == {"approved"}
