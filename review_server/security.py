@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import socket
 
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
@@ -28,11 +30,16 @@ def new_token() -> str:
 
 
 def allowed_hosts(host: str, port: int) -> frozenset[str]:
-    """Host header values accepted for a server bound to ``host:port``."""
+    """Host header values accepted for a server bound to ``host:port``: the loopback names, the
+    bound address, and for a wildcard bind this machine's host names and addresses."""
     names = set(LOOPBACK_NAMES)
-    if host not in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::"):
-        names.add(f"[{host}]" if ":" in host else host)
-    return frozenset(f"{n}:{port}" for n in names)
+    if host in ("0.0.0.0", "::"):
+        names |= {socket.gethostname(), socket.getfqdn()}
+        with contextlib.suppress(OSError):
+            names |= {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None)}
+    elif host not in ("127.0.0.1", "::1", "localhost"):
+        names.add(host)
+    return frozenset(f"[{n}]:{port}" if ":" in n and not n.startswith("[") else f"{n}:{port}" for n in names)
 
 
 class GuardMiddleware(BaseHTTPMiddleware):

@@ -62,8 +62,8 @@ def serve_review(batch_url: str, *, host: str = "127.0.0.1", port: int = 0, revi
     folder = open_batch_folder(batch_url, storage_options)
     session = ReviewSession(folder, reviewer or default_reviewer())
     if not is_loopback(host):
-        log.warning("serving on %s: anyone who can reach this address can see the batch; the page's token "
-                    "guards decisions, not reading. Use the default 127.0.0.1 unless you mean it.", host)
+        log.warning("serving on %s, not loopback: anyone who can reach this address can open the page, see the "
+                    "batch and record decisions. Use the default 127.0.0.1 unless you mean it.", host)
     sock = bind(host, port)
     port = sock.getsockname()[1]
     token = new_token()
