@@ -35,7 +35,7 @@ from pipeline.report import build_report, write_reports
 from pipeline.restore.regions import parse_sidecar
 from pipeline.review.reports import read_decisions, report_decisions
 from pipeline.review.views import original_in_frame
-from pipeline.storage import Bucket, safe_key
+from pipeline.storage import Bucket, options_for_url, safe_key
 from pipeline.types import ItemRecord, ProductResult
 
 log = logging.getLogger(__name__)
@@ -252,8 +252,7 @@ def run_batch(
 
 def _options_for(url: str, storage_options: dict[str, Any] | None) -> dict[str, Any] | None:
     """Storage options (an S3 endpoint, say) apply to remote URLs only, never to a local folder."""
-    remote = "://" in url and not url.startswith(("file://", "local://"))
-    return storage_options if remote else None
+    return options_for_url(url, storage_options)
 
 
 def _process_one(runner: BatchRunner, ledger: Ledger | None, source: Bucket, key: str, dest: Bucket,

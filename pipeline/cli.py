@@ -236,15 +236,14 @@ def _cmd_review(args: argparse.Namespace) -> int:
 def _cmd_publish(args: argparse.Namespace) -> int:
     from pipeline.review.folder import NotABatchError, open_batch_folder
     from pipeline.review.publish import publish_batch
-    from pipeline.storage import Bucket
+    from pipeline.storage import Bucket, options_for_url
 
-    remote = "://" in args.target and not args.target.startswith("file://")
     try:
         folder = open_batch_folder(args.batch, _storage(args))
     except NotABatchError as exc:
         log.error("%s", exc)
         return 2
-    result = publish_batch(folder, Bucket(args.target, _storage(args) if remote else None),
+    result = publish_batch(folder, Bucket(args.target, options_for_url(args.target, _storage(args))),
                            strip_prefix=args.strip_prefix, withdraw=args.withdraw)
     log.info("published %s to %s: %d copied, %d updated, %d already there, %d withdrawn, %d refused, "
              "%d no longer approved", folder.batch_id, result.target, len(result.copied), len(result.updated),

@@ -145,6 +145,12 @@ class Bucket:
         self.fs.mv(self.path(src_key), dst)
 
 
+def options_for_url(url: str, storage_options: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Storage options (an S3 endpoint, say) apply to remote URLs only, never to a local folder."""
+    remote = "://" in str(url) and not str(url).startswith(("file://", "local://"))
+    return storage_options if remote else None
+
+
 def _protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:
     proto = fs.protocol
     return (proto,) if isinstance(proto, str) else tuple(proto)

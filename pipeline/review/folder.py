@@ -17,7 +17,7 @@ from typing import Any
 
 from pipeline.errors import UnsafeKeyError
 from pipeline.ledger_store import ConditionalStore, open_store
-from pipeline.storage import Bucket, safe_key
+from pipeline.storage import Bucket, options_for_url, safe_key
 
 MAX_REPORT_BYTES = 256 << 20
 
@@ -101,14 +101,13 @@ def open_batch_folder(url: str, storage_options: dict[str, Any] | None = None) -
     """The batch at ``url`` (``DEST/<batch_id>``); raises :class:`NotABatchError` with a one-line
     reason when it is not one. ``storage_options`` apply to remote URLs only."""
     parent, batch_id = split_batch_url(url)
-    remote = "://" in parent and not parent.startswith("file://")
     try:
         safe_key(batch_id)
     except UnsafeKeyError as exc:
         raise NotABatchError(f"bad batch name {batch_id!r}: {exc}") from None
     if batch_id.startswith(("_", ".")):
         raise NotABatchError(f"{batch_id!r} is not a batch folder (names starting with _ or . are not batches)")
-    folder = BatchFolder(Bucket(parent, storage_options if remote else None), batch_id)
+    folder = BatchFolder(Bucket(parent, options_for_url(parent, storage_options)), batch_id)
     if folder.dest.is_local and not os.path.isdir(folder.dest.path(batch_id)):
         raise NotABatchError(f"{url} is not a folder")
     folder.report()
