@@ -3,6 +3,7 @@
 GET  /                      the page (token and reviewer in <meta> tags, escaped)
 GET  /static/<name>         the page's own assets (from this package)
 GET  /api/batch             items, gate, decisions, publish state
+GET  /api/decisions         every decision now (the page polls it: other tabs and reviewers)
 GET  /api/items/<id>        one item: files with hashes, variants, logo boxes
 GET  /files/<path>          a file inside the batch folder (``?sha256=`` must match when given)
 GET  /views/<id>/edges.png  mask outline overlay; /views/<id>/heat.png?variant=k  ΔE00 heat map
@@ -78,6 +79,9 @@ def create_app(session: ReviewSession, *, token: str, hosts: frozenset[str] | No
 
     async def batch(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(session.batch_view))
+
+    async def decisions(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(session.decisions_view))
 
     async def item(request: Request) -> Response:
         item_id = request.path_params["item_id"]
@@ -164,10 +168,11 @@ def create_app(session: ReviewSession, *, token: str, hosts: frozenset[str] | No
         Route("/favicon.ico", no_icon),
         Route("/static/{name}", static),
         Route("/api/batch", batch),
+        Route("/api/decisions", decisions, methods=["GET"]),
         Route("/api/items/{item_id}", item),
         Route("/files/{path:path}", files),
         Route("/views/{item_id}/{kind}", view),
-        Route("/api/decisions", decide, methods=["POST"]),
+        Route("/api/decisions", decide, methods=["POST"], name="decide"),
         Route("/api/approve-passed", approve_passed, methods=["POST"]),
     ]
     return Starlette(routes=routes, middleware=[Middleware(GuardMiddleware, token=token, hosts=hosts)])

@@ -60,6 +60,7 @@ class ReviewSession:
         doc = self.decisions.load()
         ids = [item["id"] for item in self.items]
         return {
+            "revision": int(doc.get("revision", 0)),
             "batch_id": self.folder.batch_id,
             "batch_url": self.folder.url,
             "reviewer": self.reviewer,
@@ -70,6 +71,12 @@ class ReviewSession:
             "counts": counts(doc, ids),
             "published": self.published(),
         }
+
+    def decisions_view(self) -> dict[str, Any]:
+        """Every decision now (other tabs and reviewers included) and its revision."""
+        doc = self.decisions.load()
+        return {"revision": int(doc.get("revision", 0)), "decisions": _public_decisions(doc),
+                "counts": counts(doc, list(self.by_id))}
 
     def published(self) -> dict[str, list[dict[str, Any]]]:
         """item id -> [{"target", "key", "published_at", "sha256"}] from published.json."""
@@ -185,7 +192,8 @@ class ReviewSession:
     # ------------------------------------------------------------------ deciding
     def decide(self, item_id: str, decision: str, *, note: str = "", variant: int | None = None,
                seen_sha256: str | None = None) -> dict[str, Any]:
-        """Record one decision; returns {"entry", "revision", "counts"}.
+        """Record one decision; returns {"entry", "revision", "counts", "decisions"} (every decision
+        as written, other reviewers' included).
 
         ``seen_sha256``: the hash of the composite the page showed (required unless the decision is
         ``undecided``); it must still be the file's hash. ``DecisionError`` for bad values,
@@ -204,7 +212,7 @@ class ReviewSession:
         doc = self.decisions.record([entry])
         self._refresh(doc)
         return {"entry": _public_entry(doc["items"][item_id]), "revision": doc["revision"],
-                "counts": counts(doc, list(self.by_id))}
+                "counts": counts(doc, list(self.by_id)), "decisions": _public_decisions(doc)}
 
     def passed_undecided(self, doc: dict[str, Any] | None = None) -> list[str]:
         """Ids of passed items that have no decision yet (what "approve all passed" approves)."""

@@ -359,11 +359,9 @@
                                      composite_sha256: comp ? comp.sha256 : null });
     }).then(function (res) {
       state.saving -= 1; state.savedCount += 1;
-      state.decisions[item.id] = res.entry;
+      state.decisions = res.decisions; state.revision = Math.max(state.revision || 0, res.revision);
       document.body.setAttribute("data-saved", String(state.savedCount));
-      renderCounts();
-      var row = document.querySelector('.row[data-id="' + cssEscape(item.id) + '"] .mark');
-      if (row) { row.className = "mark " + res.entry.decision; row.textContent = res.entry.decision === "approved" ? "✓" : res.entry.decision === "rejected" ? "✗" : ""; }
+      renderCounts(); renderMarks();
       if (current() === item) { renderDecision(item); status("Saved · " + res.entry.decision + " by " + res.entry.reviewer, "ok"); }
       if (opts.next) { next(); }
     }).catch(function (e) {
@@ -371,7 +369,6 @@
       status("Not saved: " + e.message, "err");
     });
   }
-  function cssEscape(s) { return window.CSS && CSS.escape ? CSS.escape(s) : s.replace(/["\\]/g, "\\$&"); }
   function next() {
     var cur = current(), i = state.pos + 1;
     var target = state.visible[i] || null;
@@ -394,7 +391,7 @@
     closeDialog();
     status("Approving " + n + " items…", "");
     api("/api/approve-passed", { count: n }).then(function (res) {
-      state.decisions = res.decisions; state.savedCount += 1;
+      state.decisions = res.decisions; state.savedCount += 1; state.revision = res.revision;
       document.body.setAttribute("data-saved", String(state.savedCount));
       renderCounts(); var cur = current(); refilter(cur && cur.id); if (cur) { renderDecision(cur); }
       status("Approved " + res.approved.length + " passed items", "ok");
@@ -487,6 +484,23 @@
     [$("stage-a"), $("stage-b")].forEach(wireStage);
     window.addEventListener("resize", function () { if (state.view.fitted) { fit(); } else { applyView(); } });
   }
+  function renderMarks() {
+    Array.prototype.forEach.call($("rows").children, function (row) {
+      var d = decisionOf(row.getAttribute("data-id")), mark = row.querySelector(".mark");
+      mark.className = "mark " + d; mark.textContent = d === "approved" ? "✓" : d === "rejected" ? "✗" : "";
+    });
+  }
+  // Other tabs and reviewers: pick up their decisions every few seconds (never while we save).
+  function poll() {
+    if (document.hidden || state.saving) { return; }
+    api("/api/decisions").then(function (res) {
+      if (res.revision <= (state.revision || 0) || state.saving) { return; }
+      state.revision = res.revision; state.decisions = res.decisions;
+      renderCounts(); renderMarks();
+      var cur = current();
+      if (cur && document.activeElement !== $("note")) { renderDecision(cur); }
+    }).catch(function () {});
+  }
   function start() {
     wire();
     api("/api/batch").then(function (b) {
@@ -499,7 +513,9 @@
         btn.appendChild(el("span", "n", counts[btn.getAttribute("data-v")]));
       });
       renderCounts(); refilter(null); show();
+      state.revision = b.revision || 0;
       document.body.setAttribute("data-loaded", "1");
+      setInterval(poll, 4000);
     }).catch(function (e) { status("Could not load the batch: " + e.message, "err"); });
   }
   start();

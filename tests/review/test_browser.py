@@ -223,3 +223,22 @@ def test_approve_all_passed_states_the_count_and_needs_a_confirmation(page, revi
         assert page.locator("#n-approved").text_content() == "10"
     doc = json.loads((review_batch / "decisions.json").read_text())
     assert len(doc["items"]) == 10 and {v["decision"] for v in doc["items"].values()} == {"approved"}
+
+
+def test_a_second_tab_sees_the_first_tabs_decisions(browser, review_batch):
+    with ReviewServer(str(review_batch)) as srv:
+        tabs = [browser.new_context(viewport=VIEWPORT, bypass_csp=True).new_page() for _ in range(2)]
+        for tab in tabs:
+            open_review(tab, srv.url)
+        tabs[1].keyboard.press("j")
+        tabs[1].keyboard.press("a")                 # the second item, from the second tab
+        wait_saved(tabs[1], 1)
+        tabs[0].keyboard.press("a")                 # then the first item, from the first tab
+        wait_saved(tabs[0], 1)
+        first = tabs[0].locator("#rows .row").nth(0).get_attribute("data-id")
+        mark = f"document.querySelector('.row[data-id={json.dumps(first)}] .mark').textContent === '\u2713'"
+        tabs[1].wait_for_function(mark, timeout=15000)   # picked up by polling, without a reload
+        assert tabs[1].locator("#n-approved").text_content() == "2"
+        for tab in tabs:
+            tab.context.close()
+    assert len(json.loads((review_batch / "decisions.json").read_text())["items"]) == 2

@@ -103,3 +103,13 @@ def test_approve_all_passed_needs_the_confirmed_count(server, review_batch):
 def test_review_cli_refuses_a_folder_that_is_not_a_batch(tmp_path, capsys):
     assert main(["review", str(tmp_path)]) == 2
     assert "no report.json" in capsys.readouterr().err
+
+
+def test_loopback_detection_and_accepted_host_names():
+    from review_server.security import allowed_hosts
+    from review_server.serve import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("example.org")
+    assert allowed_hosts("127.0.0.1", 8000) == {"127.0.0.1:8000", "localhost:8000", "[::1]:8000"}
+    assert "192.168.1.5:8000" in allowed_hosts("192.168.1.5", 8000)
