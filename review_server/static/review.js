@@ -197,6 +197,8 @@
       if (img.getAttribute("src") !== imgs[k]) { img.setAttribute("src", imgs[k]); }
     });
     $("img-original").alt = "original of " + item.id;
+    $("original-hint").textContent = d.has_original ? "in the composite's frame" :
+      "not in this batch (written by product-scene runs since the review app; rerun to get it)";
     $("img-composite").alt = "composite of " + item.id;
     $("variant-label").textContent = d.variants.length > 1 ? "variant " + ((state.shownVariant === null ? (d.default_variant || 0) : state.shownVariant) + 1) + " of " + d.variants.length : "";
     var main = $("img-composite");
