@@ -79,7 +79,8 @@ PRESETS: dict[str, OnnxPreset] = {
     "birefnet-hrsod": _birefnet("birefnet-hrsod.onnx", "BiRefNet-HRSOD_DHU-epoch_115.onnx"),
     "birefnet-cod": _birefnet("birefnet-cod.onnx", "BiRefNet-COD-epoch_125.onnx"),
     "birefnet-massive": _birefnet("birefnet-massive.onnx", "BiRefNet-massive-TR_DIS5K_TR_TEs-epoch_420.onnx"),
-    "bria-rmbg-2.0": OnnxPreset((1024, 1024), IMAGENET_MEAN, IMAGENET_STD, files=("bria-rmbg.onnx", "bria-rmbg-2.0.onnx")),
+    "bria-rmbg-2.0": OnnxPreset((1024, 1024), IMAGENET_MEAN, IMAGENET_STD,
+                                files=("bria-rmbg.onnx", "bria-rmbg-2.0.onnx")),
     "bria-rmbg-1.4": OnnxPreset((1024, 1024), (0.5, 0.5, 0.5), (1.0, 1.0, 1.0), scale="255", resample="bilinear",
                                 files=("bria-rmbg-1.4.onnx", "RMBG-1.4.onnx")),
 }

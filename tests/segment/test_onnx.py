@@ -38,7 +38,8 @@ REMBG = {
     "birefnet-general": (1024, False, True), "birefnet-general-lite": (1024, False, True),
     "birefnet-portrait": (1024, False, True), "birefnet-dis": (1024, False, True),
     "birefnet-hrsod": (1024, False, True), "birefnet-cod": (1024, False, True),
-    "birefnet-massive": (1024, False, True), "bria-rmbg-2.0": (1024, False, False), "bria-rmbg-1.4": (1024, True, False),
+    "birefnet-massive": (1024, False, True), "bria-rmbg-2.0": (1024, False, False),
+    "bria-rmbg-1.4": (1024, True, False),
 }
 
 
