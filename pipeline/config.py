@@ -52,6 +52,15 @@ class SegmentConfig(_Strict):
     onnx_family: str | None = Field(None, description="pre/post-processing preset; None = from the file name")
     onnx_min_agreement_iou: float = Field(0.5, ge=0, le=1, description="IoU with the classical mask needed to use it")
 
+    @field_validator("onnx_family")
+    @classmethod
+    def _known_onnx_family(cls, v: str | None) -> str | None:
+        if v is not None:  # imported here: pipeline.segment imports this module
+            from pipeline.segment.onnx_presets import get_preset
+
+            get_preset(v)
+        return v
+
 
 class ControlConfig(_Strict):
     canny_sigma: float = Field(0.33, gt=0, le=1, description="auto-threshold spread around the median")

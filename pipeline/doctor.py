@@ -127,10 +127,7 @@ def check_onnx(config: PipelineConfig) -> DoctorCheck:
     from pipeline.segment.onnx import open_onnx_model
 
     runtime = f"onnxruntime {ort.__version__} ({', '.join(ort.get_available_providers())})"
-    try:
-        model, family, error = open_onnx_model(config.segment, config.run.device)
-    except ValueError as exc:  # unknown segment.onnx_family
-        return DoctorCheck(name, False, f"{runtime}; {exc}", "fix segment.onnx_family")
+    model, family, error = open_onnx_model(config.segment, config.run.device)
     if error:
         return DoctorCheck(name, False, f"{runtime}; {error} (falls back to classical)",
                            "download a model, e.g. isnet-general-use.onnx from "

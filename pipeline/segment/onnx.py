@@ -86,9 +86,8 @@ class OnnxSegmenter:
 
 
 def resolve_family(config: SegmentConfig) -> tuple[str | None, str | None]:
-    """(family, None), or (None, why not). An unknown ``onnx_family`` is a config error (ValueError)."""
+    """(family, None), or (None, why not); ``onnx_family`` is checked by the config."""
     if config.onnx_family:
-        get_preset(config.onnx_family)
         return config.onnx_family, None
     family = family_for_file(config.onnx_model or "")
     if family is None:
@@ -100,7 +99,7 @@ def resolve_family(config: SegmentConfig) -> tuple[str | None, str | None]:
 def open_onnx_model(config: SegmentConfig, device: str) -> tuple[CachedModel[Any] | None, str | None, str | None]:
     """(model, family, None) or (None, family or None, why it cannot be used): not set,
     onnxruntime missing, file missing or refused, load failure, family unknown, or an input size
-    the family does not take. An unknown ``onnx_family`` name raises ValueError."""
+    the family does not take."""
     family, family_error = resolve_family(config)
     if not config.onnx_model:
         return None, family, "segment.onnx_model is not set (e.g. /models/isnet-general-use.onnx)"
@@ -128,7 +127,7 @@ def open_onnx_model(config: SegmentConfig, device: str) -> tuple[CachedModel[Any
 
 def build_onnx_segmenter(config: PipelineConfig) -> OnnxSegmenter:
     """The ONNX segmenter over the classical one; never raises for a missing or broken model (it
-    falls back), but does for an unknown ``segment.onnx_family``."""
+    falls back)."""
     from pipeline.segment.classical import ClassicalSegmenter
 
     cfg = config.segment

@@ -112,10 +112,10 @@ def test_the_wrong_processing_gives_the_wrong_mask(tmp_path, photo, model_family
     assert seg.backend == "onnx" and iou(seg.mask, truth) < 0.8
 
 
-def test_saliency_resized_back_and_dynamic_axes(tmp_path, photo):
+def test_saliency_resized_back_dynamic_axes_and_half_input(tmp_path, photo):
     rgb, truth = photo
     preset = get_preset("isnet-general-use")
-    for i, kw in enumerate(({"out_stride": 4}, {"dynamic": True})):  # a 256x256 output; symbolic H, W
+    for i, kw in enumerate(({"out_stride": 4}, {"dynamic": True}, {"float16": True})):  # 256x256 out; symbolic H, W
         segmenter = build_segmenter(_config(tiny_salient_model(tmp_path / f"m{i}.onnx", preset, **kw),
                                             "isnet-general-use"))
         saliency = segmenter.saliency(rgb, rgb.shape[:2])
@@ -141,6 +141,20 @@ def test_session_loaded_once(tmp_path):
     assert load_onnx(model, "cpu") is first
     assert first.provenance["providers"] == ["CPUExecutionProvider"] and len(first.provenance["sha256"]) == 64
     assert build_segmenter(_config(model)).model is first
+
+
+def test_providers_follow_run_device(monkeypatch, caplog):
+    import onnxruntime as ort
+
+    from pipeline.models.onnx_loader import onnx_providers
+
+    assert onnx_providers("cpu") == ["CPUExecutionProvider"]
+    with caplog.at_level(logging.WARNING):
+        assert onnx_providers("cuda") == ["CPUExecutionProvider"]  # the CPU build of onnxruntime
+    assert "no CUDA provider" in caplog.text
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert onnx_providers("cuda:1") == [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]
+    assert onnx_providers("cpu") == ["CPUExecutionProvider"]
 
 
 def _fallback_models(tmp_path):
@@ -182,21 +196,34 @@ def test_falls_back_when_not_set_or_the_model_raises(photo):
 
 
 def test_config_errors_are_loud(tmp_path):
-    with pytest.raises(ValueError, match="segment.onnx_family 'u2-net'"):
-        build_segmenter(_config(tmp_path / "x.onnx", "u2-net"))
+    with pytest.raises(ValueError, match="segment.onnx_family 'u2-net'; valid names"):
+        _config(tmp_path / "x.onnx", "u2-net")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"segment": {"backend": "onnx", "onnx_family": "u2-net"}}))
+    from pipeline.cli import main
+
+    assert main(["run", str(tmp_path), str(tmp_path / "out"), "--config", str(bad), "--no-progress"]) == 2
     with pytest.raises(ValueError, match="load_error"):
         OnnxSegmenter(ClassicalSegmenter(), None, None, 0.5)
     with pytest.raises(ValueError, match="min_iou"):
         OnnxSegmenter(ClassicalSegmenter(), None, None, 1.5, load_error="x")
 
 
-def test_doctor_reports_the_model(tmp_path):
+def test_doctor_reports_the_model(tmp_path, capsys):
+    from pipeline.cli import main
+
     model = tiny_salient_model(tmp_path / "isnet-general-use.onnx", PRESETS["isnet-general-use"])
     ok = check_onnx(_config(model))
     assert ok.ok and "onnxruntime 1." in ok.detail and "CPUExecutionProvider" in ok.detail
     assert "isnet-general-use" in ok.detail and "loads" in ok.detail and "1x3x1024x1024 float32" in ok.detail
+    preset = tmp_path / "onnx.yaml"
+    preset.write_text(yaml.safe_dump({"segment": {"backend": "onnx", "onnx_model": str(model)}}))
+    assert main(["doctor", "--config", str(preset)]) == 0
+    out = capsys.readouterr().out
+    assert "[ok] segment: onnx" in out and "[ok] package onnxruntime" in out
+    assert "segment: onnx" in out.splitlines()[-1]  # "usable backends: ..."
     for config, words in [(PipelineConfig(), "onnx_model is not set"), (_config(tmp_path / "no.onnx"), "not found"),
-                          (_config(model, "u2net"), "320x320 input"), (_config(model, "u-2-net"), "valid names")]:
+                          (_config(model, "u2net"), "320x320 input")]:
         check = check_onnx(config)
         assert not check.ok and words in check.detail and check.hint, (words, check)
 
