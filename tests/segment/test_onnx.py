@@ -20,7 +20,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from pipeline.config import PipelineConfig  # noqa: E402
-from pipeline.doctor import check_onnx  # noqa: E402
+from pipeline.doctor import PACKAGES, check_onnx, format_doctor  # noqa: E402
 from pipeline.models.cache import CachedModel  # noqa: E402
 from pipeline.models.onnx_loader import OnnxLayout, load_onnx  # noqa: E402
 from pipeline.score.mask_metrics import iou  # noqa: E402
@@ -209,19 +209,14 @@ def test_config_errors_are_loud(tmp_path):
         OnnxSegmenter(ClassicalSegmenter(), None, None, 1.5, load_error="x")
 
 
-def test_doctor_reports_the_model(tmp_path, capsys):
-    from pipeline.cli import main
-
+def test_doctor_reports_the_model(tmp_path):
     model = tiny_salient_model(tmp_path / "isnet-general-use.onnx", PRESETS["isnet-general-use"])
     ok = check_onnx(_config(model))
     assert ok.ok and "onnxruntime 1." in ok.detail and "CPUExecutionProvider" in ok.detail
     assert "isnet-general-use" in ok.detail and "loads" in ok.detail and "1x3x1024x1024 float32" in ok.detail
-    preset = tmp_path / "onnx.yaml"
-    preset.write_text(yaml.safe_dump({"segment": {"backend": "onnx", "onnx_model": str(model)}}))
-    assert main(["doctor", "--config", str(preset)]) == 0
-    out = capsys.readouterr().out
-    assert "[ok] segment: onnx" in out and "[ok] package onnxruntime" in out
-    assert "segment: onnx" in out.splitlines()[-1]  # "usable backends: ..."
+    text = format_doctor([ok])
+    assert text.startswith("[ok] segment: onnx") and text.splitlines()[-1] == "usable backends: segment: onnx"
+    assert "onnxruntime" in {module for module, _ in PACKAGES}  # its version line
     for config, words in [(PipelineConfig(), "onnx_model is not set"), (_config(tmp_path / "no.onnx"), "not found"),
                           (_config(model, "u2net"), "320x320 input")]:
         check = check_onnx(config)
