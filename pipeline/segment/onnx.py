@@ -27,7 +27,7 @@ from pipeline.config import PipelineConfig, SegmentConfig
 from pipeline.errors import BackendUnavailableError
 from pipeline.models.cache import CachedModel
 from pipeline.segment import Segmenter
-from pipeline.segment.classical import _resize_long_side
+from pipeline.segment.classical import ClassicalSegmenter, _resize_long_side
 from pipeline.segment.fallback import classical_fallback, mask_iou
 from pipeline.segment.matting import refine_alpha
 from pipeline.segment.onnx_presets import PRESETS, OnnxPreset, family_for_file, get_preset, postprocess, preprocess
@@ -128,8 +128,6 @@ def open_onnx_model(config: SegmentConfig, device: str) -> tuple[CachedModel[Any
 def build_onnx_segmenter(config: PipelineConfig) -> OnnxSegmenter:
     """The ONNX segmenter over the classical one; never raises for a missing or broken model (it
     falls back)."""
-    from pipeline.segment.classical import ClassicalSegmenter
-
     cfg = config.segment
     model, family, error = open_onnx_model(cfg, config.run.device)
     if error:
