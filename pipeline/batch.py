@@ -27,15 +27,15 @@ from pipeline import __version__
 from pipeline.compose import Stages, build_stages, process_product
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UnsafeKeyError
-from pipeline.imageio import encode_png, thumbnail_data_uri
+from pipeline.io.imageio import encode_png, thumbnail_data_uri
+from pipeline.io.storage import Bucket, options_for_url, safe_key
 from pipeline.ledger import Ledger, process_once
-from pipeline.ledger_store import is_transient_error
+from pipeline.ledger.store import is_transient_error
 from pipeline.redact import redact
 from pipeline.report import build_report, write_reports
 from pipeline.restore.regions import parse_sidecar
 from pipeline.review.reports import read_decisions, report_decisions
 from pipeline.review.views import original_in_frame
-from pipeline.storage import Bucket, options_for_url, safe_key
 from pipeline.types import ItemRecord, ProductResult
 
 log = logging.getLogger(__name__)

@@ -236,7 +236,7 @@ def _cmd_review(args: argparse.Namespace) -> int:
 def _cmd_publish(args: argparse.Namespace) -> int:
     from pipeline.review.folder import NotABatchError, open_batch_folder
     from pipeline.review.publish import publish_batch
-    from pipeline.storage import Bucket, options_for_url
+    from pipeline.io.storage import Bucket, options_for_url
 
     try:
         folder = open_batch_folder(args.batch, _storage(args))

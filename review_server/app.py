@@ -34,7 +34,7 @@ from pipeline.errors import UnsafeKeyError
 from pipeline.review.decisions import DecisionError
 from pipeline.review.publish import sha256_hex
 from pipeline.review.session import ReviewSession, StaleCompositeError
-from pipeline.storage import safe_key
+from pipeline.io.storage import safe_key
 from review_server.security import SANDBOX_CSP, GuardMiddleware
 
 log = logging.getLogger(__name__)

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.ledger.records import DECISIONS_FILE
 from pipeline.review.casfile import CasJsonFile, ConflictError  # noqa: F401 - ConflictError is part of this API
 from pipeline.review.folder import BatchFolder
 
 log = logging.getLogger(__name__)
 
-DECISIONS_FILE = "decisions.json"
 DECISIONS = ("approved", "rejected", "undecided")
 SCHEMA = 1
 HISTORY_KEEP = 20

@@ -35,7 +35,7 @@ from pipeline.redact import redact
 from pipeline.review.casfile import CasJsonFile
 from pipeline.review.decisions import DecisionStore
 from pipeline.review.folder import BatchFolder, item_file
-from pipeline.storage import Bucket, safe_key
+from pipeline.io.storage import Bucket, safe_key
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 from pipeline.report.html import embed_decisions
 from pipeline.review.decisions import DECISIONS_FILE, counts
 from pipeline.review.folder import BatchFolder
-from pipeline.storage import Bucket, safe_key
+from pipeline.io.storage import Bucket, safe_key
 
 log = logging.getLogger(__name__)
 

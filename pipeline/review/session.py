@@ -17,7 +17,7 @@ import numpy as np
 
 from pipeline.config import ScoreConfig
 from pipeline.errors import UnsafeKeyError
-from pipeline.imageio import decode_image, encode_png
+from pipeline.io.imageio import decode_image, encode_png
 from pipeline.ledger import record_from_json
 from pipeline.report.html import GROUP_ORDER
 from pipeline.report.summary import item_outcome

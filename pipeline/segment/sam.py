@@ -14,7 +14,6 @@ Fallback: when the checkpoint is missing or fails to load, SAM raises, or the be
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import pickle
 from typing import Any
@@ -26,6 +25,7 @@ from pipeline.config import PipelineConfig, SegmentConfig
 from pipeline.errors import BackendUnavailableError
 from pipeline.models.cache import CachedModel
 from pipeline.segment import Segmenter
+from pipeline.segment.fallback import classical_fallback, mask_iou
 from pipeline.segment.matting import refine_alpha
 from pipeline.types import Segmentation
 
@@ -45,12 +45,6 @@ def sam_prompts(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
     y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
     return box, np.array([[x, y]], np.float32), np.array([1], np.int64)
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two HW bool masks (0 when both are empty)."""
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
 class SamSegmenter:
@@ -116,9 +110,7 @@ class SamSegmenter:
 
 def fallback(base: Segmentation, reason: str) -> Segmentation:
     """The classical segmentation, marked with why SAM was not used (logged as a warning)."""
-    logger.warning("SAM fallback to %s: %s", base.backend, reason)
-    info = {**base.info, "fallback_reason": reason, "requested_backend": "sam"}
-    return dataclasses.replace(base, info=info)
+    return classical_fallback(base, reason, "sam")
 
 
 def load_sam_model(config: SegmentConfig, device: str) -> tuple[CachedModel[Any] | None, str | None]:

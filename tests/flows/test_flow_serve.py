@@ -19,7 +19,7 @@ from flows.artifacts import TABLE_KEY
 from flows.params import DEFAULT_CRON
 from flows.process_bucket import process_bucket
 from flows.serve import build_parser, deployment_parameters, serve_main
-from pipeline.storage import Bucket
+from pipeline.io.storage import Bucket
 from tests.flows.checks import assert_exactly_once, flow_run_artifacts
 from tests.flows.conftest import TEST_BUCKET
 from tests.flows.servers import stop_pid

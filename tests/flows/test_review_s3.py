@@ -9,7 +9,7 @@ import uuid
 from pipeline.cli import main
 from pipeline.review.decisions import Decision, DecisionStore
 from pipeline.review.folder import open_batch_folder
-from pipeline.storage import Bucket
+from pipeline.io.storage import Bucket
 from tests.flows.conftest import TEST_BUCKET, encode, synthetic_product
 from tests.review.server import ReviewServer
 

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.review.decisions import Decision, DecisionError, DecisionStore, counts
 from pipeline.review.folder import BatchFolder, NotABatchError, open_batch_folder, split_batch_url
-from pipeline.storage import Bucket
+from pipeline.io.storage import Bucket
 
 SHA = "a" * 64
 

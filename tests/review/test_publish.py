@@ -9,7 +9,7 @@ from pipeline.cli import main
 from pipeline.review.decisions import Decision, DecisionStore
 from pipeline.review.folder import open_batch_folder
 from pipeline.review.publish import publish_batch, target_key
-from pipeline.storage import Bucket
+from pipeline.io.storage import Bucket
 
 
 def _sha(path) -> str:

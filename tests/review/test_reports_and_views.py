@@ -15,7 +15,7 @@ from pipeline.review.folder import open_batch_folder
 from pipeline.review.reports import refresh_reports
 from pipeline.review.views import delta_e_heatmap, delta_e_map, mask_edge_overlay, to_frame
 from pipeline.samples import write_samples
-from pipeline.storage import Bucket
+from pipeline.io.storage import Bucket
 
 
 def test_a_rerun_keeps_decisions_and_its_reports_show_them(tmp_path):
