@@ -30,7 +30,8 @@ import numpy as np
 from pipeline.config import PipelineConfig
 from pipeline.models.cache import CachedModel
 from pipeline.models.devices import generator_device
-from pipeline.scene.diffusion_config import DiffusionConfig, diffusion_config
+from pipeline.scene.accel import does_cfg, to_pil
+from pipeline.scene.diffusion_config import ControlNetSpec, DiffusionConfig, diffusion_config
 from pipeline.scene.diffusion_inputs import DiffusionInputs, composite, from_work, prepare_inputs, to_work
 from pipeline.scene.diffusion_pipeline import LoadedPipeline, load_pipeline
 from pipeline.scene.schedulers import make_scheduler
@@ -90,7 +91,7 @@ class DiffusionBackend:
         check_inputs(placed, control, seed, n)
         inputs = prepare_inputs(self.cfg, placed, control, theme, item_meta)
         seeds = [seed + k for k in range(n)]
-        with self._entry.lock:
+        with self._entry.lock, self._entry.value.accel.product():
             frames = self._generate_scenes(inputs, seeds)
             if self.mode == "harmonised":
                 frames = [self._harmonise(inputs, placed, frame, s) for frame, s in zip(frames, seeds, strict=True)]
@@ -137,21 +138,21 @@ class DiffusionBackend:
         import torch
 
         loaded = self._entry.value
-        pipe = loaded.pipe
+        pipe, accel = loaded.pipe, loaded.accel
         pipe.scheduler = make_scheduler(self.cfg.scheduler, loaded.scheduler_config)
-        if loaded.n_ip_adapters:
-            pipe.set_ip_adapter_scale([s.scale for s in self.cfg.ip_adapters])
-        gdev = generator_device(pipe.device)
+        do_cfg = does_cfg(pipe, self.cfg.guidance_scale)
         kwargs = self._control_kwargs(inputs, loaded)
-        if loaded.n_ip_adapters:
-            kwargs["ip_adapter_image"] = [_pil(im) for im in inputs.ip_images]
+        gdev = generator_device(pipe.device)
         h, w = inputs.geometry.work_hw
-        with torch.inference_mode():
+        with torch.inference_mode(), accel.call(pipe, (h, w, len(seeds), steps)):
+            kwargs.update(accel.prompt_kwargs(pipe, loaded.family, inputs.prompt, inputs.negative_prompt,
+                                              self.cfg.clip_skip, do_cfg))
+            if loaded.n_ip_adapters:
+                pipe.set_ip_adapter_scale([s.scale for s in self.cfg.ip_adapters])
+                kwargs.update(accel.ip_kwargs(pipe, inputs.ip_images, do_cfg))
             out = pipe(
-                prompt=inputs.prompt,
-                negative_prompt=inputs.negative_prompt,
-                image=_pil(image),
-                mask_image=_pil(mask.astype(np.uint8) * 255),
+                image=to_pil(image),
+                mask_image=to_pil(mask.astype(np.uint8) * 255),
                 height=h,
                 width=w,
                 strength=strength,
@@ -166,22 +167,22 @@ class DiffusionBackend:
         return [np.clip(im * 255.0 + 0.5, 0, 255).astype(np.uint8) for im in out.images]
 
     def _control_kwargs(self, inputs: DiffusionInputs, loaded: LoadedPipeline) -> dict[str, Any]:
-        images = [_pil(c) for c in inputs.control_images]
-        specs = self.cfg.controlnets
+        images = [to_pil(c) for c in inputs.control_images]
+        windows = [controlnet_window(s, self.cfg.accel.controlnet_stop_at) for s in self.cfg.controlnets]
         if loaded.union:
-            spec = specs[0]
+            scale, start, end = windows[0]
             return {
                 "control_image": images,
                 "control_mode": list(inputs.control_modes or ()),
-                "controlnet_conditioning_scale": spec.conditioning_scale,
-                "control_guidance_start": spec.guidance_start,
-                "control_guidance_end": spec.guidance_end,
+                "controlnet_conditioning_scale": scale,
+                "control_guidance_start": start,
+                "control_guidance_end": end,
             }
         return {
             "control_image": images,
-            "controlnet_conditioning_scale": [s.conditioning_scale for s in specs],
-            "control_guidance_start": [s.guidance_start for s in specs],
-            "control_guidance_end": [s.guidance_end for s in specs],
+            "controlnet_conditioning_scale": [w[0] for w in windows],
+            "control_guidance_start": [w[1] for w in windows],
+            "control_guidance_end": [w[2] for w in windows],
         }
 
     def _info(self, inputs: DiffusionInputs, theme: Theme, seed: int, k: int, n: int) -> dict[str, Any]:
@@ -209,16 +210,21 @@ class DiffusionBackend:
                 for s, r in zip(cfg.ip_adapters, inputs.ip_references, strict=True)
             ],
             "models": self.provenance,
+            "accel": self._entry.value.accel.describe(),
         }
         if self.mode == "harmonised":
             info["harmonise_strength"] = cfg.harmonise_strength
         return info
 
 
-def _pil(array: np.ndarray) -> Any:
-    from PIL import Image
-
-    return Image.fromarray(np.ascontiguousarray(array))
+def controlnet_window(spec: ControlNetSpec, stop_at: float | None) -> tuple[float, float, float]:
+    """(conditioning scale, guidance start, guidance end) of one ControlNet, its end capped at
+    ``stop_at`` (accel.controlnet_stop_at); a window that closes before it opens turns the net off."""
+    if stop_at is None or spec.guidance_end <= stop_at:
+        return spec.conditioning_scale, spec.guidance_start, spec.guidance_end
+    if stop_at <= spec.guidance_start:
+        return 0.0, spec.guidance_start, spec.guidance_end
+    return spec.conditioning_scale, spec.guidance_start, stop_at
 
 
 def check_inputs(placed: PlacedProduct, control: ControlMaps, seed: int, variants: int) -> None:

@@ -1,0 +1,169 @@
+"""Speed levers of the diffusion backend (pipeline/scene/accel.py) on the tiny random-weight models.
+
+Exact levers must give the unoptimised output: bit for bit where they keep diffusers' arithmetic
+(caches, skipped inactive ControlNets), within float32 rounding where they change the kernels
+(channels_last, fused QKV, SDPA backend, torch.compile traced with the eager backend). Each lever
+must also do what it claims (fewer text-encoder / VAE / ControlNet passes). Approximations must
+change the output, by less than a different seed does, and say what they skipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.config import load_config
+from pipeline.scene.diffusion import build_diffusion_backend, controlnet_window
+from pipeline.scene.diffusion_config import AccelConfig, ControlNetSpec, diffusion_config
+from tests.scene.test_diffusion import META, THEME, _config, monkeypatch_module, product  # noqa: F401
+
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:diffusers.*"),
+              pytest.mark.filterwarnings("ignore::FutureWarning"),
+              pytest.mark.usefixtures("one_torch_thread")]
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+ALL_OFF = {"cache_prompt_embeds": False, "cache_ip_embeds": False, "cache_control_embeddings": False,
+           "skip_inactive_controlnets": False, "encode_once": False}
+
+
+def _backend(tiny, accel: dict, mode: str = "exact", **section):
+    return build_diffusion_backend(_config(tiny, mode=mode, accel=accel, **section))
+
+
+def _count_calls(module) -> list[int]:
+    counter = [0]
+    module.register_forward_hook(lambda *_: counter.__setitem__(0, counter[0] + 1))
+    return counter
+
+
+def _images(backend, placed, control, seed: int, variants: int = 2) -> list[np.ndarray]:
+    return [r.image for r in backend.generate(placed, control, THEME, seed=seed, item_meta=META, variants=variants)]
+
+
+@pytest.fixture(scope="module")
+def reference(tiny, product, monkeypatch_module):  # noqa: F811
+    """Images of the unoptimised backend (every lever off): exact mode 2 variants, harmonised 1."""
+    placed, control, _ = product
+    exact = _images(_backend(tiny, ALL_OFF), placed, control, seed=3)
+    harmonised = _images(_backend(tiny, ALL_OFF, mode="harmonised"), placed, control, seed=3, variants=1)
+    return exact, harmonised
+
+
+def test_default_levers_are_exact_and_bit_identical(tiny, product, reference, monkeypatch_module):  # noqa: F811
+    placed, control, _ = product
+    assert AccelConfig().exact
+    backend = _backend(tiny, {})
+    pipe = backend._entry.value.pipe
+    text_calls = _count_calls(pipe.text_encoder)
+    encoder_calls = _count_calls(pipe.vae.encoder)
+    cond_calls = [_count_calls(net.controlnet_cond_embedding.conv_in) for net in pipe.controlnet.nets]
+    runner = backend._entry.value.accel.controlnet
+    runs_before = runner.runs
+    images = _images(backend, placed, control, seed=3)
+    for got, want in zip(images, reference[0], strict=True):
+        np.testing.assert_array_equal(got, want)
+    # 2 variants x 2 steps: the prompt is encoded once, the masked image once, each control image
+    # once per call, and the canny net (guidance_end 0.8) is not run at the second step.
+    assert text_calls[0] == 2  # prompt + negative prompt, once
+    assert encoder_calls[0] == 1
+    assert [c[0] for c in cond_calls] == [2, 2]
+    assert runner.runs - runs_before == 2 * (2 + 2) - 2
+    info = backend(placed, control, THEME, seed=3, item_meta=META).info
+    assert info["accel"]["applied"]["controlnet_runner"] == "fast" and info["accel"]["config"]["encode_once"]
+
+
+def test_default_levers_bit_identical_in_harmonised_mode(tiny, product, reference, monkeypatch_module):  # noqa: F811
+    placed, control, _ = product
+    images = _images(_backend(tiny, {}, mode="harmonised"), placed, control, seed=3, variants=1)
+    np.testing.assert_array_equal(images[0], reference[1][0])
+
+
+@pytest.mark.parametrize("union", [False, True], ids=["sdxl-pair", "sdxl-union"])
+def test_default_levers_bit_identical_on_sdxl(tiny, product, union, monkeypatch_module):  # noqa: F811
+    placed, control, _ = product
+    off = _images(_backend(tiny, ALL_OFF, family="sdxl", union=union), placed, control, seed=5)
+    on = _images(_backend(tiny, {}, family="sdxl", union=union), placed, control, seed=5)
+    for got, want in zip(on, off, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("accel", [
+    {"channels_last": True, "fuse_qkv": True, "sdpa_backend": "math"},
+    {"compile": "regional", "compile_backend": "eager"},
+    {"compile": "full", "compile_backend": "eager", "channels_last": True},
+], ids=["layout-fuse-sdpa", "compile-regional", "compile-full"])
+def test_kernel_levers_match_within_float32_rounding(tiny, product, reference, accel, monkeypatch_module):  # noqa: F811
+    placed, control, _ = product
+    backend = _backend(tiny, accel)
+    images = _images(backend, placed, control, seed=3)
+    for got, want in zip(images, reference[0], strict=True):
+        diff = np.abs(got.astype(int) - want)
+        assert diff.max() <= 2 and diff.mean() < 0.05, (diff.max(), diff.mean())
+    applied = backend._entry.value.accel.applied
+    if "fuse_qkv" in accel:  # the tiny preset has an IP-Adapter: its processors stay, the UNet is not fused
+        assert applied["fuse_qkv"] == ["vae", "controlnet0", "controlnet1"]
+    if "compile" in accel:
+        assert applied["compile"]["how"] == accel["compile"] and applied["compile"]["modules"]
+        bucket = backend._entry.value.accel.buckets
+        assert sum(b.calls for b in bucket.values()) >= 2
+
+
+def _seed_gap(reference) -> float:
+    """How far apart two seeds' scenes are: the scale an approximation must stay well inside."""
+    return float(np.abs(reference[0][0].astype(int) - reference[0][1]).mean())
+
+
+def test_deepcache_skips_deep_blocks_and_stays_closer_than_another_seed(tiny, product, monkeypatch_module):  # noqa: F811
+    placed, control, _ = product
+    exact = _images(_backend(tiny, {}, steps=4), placed, control, seed=3)
+    backend = _backend(tiny, {"deepcache_interval": 2}, steps=4)
+    state = backend._entry.value.accel
+    runs_before = state.controlnet.runs
+    approx = _images(backend, placed, control, seed=3)
+    assert (state.deepcache.full_steps, state.deepcache.cached_steps) == (4, 4)  # 2 calls x (2 full + 2 cached)
+    assert state.controlnet.runs - runs_before < 2 * 4 * 2  # residuals reused on cached steps
+    change = float(np.abs(approx[0].astype(int) - exact[0]).mean())
+    assert 0.0 < change < _seed_gap((exact,)), change
+
+
+def test_controlnet_stop_at_runs_fewer_controlnets(tiny, product, reference, monkeypatch_module):  # noqa: F811
+    placed, control, _ = product
+    backend = _backend(tiny, {"controlnet_stop_at": 0.5})
+    runner = backend._entry.value.accel.controlnet
+    before = runner.runs
+    approx = _images(backend, placed, control, seed=3)
+    assert runner.runs - before == 2 * 2  # 2 calls, both nets at step 0 only
+    change = float(np.abs(approx[0].astype(int) - reference[0][0]).mean())
+    assert 0.0 < change < _seed_gap(reference), change
+
+
+def test_controlnet_window_caps_and_turns_off():
+    spec = ControlNetSpec(name="canny", source="/x", conditioning_scale=0.5, guidance_start=0.2, guidance_end=0.9)
+    assert controlnet_window(spec, None) == (0.5, 0.2, 0.9)
+    assert controlnet_window(spec, 0.95) == (0.5, 0.2, 0.9)
+    assert controlnet_window(spec, 0.6) == (0.5, 0.2, 0.6)
+    assert controlnet_window(spec, 0.1) == (0.0, 0.2, 0.9)  # closes before it opens: off
+
+
+def test_vae_tiling_changes_little(tiny, product, reference, monkeypatch_module):  # noqa: F811
+    placed, control, _ = product
+    backend = _backend(tiny, {"vae_tiling": "on"})  # the tiny VAE tiles above 64 px; the work frame is 104x80
+    approx = _images(backend, placed, control, seed=3)
+    assert backend._entry.value.pipe.vae.use_tiling
+    change = float(np.abs(approx[0].astype(int) - reference[0][0]).mean())
+    assert 0.0 < change < _seed_gap(reference), change
+
+
+def test_accel_switches_are_validated_and_in_the_presets(tiny):
+    with pytest.raises(ValueError, match="deepcache_interval"):
+        diffusion_config(_config(tiny, accel={"deepcache_interval": 0}))
+    with pytest.raises(ValueError, match="Extra inputs"):
+        diffusion_config(_config(tiny, accel={"cuda_graphs": True}))
+    fast = diffusion_config(load_config(CONFIGS / "fast.yaml"))
+    assert fast.accel.exact and fast.accel.channels_last and fast.accel.compile == "regional"
+    assert diffusion_config(load_config(CONFIGS / "fast-sdxl.yaml")).family == "sdxl"
+    approx = diffusion_config(load_config(CONFIGS / "fast-approx.yaml"))
+    assert not approx.accel.exact and approx.accel.deepcache_interval > 1 and approx.steps < fast.steps
+    assert approx.accel.channels_last  # extends fast.yaml
