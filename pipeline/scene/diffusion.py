@@ -105,6 +105,12 @@ class DiffusionBackend:
             for k, (frame, s) in enumerate(zip(frames, seeds, strict=True))
         ]
 
+    def run_inputs(self, inputs: DiffusionInputs, seeds: Sequence[int]) -> list[np.ndarray]:
+        """Scenes (HWC uint8, work size) for prepared ``inputs``, one per seed, in ``batch_size``
+        calls: the generation step of :meth:`generate` alone (bench/gpu.py times this)."""
+        with self._entry.lock, self._entry.value.accel.product():
+            return self._generate_scenes(inputs, seeds)
+
     # -- steps -------------------------------------------------------------------------------
 
     def _generate_scenes(self, inputs: DiffusionInputs, seeds: Sequence[int]) -> list[np.ndarray]:
