@@ -26,13 +26,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pipeline.scene.diffusion_config import AccelConfig
 from pipeline.scene.deepcache import DeepCache
-from pipeline.scene.fast_controlnet import FastMultiControlNet, cache_cond_embeddings
+
+if TYPE_CHECKING:
+    from pipeline.scene.fast_controlnet import FastMultiControlNet
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +178,8 @@ def prepare_pipeline(pipe: Any, cfg: AccelConfig, *, n_ip_adapters: int, union: 
     """
     import torch
 
+    from pipeline.scene.fast_controlnet import FastMultiControlNet, cache_cond_embeddings  # imports diffusers
+
     state = AccelState(cfg=cfg, cuda=pipe.unet.device.type == "cuda")
     nets = _controlnets(pipe)
     if cfg.channels_last:
@@ -239,6 +243,11 @@ def compile_models(models: dict[str, Any], cfg: AccelConfig) -> list[str]:
     regional: each repeated transformer block (compiles in a fraction of the time, most of the
     gain); full: the whole model. Returns the names of what was compiled.
     """
+    import torch._dynamo
+
+    for limit in ("recompile_limit", "cache_size_limit"):  # one graph per block shape x bucket: many
+        if hasattr(torch._dynamo.config, limit):
+            setattr(torch._dynamo.config, limit, max(getattr(torch._dynamo.config, limit), 256))
     kwargs: dict[str, Any] = {"dynamic": False, "backend": cfg.compile_backend}
     if cfg.compile_backend == "inductor":
         kwargs["mode"] = cfg.compile_mode
