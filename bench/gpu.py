@@ -75,13 +75,16 @@ ROWS: dict[str, Row] = {r.name: r for r in (
     Row("stock", None),
     Row("ours", {}),
     Row("ours+kernels", dict(KERNELS)),
+    Row("ours+graphs", {**KERNELS, "cuda_graphs": True}),
+    Row("ours+compile+graphs", {**KERNELS, "compile": "regional", "cuda_graphs": True}),
     Row("ours+compile", {**KERNELS, "compile": "regional"}),
-    Row("ours+cudagraphs", {**KERNELS, "compile": "full", "compile_mode": "reduce-overhead"}),
+    Row("ours+compile-full-ro", {**KERNELS, "compile": "full", "compile_mode": "reduce-overhead"}),
     Row("approx:deepcache3", {**KERNELS, "deepcache_interval": 3}, approx=True),
-    Row("approx:cn-stop0.6", {**KERNELS, "controlnet_stop_at": 0.6}, approx=True),
-    Row("approx:steps10", dict(KERNELS), approx=True, steps=10),
+    Row("approx:cn-stop0.6", {**KERNELS, "cuda_graphs": True, "controlnet_stop_at": 0.6}, approx=True),
+    Row("approx:steps10", {**KERNELS, "cuda_graphs": True}, approx=True, steps=10),
 )}
-DEFAULT_ROWS = ("stock", "ours", "ours+kernels", "ours+compile")
+# Cheapest one-time cost first: a run cut short by --budget-s still has the rows that matter most.
+DEFAULT_ROWS = ("stock", "ours", "ours+kernels", "ours+graphs", "ours+compile+graphs")
 APPROX_ROWS = ("approx:deepcache3", "approx:cn-stop0.6", "approx:steps10")
 CONTROL_SCALES = (0.5, 0.6)
 

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 EMBED_CACHE_SIZE = 32  # prompts / reference images kept per pipeline (a few themes x products)
 TILING_AUTO_PIXELS = 1024 * 1024  # vae_tiling: auto tiles work frames larger than this
 TRANSFORMER_BLOCKS = ("BasicTransformerBlock",)  # the repeated blocks of SD1.5/SDXL UNets and ControlNets
+CPU_CAPTURE: Callable[..., Any] | None = None  # cuda_graphs stand-in on the CPU (tests set cuda_graphs.eager_capture)
 
 
 @dataclass
@@ -71,6 +72,7 @@ class AccelState:
     prompt_cache: OrderedDict[tuple[Any, ...], dict[str, Any]] = field(default_factory=OrderedDict)
     ip_cache: OrderedDict[tuple[Any, ...], list[Any]] = field(default_factory=OrderedDict)
     buckets: dict[str, BucketStats] = field(default_factory=dict)
+    graphs: list[Any] = field(default_factory=list)  # GraphedForward per graphed module (cuda_graphs)
     cuda: bool = False
     _in_product: bool = False
 
@@ -197,7 +199,8 @@ def prepare_pipeline(pipe: Any, cfg: AccelConfig, *, n_ip_adapters: int, union: 
         else:  # fusing would replace the IP-Adapter attention processors
             logger.info("fuse_qkv: UNet left unfused (IP-Adapter processors); ControlNets and VAE fused")
         state.applied["fuse_qkv"] = fused
-    if cfg.cache_control_embeddings:
+    capture = _graph_capture(cfg, state)
+    if cfg.cache_control_embeddings and capture is None:  # inside a graph the cache would go stale
         for net in nets:
             cache_cond_embeddings(net, state.cond_cache)
         state.applied["cache_control_embeddings"] = len(nets)
@@ -217,7 +220,25 @@ def prepare_pipeline(pipe: Any, cfg: AccelConfig, *, n_ip_adapters: int, union: 
         compiled = compile_models({"unet": pipe.unet, **{f"controlnet{i}": n for i, n in enumerate(nets)}}, cfg)
         state.applied["compile"] = {"how": cfg.compile, "mode": cfg.compile_mode, "backend": cfg.compile_backend,
                                     "modules": compiled}
+    if capture is not None:
+        from pipeline.scene.cuda_graphs import GraphedForward
+
+        state.graphs = [GraphedForward(pipe.unet, "unet", capture)]
+        state.graphs += [GraphedForward(net, f"controlnet{i}", capture) for i, net in enumerate(nets)]
+        state.applied["cuda_graphs"] = [g.name for g in state.graphs]
+    elif cfg.cuda_graphs:
+        state.applied["cuda_graphs"] = "ignored: not on a CUDA device"
     return state
+
+
+def _graph_capture(cfg: AccelConfig, state: AccelState) -> Callable[..., Any] | None:
+    if not cfg.cuda_graphs:
+        return None
+    if state.cuda:
+        from pipeline.scene.cuda_graphs import cuda_capture
+
+        return cuda_capture
+    return CPU_CAPTURE
 
 
 def _controlnets(pipe: Any) -> list[Any]:

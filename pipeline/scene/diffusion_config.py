@@ -86,7 +86,8 @@ class AccelConfig(_Strict):
     VAE encoding of an identical masked image is reused across the calls of one product).
     Same maths, different rounding (off by default; GPU levers): ``channels_last``, ``fuse_qkv``,
     ``sdpa_backend``, ``compile`` (static shapes: one compiled graph per resolution bucket and batch
-    size; ``compile_mode: reduce-overhead`` adds CUDA graphs).
+    size; ``compile_mode: reduce-overhead`` adds CUDA graphs), ``cuda_graphs`` (the UNet and ControlNet
+    forwards captured as CUDA graphs, one per bucket, without torch.compile; CUDA only).
     Approximations (off by default; opt-in presets such as configs/fast.yaml): ``controlnet_stop_at``
     (every ControlNet stops after this fraction of the steps), ``deepcache_interval`` (DeepCache-style:
     the UNet's deep blocks run every N-th step, the shallow ones every step), ``vae_tiling``.
@@ -107,11 +108,20 @@ class AccelConfig(_Strict):
     compile_backend: Literal["inductor", "aot_eager", "eager"] = Field(
         "inductor", description="torch.compile backend; aot_eager/eager only trace (tests, debugging)"
     )
+    cuda_graphs: bool = Field(False, description="capture UNet/ControlNet forwards as CUDA graphs (ignored on the CPU)")
     controlnet_stop_at: float | None = Field(None, gt=0.0, le=1.0, description="approximation: cap every guidance_end")
     deepcache_interval: int = Field(1, ge=1, le=10, description="approximation: full UNet every N steps (1 = off)")
     vae_tiling: Literal["off", "auto", "on"] = Field(
         "off", description="tiled VAE encode/decode; auto = above 1024x1024 work pixels (approximation at tile seams)"
     )
+
+    @model_validator(mode="after")
+    def _compatible(self) -> AccelConfig:
+        if self.cuda_graphs and self.deepcache_interval > 1:
+            raise ValueError("accel: cuda_graphs and deepcache_interval > 1 do not combine (a graph fixes one path)")
+        if self.cuda_graphs and self.compile == "full":
+            raise ValueError("accel: cuda_graphs with compile: full; use compile_mode: reduce-overhead instead")
+        return self
 
     @property
     def exact(self) -> bool:

@@ -160,10 +160,68 @@ def test_accel_switches_are_validated_and_in_the_presets(tiny):
     with pytest.raises(ValueError, match="deepcache_interval"):
         diffusion_config(_config(tiny, accel={"deepcache_interval": 0}))
     with pytest.raises(ValueError, match="Extra inputs"):
-        diffusion_config(_config(tiny, accel={"cuda_graphs": True}))
+        diffusion_config(_config(tiny, accel={"tensorrt": True}))
     fast = diffusion_config(load_config(CONFIGS / "fast.yaml"))
     assert fast.accel.exact and fast.accel.channels_last and fast.accel.compile == "regional"
     assert diffusion_config(load_config(CONFIGS / "fast-sdxl.yaml")).family == "sdxl"
     approx = diffusion_config(load_config(CONFIGS / "fast-approx.yaml"))
     assert not approx.accel.exact and approx.accel.deepcache_interval > 1 and approx.steps < fast.steps
     assert approx.accel.channels_last  # extends fast.yaml
+
+
+def test_cuda_graphs_replay_semantics_bit_identical(tiny, product, reference, monkeypatch):  # noqa: F811
+    """With a CPU stand-in that has a graph's semantics (static input buffers, outputs overwritten
+    on every replay), the backend's output is unchanged: nothing reads a stale graph output."""
+    import pipeline.scene.accel as accel
+    from pipeline.scene.cuda_graphs import eager_capture
+
+    placed, control, _ = product
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(accel, "CPU_CAPTURE", eager_capture)
+    backend = _backend(tiny, {"cuda_graphs": True})
+    state = backend._entry.value.accel
+    images = _images(backend, placed, control, seed=3)
+    for got, want in zip(images, reference[0], strict=True):
+        np.testing.assert_array_equal(got, want)
+    unet, canny, depth = state.graphs
+    assert (unet.captures, unet.replays) == (1, 4)  # one bucket; 2 calls x 2 steps
+    assert (canny.replays, depth.replays) == (2, 4)  # canny's window closes before the second step
+    assert "cache_control_embeddings" not in state.applied  # a cache inside a graph would go stale
+
+
+def test_cuda_graphs_ignored_on_cpu_and_validated(tiny, monkeypatch_module):  # noqa: F811
+    backend = _backend(tiny, {"cuda_graphs": True, "sdpa_backend": "auto"}, ip_adapters=0)
+    assert backend._entry.value.accel.applied["cuda_graphs"].startswith("ignored")
+    with pytest.raises(ValueError, match="do not combine"):
+        AccelConfig(cuda_graphs=True, deepcache_interval=2)
+    with pytest.raises(ValueError, match="reduce-overhead"):
+        AccelConfig(cuda_graphs=True, compile="full")
+
+
+def test_graphed_forward_aliases_outputs_and_falls_back(caplog):
+    import torch
+
+    from pipeline.scene.cuda_graphs import GraphedForward, eager_capture
+
+    lin = torch.nn.Linear(3, 2)
+    graphed = GraphedForward(lin, "lin", eager_capture)
+    with torch.inference_mode():
+        x1, x2 = torch.randn(4, 3), torch.randn(4, 3)
+        a = lin(x1).clone()
+        b = lin(x2)
+        np.testing.assert_allclose(a.numpy(), (x1 @ lin.weight.T + lin.bias).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(b.numpy(), (x2 @ lin.weight.T + lin.bias).numpy(), rtol=1e-6)
+        assert lin(x1) is b  # the same output tensor, overwritten: as a CUDA graph does
+        assert graphed.captures == 1 and graphed.replays == 3
+        lin(torch.randn(5, 3))  # a new shape: a new graph
+        assert graphed.captures == 2
+
+    def broken(*_):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    other = torch.nn.Linear(3, 2)
+    GraphedForward(other, "other", broken)
+    with torch.inference_mode():
+        y = other(x1)
+        np.testing.assert_allclose(y.numpy(), (x1 @ other.weight.T + other.bias).numpy(), rtol=1e-6)
+    assert "not captured" in caplog.text
