@@ -5,8 +5,9 @@
 #
 # Prepare here, once (downloads the wheels the device lacks into .whl/, ignored by git):
 #   bash bench/gpu_wheels.sh
-# Run on the lent GPU, in one call of the device tool (about 6 of its 15 minutes):
-#   run(command="bash bench/gpu_device.sh all", carry=[".whl"], timeout_s=420)
+# Run on the lent GPU, in one call of the device tool (at most ~7.5 of its 15 minutes, plus the
+# machine's start; both parts save their JSON as they go, so a timeout keeps what was measured):
+#   run(command="bash bench/gpu_device.sh all", carry=[".whl"], timeout_s=480)
 # A rerun of one part only:  bash bench/gpu_device.sh bench   |   bash bench/gpu_device.sh e2e
 # Dry run here on the CPU, tiny shapes, same steps (no wheels, no nvidia-smi):
 #   PY=.venv/bin/python OUT=/tmp/gpu-out bash bench/gpu_device.sh all --tiny
@@ -24,9 +25,9 @@ PY="${PY:-python3}"
 OUT="${OUT:-/tmp/gpu-out}"
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-BENCH_BUDGET_S="${BENCH_BUDGET_S:-170}"
-BENCH_TIMEOUT_S="${BENCH_TIMEOUT_S:-240}"
-E2E_TIMEOUT_S="${E2E_TIMEOUT_S:-150}"
+BENCH_BUDGET_S="${BENCH_BUDGET_S:-150}"
+BENCH_TIMEOUT_S="${BENCH_TIMEOUT_S:-220}"
+E2E_TIMEOUT_S="${E2E_TIMEOUT_S:-200}"
 
 if [ "$TINY" = "--tiny" ]; then
   BENCH_ARGS=(--device cpu --workloads sd15-512-b1 sdxl-1024-b1)

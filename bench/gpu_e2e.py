@@ -160,6 +160,18 @@ def table(families: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def save(out: Path | None, results: list[dict[str, Any]]) -> str:
+    """Write the numbers so far as JSON (when ``out``); return the table."""
+    text = table([r for r in results if r["runs"]])
+    for r in results:
+        if "error" in r:
+            text += f"\n{r['family']}: {r['error']}"
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"families": results, "table": text}, indent=1))
+    return text
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tiny", action="store_true", help="tiny models on the CPU (smoke test)")
@@ -184,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         args.steps = 2
     with tempfile.TemporaryDirectory(prefix="e2e-") as tmp:
         work = args.work or Path(tmp)
-        results = []
+        results: list[dict[str, Any]] = []
+        text = ""
         for family in args.families:
             try:
                 results.append(run_family(family, args, work / family))
@@ -192,13 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                 logger.exception("%s failed", family)
                 results.append({"family": family, "error": f"{type(exc).__name__}: {exc}"[:300], "runs": [],
                                 "ip_adapter": False})
-    text = table([r for r in results if r["runs"]])
-    for r in results:
-        if "error" in r:
-            text += f"\n{r['family']}: {r['error']}"
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"families": results, "table": text}, indent=1))
+            text = save(args.out, results)  # after each family: a later timeout keeps what was measured
     sys.stdout.write("\n" + text + "\n")
     return 0 if all("error" not in r for r in results) else 1
 

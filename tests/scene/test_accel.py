@@ -225,3 +225,34 @@ def test_graphed_forward_aliases_outputs_and_falls_back(caplog):
         y = other(x1)
         np.testing.assert_allclose(y.numpy(), (x1 @ other.weight.T + other.bias).numpy(), rtol=1e-6)
     assert "not captured" in caplog.text
+
+
+def _replaced(placed, size, scale: float):
+    """The same product placed at another size / scale, with its control maps."""
+    from pipeline.config import ControlConfig, PlacementConfig
+    from pipeline.control.depth import PseudoDepth
+    from pipeline.control.maps import build_control_maps
+    from pipeline.scene.placement import compute_placement, place_product
+
+    moved = place_product(placed.rgb, placed.alpha, compute_placement(placed.mask, PlacementConfig(
+        size=size, product_scale=scale)), ())
+    return moved, build_control_maps(moved, PseudoDepth(), ControlConfig())
+
+
+def test_products_of_one_size_share_a_pipeline_call(tiny, product, monkeypatch_module):  # noqa: F811
+    from pipeline.scene.diffusion import SceneRequest
+
+    placed, control, _ = product
+    other, other_control = _replaced(placed, (100, 76), 0.6)  # same size: same bucket
+    small, small_control = _replaced(placed, (96, 72), 0.6)  # another bucket
+    backend = _backend(tiny, {}, batch_size=2)
+    unet_calls = _count_calls(backend._entry.value.pipe.unet)
+    requests = [SceneRequest(placed, control, THEME, 3, META), SceneRequest(small, small_control, THEME, 5, META),
+                SceneRequest(other, other_control, THEME, 4, META)]
+    batched = backend.generate_batch(requests)
+    assert unet_calls[0] == 2 + 2  # one call for the two 100x76 products, one for the 96x72 one (2 steps each)
+    assert [r.info["seed"] for r in batched] == [3, 5, 4] and batched[1].image.shape == (72, 96, 3)
+    for req, got in zip(requests, batched, strict=True):
+        solo = backend(req.placed, req.control, THEME, seed=req.seed, item_meta=META).image
+        diff = np.abs(got.image.astype(int) - solo)
+        assert got.image.shape == solo.shape and diff.max() <= 2 and diff.mean() < 0.05, (diff.max(), diff.mean())
