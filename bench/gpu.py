@@ -309,7 +309,8 @@ def run(args: argparse.Namespace, on_progress: Any = None) -> dict[str, Any]:
                 results += [Result(w, row.name, status=f"error: {type(exc).__name__}: {exc}"[:200]) for w in names]
                 continue
             for name in names:
-                results.append(time_one(runner, works[name], row, repeats, args.device, stock_images))
+                prof = args.profile_out if f"{row.name}:{name}" in args.profile else None
+                results.append(time_one(runner, works[name], row, repeats, args.device, stock_images, prof))
                 logger.info("%s", _line(results[-1]))
             del runner
             if on_progress is not None:
@@ -323,8 +324,32 @@ def run(args: argparse.Namespace, on_progress: Any = None) -> dict[str, Any]:
             "results": [r.__dict__ for r in results]}
 
 
+def profile_call(runner: Runner, work: Workload, seeds: list[int], device: str, path: Path, title: str) -> None:
+    """One more call under torch.profiler; appends the top operators and the GPU-busy share to ``path``."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
+    _sync(device)
+    t0 = time.perf_counter()
+    with profile(activities=activities) as prof:
+        runner(work, seeds)
+        _sync(device)
+    wall = time.perf_counter() - t0
+    events = prof.key_averages()
+    sort = "device_time_total" if device.startswith("cuda") else "cpu_time_total"
+    try:
+        text = events.table(sort_by=sort, row_limit=25)
+    except (KeyError, AttributeError, ValueError):  # older torch: cuda_time_total
+        text = events.table(sort_by="cuda_time_total" if device.startswith("cuda") else sort, row_limit=25)
+    kernel_us = sum(getattr(e, "self_device_time_total", getattr(e, "self_cuda_time_total", 0)) for e in events)
+    busy = f"GPU kernels {kernel_us / 1e6:.3f} s of {wall:.3f} s wall ({100 * kernel_us / 1e6 / wall:.0f} % busy)"
+    with path.open("a", encoding="utf-8") as f:
+        f.write(f"\n==== {title} (profiled call, {busy if device.startswith('cuda') else 'cpu'})\n{text}\n")
+
+
 def time_one(runner: Runner, work: Workload, row: Row, repeats: int, device: str,
-             stock_images: dict[str, list[np.ndarray]]) -> Result:
+             stock_images: dict[str, list[np.ndarray]], profile_to: Path | None = None) -> Result:
     import torch
 
     res = Result(work.name, row.name)
@@ -349,6 +374,8 @@ def time_one(runner: Runner, work: Workload, row: Row, repeats: int, device: str
     res.s_per_image = round(res.s_per_call / work.batch, 4)
     res.peak_gib = peak_gib(device)
     res.repeat_max_abs_diff = diff_stats(outputs[0], outputs[-1])[0]
+    if profile_to is not None:
+        profile_call(runner, work, seeds, device, profile_to, f"{row.name} on {work.name}")
     if runner.backend is not None:
         res.applied = runner.backend._entry.value.accel.applied
     images = outputs[-1]
@@ -375,6 +402,11 @@ def run_meta(args: argparse.Namespace, size: str, steps: int, repeats: int, wall
 
 
 def git_commit() -> str:
+    """BENCH_COMMIT (a copy of the tree without .git, as on the device machine), else git's HEAD."""
+    import os
+
+    if os.environ.get("BENCH_COMMIT"):
+        return os.environ["BENCH_COMMIT"]
     try:
         out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, timeout=10, check=False)
@@ -445,6 +477,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--approx", action="store_true", help=f"also the approximation presets: {' '.join(APPROX_ROWS)}")
     p.add_argument("--budget-s", type=float, default=0.0, help="skip rows that would start after this many seconds")
     p.add_argument("--out", type=Path, help="write every number as JSON here")
+    p.add_argument("--profile", nargs="*", default=[], metavar="ROW:WORKLOAD",
+                   help="profile one extra call of these (e.g. stock:sd15-512-b1 ours+graphs:sd15-512-b1)")
+    p.add_argument("--profile-out", type=Path, default=Path("profile.txt"), help="where --profile appends its tables")
     p.add_argument("--results", type=Path, help="append the table to this markdown file (bench/RESULTS.md)")
     args = p.parse_args(argv)
     if args.device == "cpu":

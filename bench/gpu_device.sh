@@ -12,8 +12,9 @@
 # Dry run here on the CPU, tiny shapes, same steps (no wheels, no nvidia-smi):
 #   PY=.venv/bin/python OUT=/tmp/gpu-out bash bench/gpu_device.sh all --tiny
 #
-# Everything lands under $OUT (at most 8 files come back): card.txt, gpu.json, gpu.log,
-# RESULTS-fragment.md (append it to bench/RESULTS.md), e2e.json, e2e.log. The tables are printed
+# Everything lands under $OUT (at most 8 files come back): card.txt, gpu.json, gpu.log, profile.txt
+# (top operators of one stock and one CUDA-graph call, GPU-busy share), RESULTS-fragment.md (append
+# it to bench/RESULTS.md), e2e.json, e2e.log. Pass BENCH_COMMIT=<sha> (the copy there has no .git). The tables are printed
 # last. Budgets (seconds, env): BENCH_BUDGET_S (rows that would start later are skipped, reported
 # as such), BENCH_TIMEOUT_S and E2E_TIMEOUT_S (hard stops per part, so one hang cannot eat the call).
 set -uo pipefail
@@ -30,12 +31,12 @@ BENCH_TIMEOUT_S="${BENCH_TIMEOUT_S:-220}"
 E2E_TIMEOUT_S="${E2E_TIMEOUT_S:-200}"
 
 if [ "$TINY" = "--tiny" ]; then
-  BENCH_ARGS=(--device cpu --workloads sd15-512-b1 sdxl-1024-b1)
+  BENCH_ARGS=(--device cpu --workloads sd15-512-b1 sdxl-1024-b1 --profile stock:sd15-512-b1 ours+graphs:sd15-512-b1)
   E2E_ARGS=(--tiny --products 2)
   export PYTHONPATH="$PWD"
   echo "tiny dry run on the CPU" | tee "$OUT/card.txt"
 else
-  BENCH_ARGS=(--device cuda --repeats 2)
+  BENCH_ARGS=(--device cuda --repeats 2 --profile stock:sd15-512-b1 ours+graphs:sd15-512-b1)
   E2E_ARGS=()
   if ls .whl/*.whl >/dev/null 2>&1; then
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
@@ -52,7 +53,7 @@ fi
 rc=0
 if [ "$STAGE" = all ] || [ "$STAGE" = bench ]; then
   timeout "$BENCH_TIMEOUT_S" "$PY" bench/gpu.py "${BENCH_ARGS[@]}" --approx --budget-s "$BENCH_BUDGET_S" \
-    --out "$OUT/gpu.json" --results "$OUT/RESULTS-fragment.md" >"$OUT/gpu.log" 2>&1 || rc=$?
+    --out "$OUT/gpu.json" --results "$OUT/RESULTS-fragment.md" --profile-out "$OUT/profile.txt" >"$OUT/gpu.log" 2>&1 || rc=$?
   tail -n 5 "$OUT/gpu.log"
 fi
 if [ "$STAGE" = all ] || [ "$STAGE" = e2e ]; then
