@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from pipeline.config import PipelineConfig
 from pipeline.models.sources import ModelSource
@@ -114,6 +114,16 @@ class AccelConfig(_Strict):
     vae_tiling: Literal["off", "auto", "on"] = Field(
         "off", description="tiled VAE encode/decode; auto = above 1024x1024 work pixels (approximation at tile seams)"
     )
+
+    @field_validator("compile", "vae_tiling", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object, info: ValidationInfo) -> object:
+        """YAML reads a bare ``off`` / ``on`` as a boolean: take it as the word."""
+        if value is False:
+            return "off"
+        if value is True and info.field_name == "vae_tiling":
+            return "on"
+        return value
 
     @model_validator(mode="after")
     def _compatible(self) -> AccelConfig:

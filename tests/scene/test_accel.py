@@ -161,6 +161,9 @@ def test_accel_switches_are_validated_and_in_the_presets(tiny):
         diffusion_config(_config(tiny, accel={"deepcache_interval": 0}))
     with pytest.raises(ValueError, match="Extra inputs"):
         diffusion_config(_config(tiny, accel={"tensorrt": True}))
+    assert diffusion_config(_config(tiny, accel={"compile": False, "vae_tiling": False})).accel.compile == "off"  # YAML off
+    for family in ("sd15", "sdxl"):  # the family presets list the defaults
+        assert diffusion_config(load_config(CONFIGS / f"{family}.yaml")).accel == AccelConfig()
     fast = diffusion_config(load_config(CONFIGS / "fast.yaml"))
     assert fast.accel.exact and fast.accel.channels_last and fast.accel.compile == "regional"
     assert diffusion_config(load_config(CONFIGS / "fast-sdxl.yaml")).family == "sdxl"
