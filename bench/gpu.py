@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -194,13 +195,14 @@ class Runner:
                                 scheduler_config=dict(self.pipe.scheduler.config), control_names=("canny", "depth"),
                                 n_ip_adapters=0, device=self.device, dtype=str(dtype).removeprefix("torch."),
                                 accel=accel)
-        theme_inputs = make_prompt(self.family)
-        key = prompt_key(*theme_inputs, cfg.clip_skip, does_cfg(self.pipe, cfg.guidance_scale))
-        accel.put_prompt(key, self.embeds)  # prompt embeddings given: cached per theme, as in a batch
+        self._prompt_key = partial(prompt_key, clip_skip=cfg.clip_skip, do_cfg=does_cfg(self.pipe, cfg.guidance_scale))
+        self._accel = accel
         return DiffusionBackend(cfg, CachedModel(key=f"bench-{row.name}", value=loaded), "exact")
 
     def __call__(self, work: Workload, seeds: list[int]) -> list[np.ndarray]:
         if self.backend is not None:
+            # prompt embeddings given: cached per theme, as across a batch of products
+            self._accel.put_prompt(self._prompt_key(work.inputs.prompt, work.inputs.negative_prompt), self.embeds)
             return self.backend.run_inputs(work.inputs, seeds)
         return self._stock(work, seeds)
 
@@ -222,12 +224,6 @@ class Runner:
                 control_guidance_end=[1.0, 1.0], output_type="np", **self.embeds,
             )
         return [np.clip(im * 255.0 + 0.5, 0, 255).astype(np.uint8) for im in out.images]
-
-
-def make_prompt(family: str) -> tuple[str, str]:
-    from pipeline.scene.diffusion_inputs import prompts
-
-    return prompts(backend_config(family, {}, 20), bench_theme(), {"category": "bottle", "colour": "teal"})
 
 
 # ------------------------------------------------------------------------------------ metrics
