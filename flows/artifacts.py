@@ -118,7 +118,8 @@ def summary_markdown(records: list[ItemRecord], stats: BatchStats, report_url: s
 
 
 def publish(records: list[ItemRecord], stats: BatchStats, report_url: str | None) -> None:
-    """Create the three artifacts in the current flow run."""
+    """Create the three artifacts in the current flow run (the flow calls it only when it
+    processed something: a run that found nothing new publishes nothing)."""
     from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
     description = f"batch {stats.batch_id}"

@@ -337,8 +337,6 @@ def process_bucket(
     )
     check_buckets(job.source(), job.dest(), job.prefix)
     backend = cfg.scene.backend
-    logger.info("batch %s: %s -> %s (config %s, runner %s)", job.batch_id, redact(source_url),
-                redact(dest_url), job.config_hash, options.runner.kind)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     recovered = recover_batches(job, holder)
@@ -347,10 +345,13 @@ def process_bucket(
     moved = move_done_inputs(job, plan.done_keys) if (options.on_success == "move" and plan.done_keys) else 0
     stats = BatchStats(job.batch_id, backend, options.runner.kind, listed=plan.listed,
                        skipped_done=plan.skipped_done, recovered_batches=tuple(recovered))
-    if not plan.todo:
-        logger.info("nothing new under %s (%d listed, %d done)", options.prefix, plan.listed, plan.skipped_done)
-        publish([], stats, None)
+    if not plan.todo:  # one line, no artifacts: a quiet schedule stays quiet
+        logger.info("nothing new under %s (%d listed, %d done%s%s)", options.prefix, plan.listed,
+                    plan.skipped_done, f", {moved} inputs moved" if moved else "",
+                    f", reports recovered for {', '.join(recovered)}" if recovered else "")
         return _summary(job.batch_id, [], stats, {}, recovered)
+    logger.info("batch %s: %s -> %s (config %s, runner %s)", job.batch_id, redact(source_url),
+                redact(dest_url), job.config_hash, options.runner.kind)
 
     ledger = job.ledger()
     batch_lease = ledger.open_batch(job.batch_id, holder, {
