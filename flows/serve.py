@@ -82,8 +82,32 @@ def deployment_parameters(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
+def validate_before_serving(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    """Refuse now what every scheduled run would refuse later: a bad or unknown config value, an
+    unknown theme, a destination inside the watched prefix, an unusable bucket URL.
+
+    Raises ``ValueError`` naming the problem. Reads only local files; contacts no bucket.
+    """
+    from flows.process_bucket import check_buckets
+    from pipeline.config import load_config
+    from pipeline.scene.themes import get_theme
+    from pipeline.storage import Bucket
+
+    config = load_config(params.get("config_path"))
+    get_theme(config.scene.theme, config.scene.themes_file)
+    options = BatchOptions.model_validate(params["options"])
+    buckets = []
+    for what, url in (("SOURCE", args.source), ("DEST", args.dest)):
+        try:
+            buckets.append(Bucket(url, options.storage.storage_options(url)))
+        except (ValueError, ImportError) as exc:
+            raise ValueError(f"{what} {url!r} is not a usable bucket URL or folder: {exc}") from exc
+    check_buckets(*buckets, options.prefix)
+
+
 def serve_main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``product-scene serve``; blocks while serving. Returns an exit code."""
+    """Entry point of ``product-scene serve``; blocks while serving. Returns an exit code
+    (2 for usage or configuration errors, found before anything is served)."""
     args = build_parser().parse_args(argv)
     try:
         params = deployment_parameters(args)
@@ -92,6 +116,11 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.config and not args.config.is_file():
         print(f"product-scene serve: config file not found: {args.config}", file=sys.stderr)
+        return 2
+    try:
+        validate_before_serving(args, params)
+    except ValueError as exc:
+        print(f"product-scene serve: {exc}", file=sys.stderr)
         return 2
     if not os.environ.get("PREFECT_API_URL"):
         log.warning("PREFECT_API_URL is not set: Prefect will use a temporary local server")

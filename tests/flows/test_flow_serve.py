@@ -50,6 +50,30 @@ def test_serve_arguments_become_validated_parameters(tmp_path):
     assert serve_main(["a", "b", "--config", str(tmp_path / "missing.yaml")]) == 2
 
 
+@pytest.mark.parametrize("case", ["dest-in-prefix", "unknown-theme", "unknown-key", "bad-url"])
+def test_serve_refuses_what_a_run_would_refuse_before_serving(tmp_path, monkeypatch, capsys, case):
+    def never(*_a, **_k):
+        raise AssertionError("served despite an input every scheduled run would refuse")
+
+    monkeypatch.setattr(process_bucket, "serve", never)
+    src, dest, config = tmp_path / "shop", tmp_path / "out", tmp_path / "c.yaml"
+    config.write_text("scene:\n  theme: paper-white\n")
+    if case == "dest-in-prefix":
+        dest = src / "incoming" / "scenes"
+    elif case == "unknown-theme":
+        config.write_text("scene:\n  theme: moon-base\n")
+    elif case == "unknown-key":
+        config.write_text("placement:\n  longside: 512\n")
+    argv = [str(src), str(dest), "--config", str(config)]
+    if case == "bad-url":
+        argv[0] = "nosuchprotocol://bucket/"
+    assert serve_main(argv) == 2
+    err = capsys.readouterr().err
+    expected = {"dest-in-prefix": "inside the watched prefix", "unknown-theme": "moon-base",
+                "unknown-key": "longside", "bad-url": "nosuchprotocol"}[case]
+    assert err.startswith("product-scene serve: ") and expected in err and "Traceback" not in err
+
+
 @pytest.mark.integration
 def test_prefect_yaml_deploys_to_a_real_server(prefect_server, tmp_path):
     from prefect.client.orchestration import get_client
