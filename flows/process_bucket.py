@@ -31,6 +31,7 @@ from prefect.states import State
 from prefect.tasks import exponential_backoff
 
 from flows.artifacts import BatchStats, publish
+from flows.liveness import record_run_owner, watch_serve_parent
 from flows.params import BatchOptions
 from flows.runners import make_task_runner
 from flows.worker import get_bucket, get_ledger, get_runner, needs_lock, pipeline_guard, runner_builds
@@ -324,6 +325,8 @@ def process_bucket(
     cfg = resolve_config(config, config_path)
     from prefect.runtime import flow_run
 
+    watch_serve_parent()
+    record_run_owner(flow_run.id)
     holder = str(flow_run.id or uuid.uuid4())
     storage = options.storage
     job = ItemJob(

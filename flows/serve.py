@@ -1,9 +1,12 @@
 """``product-scene serve``: run the ``process-bucket`` flow on a schedule from this machine.
 
 ``flow.serve`` registers a deployment with the Prefect API (``PREFECT_API_URL``) and polls it
-for scheduled runs, executing each in a subprocess. Default schedule: every 15 minutes; at most
-one run at a time (deployment concurrency limit 1; the ledger's leases keep overlapping runs
-apart anyway). Credentials come from this process's environment, never from parameters.
+for scheduled runs, executing each in a subprocess. Default schedule: every 15 minutes; one run
+at a time per serve process, and no deployment-wide concurrency limit, so a run killed with its
+machine never holds up the schedule (the ledger's leases keep overlapping runs apart). At
+start-up, runs an earlier serve left pending or running with their process gone are marked
+crashed; a flow-run process stops when its serve process dies (:mod:`flows.liveness`).
+Credentials come from this process's environment, never from parameters.
 """
 
 from __future__ import annotations
@@ -126,10 +129,19 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         log.warning("PREFECT_API_URL is not set: Prefect will use a temporary local server")
     from prefect.types.entrypoint import EntrypointType
 
+    from flows.liveness import SERVE_PID_ENV, crash_dead_runs
     from flows.process_bucket import process_bucket
 
     schedule: dict[str, Any] = {"interval": args.interval} if args.interval else {"cron": args.cron or DEFAULT_CRON}
-    process_bucket.serve(name=args.name, parameters=params, global_limit=1, limit=1, paused=args.paused or None,
+    try:
+        crash_dead_runs(process_bucket.name, args.name)
+    except Exception as exc:  # noqa: BLE001 - serving reports an unreachable API itself
+        log.warning("could not look for runs left behind by an earlier serve: %s", exc)
+    os.environ[SERVE_PID_ENV] = str(os.getpid())  # flow-run processes stop when this one dies
+    # limit=1: one run at a time from this process. No deployment-wide limit: a run that died
+    # with its machine would hold that slot until the server's lease expired, and the ledger
+    # already keeps overlapping runs (several serve processes, a late worker) apart.
+    process_bucket.serve(name=args.name, parameters=params, limit=1, paused=args.paused or None,
                          tags=["product-scene"], entrypoint_type=EntrypointType.MODULE_PATH, **schedule)
     return 0
 
