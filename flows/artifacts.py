@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.redact import redact
+from pipeline.report.summary import fallback_counts, fallback_lines
 from pipeline.types import ItemRecord
 
 TABLE_KEY = "process-bucket-items"
@@ -83,6 +84,8 @@ def summary_markdown(records: list[ItemRecord], stats: BatchStats, report_url: s
         (f"- listed: {stats.listed}; skipped as already done: {stats.skipped_done}; "
          f"leased by another run: {stats.skipped_leased}"),
     ]
+    for line in fallback_lines(fallback_counts(records), len(records)):
+        lines.append(f"- **fallback**: {line}")
     if stats.lost or stats.changed or stats.failed_tasks:
         lines.append(f"- lost commit race: {stats.lost}; changed while processing: {stats.changed}; "
                      f"storage failures (retried next run): {stats.failed_tasks}")

@@ -49,6 +49,7 @@ from pipeline.ledger import (
 )
 from pipeline.ledger_store import is_transient_error
 from pipeline.redact import install_log_redaction, redact
+from pipeline.report.summary import fallback_counts, fallback_lines
 from pipeline.storage import IMAGE_SUFFIXES, Bucket, safe_key
 from pipeline.types import ItemRecord
 
@@ -383,6 +384,8 @@ def process_bucket(
         timings["report"] = time.perf_counter() - t2
         timings["total"] = time.perf_counter() - t0
         publish(records, stats, paths.get("html"))
+        for line in fallback_lines(fallback_counts(records), len(records)):
+            logger.warning("batch %s: %s (see report.html)", job.batch_id, line)
         ledger.close_batch(job.batch_id, batch_lease)
     except BaseException:
         batch_lease.release()  # the open marker stays: the next run writes this batch's report
@@ -417,5 +420,6 @@ def _summary(batch_id: str, records: list[ItemRecord], stats: BatchStats, paths:
         "moved": stats.moved,
         "reports": {k: redact(v) for k, v in paths.items()},
         "recovered_batches": list(recovered),
+        "fallbacks": fallback_counts(records),
         "items": sorted(r.source for r in records),
     }
