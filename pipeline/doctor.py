@@ -1,6 +1,7 @@
 """``product-scene doctor``: which backends are usable here, and what is missing for the others.
 
 Checks packages and versions, the GPU and dtype support, the Hugging Face cache / offline mode,
+orchestration (:mod:`pipeline.doctor_orchestration`: Prefect, s3fs, the API, a bucket),
 and every model source the config names (SAM checkpoint, depth model, diffusion weights) —
 found or not, without loading any weights. With no diffusion section in the config, the bundled
 presets (configs/sd15.yaml, configs/sdxl.yaml) are checked instead.
@@ -168,8 +169,12 @@ def check_diffusion(config: PipelineConfig, label: str) -> DoctorCheck:
     return DoctorCheck(name, True, f"{cfg.family}: all {len(sources)} weights found")
 
 
-def run_doctor(config: PipelineConfig | None = None) -> list[DoctorCheck]:
-    """Every check for ``config`` (default config when None). Loads no weights."""
+def run_doctor(config: PipelineConfig | None = None, *, bucket: str | None = None,
+               endpoint_url: str | None = None) -> list[DoctorCheck]:
+    """Every check for ``config`` (default config when None), then orchestration (Prefect, s3fs,
+    the Prefect API, and ``bucket`` via ``endpoint_url`` when given). Loads no weights."""
+    from pipeline.doctor_orchestration import check_orchestration
+
     config = config or PipelineConfig()
     checks = check_packages() + check_device(config) + [check_hub()]
     checks += [
@@ -186,7 +191,7 @@ def run_doctor(config: PipelineConfig | None = None) -> list[DoctorCheck]:
             path = PRESETS_DIR / preset
             if path.is_file():
                 checks.append(check_diffusion(load_config(path), preset))
-    return checks
+    return checks + check_orchestration(bucket, endpoint_url)
 
 
 def format_doctor(checks: list[DoctorCheck]) -> str:
