@@ -106,7 +106,8 @@ def _deployment(name: str):
             return None
 
 
-def _completed_runs(deployment_id) -> list:
+def _runs(deployment_id, *states) -> list:
+    """The deployment's flow runs in any of ``states``."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         DeploymentFilter,
@@ -115,17 +116,17 @@ def _completed_runs(deployment_id) -> list:
         FlowRunFilterState,
         FlowRunFilterStateType,
     )
-    from prefect.client.schemas.objects import StateType
 
     with get_client(sync_client=True) as client:
         return client.read_flow_runs(
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
-            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
-                any_=[StateType.COMPLETED]))))
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=list(states)))))
 
 
 @pytest.mark.integration
 def test_served_schedule_processes_photos_dropped_into_s3(prefect_server, s3, tmp_path):
+    from prefect.client.schemas.objects import StateType
+
     name = f"serve-{uuid.uuid4().hex[:6]}"
     root = f"s3://{TEST_BUCKET}/{name}"
     config = tmp_path / "small.yaml"
@@ -147,7 +148,7 @@ def test_served_schedule_processes_photos_dropped_into_s3(prefect_server, s3, tm
         keys = upload_images(source, 3)  # people drop photos into the bucket
         deadline, hit = time.monotonic() + 120, None
         while hit is None and time.monotonic() < deadline:
-            for run in _completed_runs(dep.id):
+            for run in _runs(dep.id, StateType.COMPLETED):
                 table = [a for a in flow_run_artifacts(run.id) if a.key == TABLE_KEY]
                 if table and len(json.loads(table[0].data)) == len(keys):
                     hit = run
@@ -179,22 +180,6 @@ def _start_serve(tmp_path: Path, name: str, src: Path, dest: Path, log_name: str
             [sys.executable, "-c", SERVE, str(src), str(dest), "--interval", "2", "--name", name,
              "--config", str(config), "--workers", "1"],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _runs(deployment_id, *states) -> list:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        DeploymentFilter,
-        DeploymentFilterId,
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-
-    with get_client(sync_client=True) as client:
-        return client.read_flow_runs(
-            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
-            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=list(states)))))
 
 
 def _state_of(run_id):
