@@ -14,7 +14,7 @@ import numpy as np
 
 from pipeline.compose import build_stages, process_product
 from pipeline.config import PipelineConfig
-from pipeline.imageio import encode_jpeg
+from pipeline.io.imageio import encode_jpeg
 from pipeline.samples import render_sample
 from pipeline.scene.themes import load_themes
 

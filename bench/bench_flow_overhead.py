@@ -52,7 +52,7 @@ def run_direct(src: Path, dest: Path, keys: list[str], config) -> tuple[float, f
 
     Returns (total seconds, seconds inside process_key)."""
     from pipeline.batch import BatchRunner, new_batch_id, write_batch_reports
-    from pipeline.storage import Bucket
+    from pipeline.io.storage import Bucket
 
     runner = BatchRunner(config)
     source, out = Bucket(src), Bucket(dest)

@@ -28,9 +28,9 @@ import numpy as np  # noqa: E402
 
 from pipeline.compose import build_stages, process_product  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
-from pipeline.imageio import encode_png  # noqa: E402
+from pipeline.io.imageio import encode_png  # noqa: E402
 from pipeline.samples import write_samples  # noqa: E402
-from pipeline.storage import IMAGE_SUFFIXES  # noqa: E402
+from pipeline.io.storage import IMAGE_SUFFIXES  # noqa: E402
 
 STAGES = ("decode", "segment", "place", "control", "scene", "restore", "score")
 DEFAULT_PRODUCTS = Path(__file__).resolve().parents[2] / "shared" / "products" / "images"

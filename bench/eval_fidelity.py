@@ -20,11 +20,11 @@ import numpy as np
 
 from pipeline.compose import build_stages, process_product
 from pipeline.config import PipelineConfig
-from pipeline.imageio import decode_image
+from pipeline.io.imageio import decode_image
 from pipeline.samples import write_samples
 from pipeline.score.mask_metrics import boundary_f_score, iou
 from pipeline.segment.classical import ClassicalSegmenter
-from pipeline.storage import IMAGE_SUFFIXES
+from pipeline.io.storage import IMAGE_SUFFIXES
 
 DEFAULT_PRODUCTS = Path(__file__).resolve().parents[2] / "shared" / "products"
 

@@ -47,10 +47,10 @@ from pipeline.ledger import (
     process_once,
     rejected_name,
 )
-from pipeline.ledger_store import is_transient_error
+from pipeline.ledger.store import is_transient_error
 from pipeline.redact import install_log_redaction, redact
+from pipeline.io.storage import IMAGE_SUFFIXES, Bucket, safe_key
 from pipeline.report.summary import fallback_counts, fallback_lines
-from pipeline.storage import IMAGE_SUFFIXES, Bucket, safe_key
 from pipeline.types import ItemRecord
 
 IO_RETRIES = 4

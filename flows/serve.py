@@ -35,6 +35,10 @@ examples:
 
 Needs a Prefect API: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api for `prefect server
 start`). Credentials come from the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE).
+`product-scene doctor --bucket URL --endpoint-url URL` checks both before you serve.
+
+Stop with Ctrl-C or SIGTERM. If serve is killed hard, its running batch stops too and is marked
+crashed; the next serve marks runs left behind on this machine crashed and resumes at once.
 """
 
 
@@ -94,7 +98,7 @@ def validate_before_serving(args: argparse.Namespace, params: dict[str, Any]) ->
     from flows.process_bucket import check_buckets
     from pipeline.config import load_config
     from pipeline.scene.themes import get_theme
-    from pipeline.storage import Bucket
+    from pipeline.io.storage import Bucket
 
     config = load_config(params.get("config_path"))
     get_theme(config.scene.theme, config.scene.themes_file)

@@ -19,7 +19,7 @@ from pipeline.batch import BatchRunner
 from pipeline.config import PipelineConfig
 from pipeline.ledger import Ledger
 from pipeline.redact import register_storage_options
-from pipeline.storage import Bucket
+from pipeline.io.storage import Bucket
 
 log = logging.getLogger(__name__)
 

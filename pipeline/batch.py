@@ -27,13 +27,13 @@ from pipeline import __version__
 from pipeline.compose import Stages, build_stages, process_product
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UnsafeKeyError
-from pipeline.imageio import encode_png, thumbnail_data_uri
+from pipeline.io.imageio import encode_png, thumbnail_data_uri
 from pipeline.ledger import Ledger, process_once
-from pipeline.ledger_store import is_transient_error
+from pipeline.ledger.store import is_transient_error
 from pipeline.redact import redact
 from pipeline.report import build_report, write_reports
 from pipeline.restore.regions import parse_sidecar
-from pipeline.storage import Bucket, safe_key
+from pipeline.io.storage import Bucket, safe_key
 from pipeline.types import ItemRecord, ProductResult
 
 log = logging.getLogger(__name__)

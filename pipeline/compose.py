@@ -17,7 +17,7 @@ from typing import Any
 from pipeline.config import PipelineConfig
 from pipeline.control import DepthEstimator, build_depth_estimator
 from pipeline.control.maps import build_control_maps
-from pipeline.imageio import decode_image
+from pipeline.io.imageio import decode_image
 from pipeline.restore import find_logo_regions, read_sidecar_boxes, restore_product
 from pipeline.scene import SceneBackend, build_scene_backend
 from pipeline.scene.placement import compute_placement, place_product

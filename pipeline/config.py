@@ -47,6 +47,19 @@ class SegmentConfig(_Strict):
     sam_model_type: Literal["vit_b", "vit_l", "vit_h"] = "vit_b"
     sam_checkpoint: str | None = None
     sam_min_agreement_iou: float = Field(0.5, ge=0, le=1)
+    # ONNX backend (issue 7): a salient-object model (rembg's families) from a local .onnx file.
+    onnx_model: str | None = Field(None, description="path of the .onnx file, e.g. /models/isnet-general-use.onnx")
+    onnx_family: str | None = Field(None, description="pre/post-processing preset; None = from the file name")
+    onnx_min_agreement_iou: float = Field(0.5, ge=0, le=1, description="IoU with the classical mask needed to use it")
+
+    @field_validator("onnx_family")
+    @classmethod
+    def _known_onnx_family(cls, v: str | None) -> str | None:
+        if v is not None:  # imported here: pipeline.segment imports this module
+            from pipeline.segment.onnx_presets import get_preset
+
+            get_preset(v)
+        return v
 
 
 class ControlConfig(_Strict):

@@ -3,7 +3,8 @@
 Checks packages and versions, the GPU and dtype support, the Hugging Face cache / offline mode,
 orchestration (:mod:`pipeline.doctor_orchestration`: Prefect, s3fs, the API, a bucket),
 and every model source the config names (SAM checkpoint, depth model, diffusion weights) —
-found or not, without loading any weights. With no diffusion section in the config, the bundled
+found or not, without loading any weights (but the ONNX segmenter's session, opened to check
+that it loads and to read its input shape). With no diffusion section in the config, the bundled
 presets (configs/sd15.yaml, configs/sdxl.yaml) are checked instead.
 """
 
@@ -29,6 +30,7 @@ PACKAGES = (
     ("huggingface_hub", "diffusion, depth model"),
     ("accelerate", "diffusion (faster loading)"),
     ("segment_anything", "sam"),
+    ("onnxruntime", "onnx segmentation"),
 )
 
 
@@ -116,6 +118,27 @@ def check_sam(config: PipelineConfig) -> DoctorCheck:
     return DoctorCheck("segment: sam", True, f"{seg.sam_model_type} checkpoint {path} ({path.stat().st_size / 2**20:.0f} MiB)")
 
 
+def check_onnx(config: PipelineConfig) -> DoctorCheck:
+    """onnxruntime's version and providers; the configured model: found, loads, its input shape."""
+    name = "segment: onnx"
+    if _version("onnxruntime") is None:
+        return DoctorCheck(name, False, "onnxruntime not installed", "pip install 'product-scene[onnx]'")
+    import onnxruntime as ort
+
+    from pipeline.segment.onnx import open_onnx_model
+
+    runtime = f"onnxruntime {ort.__version__} ({', '.join(ort.get_available_providers())})"
+    model, family, error = open_onnx_model(config.segment, config.run.device)
+    if error:
+        return DoctorCheck(name, False, f"{runtime}; {error} (falls back to classical)",
+                           "download a model, e.g. isnet-general-use.onnx from "
+                           "https://github.com/danielgatis/rembg/releases/tag/v0.0.0, and set segment.onnx_model "
+                           "(+ segment.onnx_family unless the file keeps its published name); see README")
+    layout = model.value[1]
+    return DoctorCheck(name, True, f"{runtime}; {family}: {model.provenance['path']} loads, {layout.describe()}, "
+                                   f"runs on {model.provenance['providers'][0]}")
+
+
 def check_depth_model(config: PipelineConfig) -> DoctorCheck:
     from pipeline.models.sources import ModelSource, resolve_source
 
@@ -172,7 +195,8 @@ def check_diffusion(config: PipelineConfig, label: str) -> DoctorCheck:
 def run_doctor(config: PipelineConfig | None = None, *, bucket: str | None = None,
                endpoint_url: str | None = None) -> list[DoctorCheck]:
     """Every check for ``config`` (default config when None), then orchestration (Prefect, s3fs,
-    the Prefect API, and ``bucket`` via ``endpoint_url`` when given). Loads no weights."""
+    the Prefect API, and ``bucket`` via ``endpoint_url`` when given). Loads no weights but the
+    ONNX model."""
     from pipeline.doctor_orchestration import check_orchestration
 
     config = config or PipelineConfig()
@@ -182,6 +206,7 @@ def run_doctor(config: PipelineConfig | None = None, *, bucket: str | None = Non
         DoctorCheck("depth: pseudo", True, "no weights needed"),
         DoctorCheck("scene: studio", True, "no weights needed (CPU)"),
         check_sam(config),
+        check_onnx(config),
         check_depth_model(config),
     ]
     if "diffusion" in config.backends:

@@ -84,7 +84,7 @@ def _credential_source() -> str:
 
 def check_bucket(url: str, endpoint_url: str | None = None) -> DoctorCheck:
     """Can this environment list ``url`` (a folder, ``s3://bucket/prefix``, any fsspec URL)?"""
-    from pipeline.storage import Bucket
+    from pipeline.io.storage import Bucket
 
     name = "bucket"
     remote = "://" in url and not url.startswith("file://")

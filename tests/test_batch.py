@@ -13,7 +13,7 @@ from pipeline.cli import main
 from pipeline.config import PipelineConfig
 from pipeline.samples import write_samples
 from pipeline.score.mask_metrics import iou
-from pipeline.storage import Bucket
+from pipeline.io.storage import Bucket
 from tests.fixtures.bad_inputs import CASES, write_corpus
 
 REPORT_ITEM_KEYS = {"id", "source", "status", "error", "verdict", "reasons", "metrics", "outputs", "timings_ms"}

@@ -76,12 +76,14 @@ def test_sam_failing_on_every_image_is_counted_and_warned_once(photos, tmp_path,
     assert "SAM prediction failed ×3" in markdown
 
 
-def test_sam_that_cannot_load_is_counted_and_warned_once(photos, tmp_path, caplog):
+@pytest.mark.parametrize("backend,option", [("sam", "segment.sam_checkpoint"), ("onnx", "segment.onnx_model")])
+def test_model_that_cannot_load_is_counted_and_warned_once(photos, tmp_path, caplog, backend, option):
     caplog.set_level(logging.INFO)
-    config = _config(**{"segment.sam_checkpoint": str(tmp_path / "missing.pth")})
+    config = _config(**{"segment.backend": backend, option: str(tmp_path / f"missing.{backend}")})
     _, report, _ = run_batch(str(photos), str(tmp_path / "out"), config, batch_id="b2")
     assert report["summary"]["fallbacks"]["segment"]["items"] == N_PHOTOS
-    assert len(_sam_warnings(caplog)) == 1, _sam_warnings(caplog)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "fallback" in r.getMessage()]
+    assert len(warnings) == 1 and backend.upper() in warnings[0], warnings
 
 
 def test_no_fallback_no_notice(photos, tmp_path):

@@ -12,7 +12,7 @@ import numpy as np
 
 from pipeline.samples.catalog import SAMPLE_SPECS
 from pipeline.samples.render import Sample, _check_name, render_sample
-from pipeline.storage import atomic_write_file as atomic_write
+from pipeline.io.storage import atomic_write_file as atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -36,9 +36,16 @@ def _build_sam(config: PipelineConfig) -> Segmenter:
     return build_sam_segmenter(config)
 
 
+def _build_onnx(config: PipelineConfig) -> Segmenter:
+    from pipeline.segment.onnx import build_onnx_segmenter
+
+    return build_onnx_segmenter(config)
+
+
 SEGMENTERS: dict[str, Callable[[PipelineConfig], Segmenter]] = {
     "classical": _build_classical,
     "sam": _build_sam,
+    "onnx": _build_onnx,
 }
 
 

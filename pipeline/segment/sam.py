@@ -15,10 +15,8 @@ logged once per segmenter and kind of reason (the text before the first ``:``), 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import pickle
-import threading
 from typing import Any
 
 import cv2
@@ -28,6 +26,7 @@ from pipeline.config import PipelineConfig, SegmentConfig
 from pipeline.errors import BackendUnavailableError
 from pipeline.models.cache import CachedModel
 from pipeline.segment import Segmenter
+from pipeline.segment.fallback import WarnOnce, classical_fallback, mask_iou
 from pipeline.segment.matting import refine_alpha
 from pipeline.types import Segmentation
 
@@ -49,12 +48,6 @@ def sam_prompts(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return box, np.array([[x, y]], np.float32), np.array([1], np.int64)
 
 
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two HW bool masks (0 when both are empty)."""
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 0.0
-
-
 class SamSegmenter:
     """``__call__(rgb HWC uint8) -> Segmentation`` (see module docstring).
 
@@ -73,8 +66,7 @@ class SamSegmenter:
         self.model = model
         self.min_iou = min_iou
         self.load_error = load_error
-        self._warned: set[str] = set()
-        self._warned_lock = threading.Lock()
+        self._warnings = WarnOnce()
 
     def __call__(self, rgb: np.ndarray) -> Segmentation:
         base = self.base(rgb)  # 1
@@ -106,11 +98,7 @@ class SamSegmenter:
 
     def _fallback(self, base: Segmentation, reason: str) -> Segmentation:
         """:func:`fallback`, warning only the first time this kind of reason is seen."""
-        kind = reason.split(":", 1)[0]
-        with self._warned_lock:
-            first = kind not in self._warned
-            self._warned.add(kind)
-        return fallback(base, reason, warn=first)
+        return fallback(base, reason, warn=self._warnings.first(reason))
 
     def _predict(self, rgb: np.ndarray, box: np.ndarray, points: np.ndarray,
                  labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -129,13 +117,7 @@ class SamSegmenter:
 def fallback(base: Segmentation, reason: str, *, warn: bool = True) -> Segmentation:
     """The classical segmentation, marked with why SAM was not used (a warning when ``warn``,
     else a debug line)."""
-    if warn:
-        logger.warning("SAM fallback to %s: %s (further fallbacks like this are not logged again; "
-                       "the batch report counts them)", base.backend, reason)
-    else:
-        logger.debug("SAM fallback to %s: %s", base.backend, reason)
-    info = {**base.info, "fallback_reason": reason, "requested_backend": "sam"}
-    return dataclasses.replace(base, info=info)
+    return classical_fallback(base, reason, "sam", warn=warn)
 
 
 def load_sam_model(config: SegmentConfig, device: str) -> tuple[CachedModel[Any] | None, str | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from pipeline.ledger import LEDGER, Ledger
-from pipeline.storage import Bucket
+from pipeline.io.storage import Bucket
 
 
 def item_folders(dest: Bucket) -> Counter:

@@ -6,7 +6,7 @@ import json
 import uuid
 
 from pipeline.cli import main
-from pipeline.storage import Bucket
+from pipeline.io.storage import Bucket
 from tests.flows.conftest import TEST_BUCKET, encode, synthetic_product
 
 

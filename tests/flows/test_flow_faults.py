@@ -18,7 +18,7 @@ import pytest
 from flows.params import BatchOptions, RunnerParams, StorageParams
 from flows.process_bucket import process_bucket
 from pipeline.ledger import Ledger
-from pipeline.storage import Bucket
+from pipeline.io.storage import Bucket
 from tests.flows.checks import assert_exactly_once, item_folders, task_runs_of
 from tests.flows.conftest import TEST_BUCKET, write_images
 from tests.flows.servers import SeaweedServer, stop_pid

@@ -14,7 +14,7 @@ from flows.params import BatchOptions, RunnerParams
 from flows.process_bucket import process_bucket
 from pipeline.batch import BatchRunner
 from pipeline.ledger import Ledger
-from pipeline.storage import Bucket
+from pipeline.io.storage import Bucket
 from tests.flows.checks import assert_exactly_once, flow_run_artifacts, item_folders, task_runs_of
 from tests.flows.conftest import write_images
 

@@ -10,7 +10,7 @@ import uuid
 from flows.params import BatchOptions, StorageParams
 from flows.process_bucket import process_bucket
 from pipeline.ledger import Ledger
-from pipeline.storage import Bucket
+from pipeline.io.storage import Bucket
 from tests.flows.checks import assert_exactly_once, flow_run_artifacts, flow_run_logs
 from tests.flows.conftest import TEST_BUCKET, encode, synthetic_product
 

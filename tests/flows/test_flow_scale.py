@@ -11,7 +11,7 @@ import pytest
 from flows.params import BatchOptions, RunnerParams
 from flows.process_bucket import process_bucket
 from flows.runners import make_task_runner
-from pipeline.storage import Bucket
+from pipeline.io.storage import Bucket
 from tests.flows.checks import assert_exactly_once
 from tests.flows.conftest import write_images
 

@@ -19,8 +19,8 @@ from flows.artifacts import TABLE_KEY
 from flows.params import DEFAULT_CRON
 from flows.process_bucket import process_bucket
 from flows.serve import build_parser, deployment_parameters, serve_main
+from pipeline.io.storage import Bucket
 from pipeline.ledger import Ledger
-from pipeline.storage import Bucket
 from tests.flows.checks import assert_exactly_once, flow_run_artifacts
 from tests.flows.conftest import TEST_BUCKET, write_images
 from tests.flows.servers import _alive, _descendants, stop_pid

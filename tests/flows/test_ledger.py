@@ -23,8 +23,8 @@ from pipeline.ledger import (
     move_input,
     process_once,
 )
-from pipeline.ledger_store import LocalStore, ReadBackStore, is_transient_error
-from pipeline.storage import Bucket
+from pipeline.ledger.store import LocalStore, ReadBackStore, is_transient_error
+from pipeline.io.storage import Bucket
 from pipeline.types import ItemRecord
 from tests.flows.checks import item_folders
 

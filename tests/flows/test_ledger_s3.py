@@ -10,8 +10,8 @@ from dataclasses import replace
 import pytest
 
 from pipeline.ledger import DoneRecord, LeaseInfo, Ledger, Owner, hash_object, process_once
-from pipeline.ledger_store import S3Store
-from pipeline.storage import Bucket
+from pipeline.ledger.store import S3Store
+from pipeline.io.storage import Bucket
 from tests.flows.checks import item_folders
 from tests.flows.conftest import TEST_BUCKET
 from tests.flows.test_ledger import CFG, fake_process

@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from pipeline import ledger_store
+from pipeline.io.storage import Bucket
 from pipeline.ledger import Ledger, hash_object, process_once
-from pipeline.ledger_store import S3Store
-from pipeline.storage import Bucket
+from pipeline.ledger import store as ledger_store
+from pipeline.ledger.store import S3Store
 from tests.flows.checks import item_folders
 from tests.flows.conftest import TEST_BUCKET
 from tests.flows.test_ledger import CFG, fake_process

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import GateConfig
-from pipeline.imageio import thumbnail_data_uri
+from pipeline.io.imageio import thumbnail_data_uri
 from pipeline.report import build_report, render_csv, render_html, write_reports
 from pipeline.types import ItemRecord
 

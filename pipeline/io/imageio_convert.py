@@ -1,4 +1,4 @@
-"""Pixel decoding and mode conversions for :mod:`pipeline.imageio`: any mode -> RGB uint8 + alpha.
+"""Pixel decoding and mode conversions for :mod:`pipeline.io.imageio`: any mode -> RGB uint8 + alpha.
 
 ``decode_pixels`` runs the full decode of an image whose header already passed the size checks
 (Pillow, or OpenCV for 16-bit colour, which Pillow reads as 8-bit). The converters take decoded

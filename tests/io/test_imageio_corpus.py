@@ -1,4 +1,4 @@
-"""The bad-input corpus (tests/fixtures/bad_inputs.py) through pipeline.imageio.decode_image."""
+"""The bad-input corpus (tests/fixtures/bad_inputs.py) through pipeline.io.imageio.decode_image."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import ImageDecodeError
-from pipeline.imageio import IMAGE_EXTENSIONS, decode_image
+from pipeline.io.imageio import IMAGE_EXTENSIONS, decode_image
 from tests.fixtures.bad_inputs import (
     BAD_INPUTS,
     CASES,

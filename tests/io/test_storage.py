@@ -3,7 +3,7 @@ import os
 import pytest
 
 from pipeline.errors import ImageDecodeError, UnsafeKeyError
-from pipeline.storage import Bucket, safe_key
+from pipeline.io.storage import Bucket, safe_key
 
 
 @pytest.mark.parametrize("key", ["../x.jpg", "a/../../x.jpg", "/etc/passwd", "C:\\x.jpg", "a\\b.jpg",
@@ -62,7 +62,7 @@ def test_memory_bucket():
 
 
 def test_atomic_write_keeps_old_file_when_replace_fails(tmp_path, monkeypatch):
-    import pipeline.storage as storage_mod
+    import pipeline.io.storage as storage_mod
 
     target = tmp_path / "x.bin"
     target.write_bytes(b"old")

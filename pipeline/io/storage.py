@@ -23,7 +23,7 @@ from typing import Any
 import fsspec
 
 from pipeline.errors import ImageDecodeError, UnsafeKeyError
-from pipeline.imageio import IMAGE_EXTENSIONS
+from pipeline.io.imageio import IMAGE_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -171,3 +171,12 @@ def atomic_write_file(path: Path, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def delete_prefix(bucket: Bucket, prefix: str) -> None:
+    """Remove every object under ``prefix`` (a validated key)."""
+    path = bucket.path(prefix)
+    if bucket.fs.exists(path):
+        bucket.fs.rm(path, recursive=True)
+    if hasattr(bucket.fs, "invalidate_cache"):
+        bucket.fs.invalidate_cache(path)

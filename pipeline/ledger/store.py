@@ -1,6 +1,6 @@
 """Small-object stores with conditional writes, the ledger's only primitive.
 
-Every store offers the same five operations on keys relative to a :class:`~pipeline.storage.Bucket`:
+Every store offers the same five operations on keys relative to a :class:`~pipeline.io.storage.Bucket`:
 
 - ``get(key) -> (data, version) | None``
 - ``create(key, data) -> version | None``: write only if absent; ``None`` when it already exists
@@ -47,7 +47,7 @@ from typing import Protocol
 
 from fsspec.asyn import sync
 
-from pipeline.storage import Bucket
+from pipeline.io.storage import Bucket
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""pipeline.imageio: decoding, validation, orientation, mode conversion, encoders; property tests."""
+"""pipeline.io.imageio: decoding, validation, orientation, mode conversion, encoders; property tests."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from PIL import Image, ImageFile, ImageOps
 
 from pipeline.config import DecodeConfig
 from pipeline.errors import ImageDecodeError
-from pipeline.imageio import (
+from pipeline.io.imageio import (
     IMAGE_EXTENSIONS,
     decode_image,
     encode_jpeg,
@@ -31,10 +31,10 @@ from pipeline.imageio import (
     sniff_format,
     thumbnail_data_uri,
 )
-from pipeline.imageio_convert import orient_array, png_chunks_fit, scale_to_uint8
+from pipeline.io.imageio_convert import orient_array, png_chunks_fit, scale_to_uint8
 from tests.fixtures.bad_inputs import BAD_INPUTS, CASES, oriented_jpeg
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -182,7 +182,7 @@ def test_hostile_headers_decode_in_small_memory():
     script = textwrap.dedent(f"""
         import re, resource
         from pipeline.errors import ImageDecodeError
-        from pipeline.imageio import decode_image
+        from pipeline.io.imageio import decode_image
         from tests.fixtures.bad_inputs import BAD_INPUTS
         from PIL import Image
         blobs = [BAD_INPUTS[k]() for k in {MEMORY_CASES!r}]

@@ -24,7 +24,7 @@ from PIL import Image
 
 from pipeline.config import DecodeConfig
 from pipeline.errors import ImageDecodeError
-from pipeline.imageio_convert import bit_depth, decode_pixels, orient_array
+from pipeline.io.imageio_convert import bit_depth, decode_pixels, orient_array
 from pipeline.types import DecodedImage
 
 logger = logging.getLogger(__name__)

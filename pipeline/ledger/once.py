@@ -1,0 +1,147 @@
+"""One item, once: process a source key unless it is done or leased, then commit it exactly once."""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pipeline.errors import UnsafeKeyError
+from pipeline.io.storage import Bucket, delete_prefix, safe_key
+from pipeline.ledger.identities import hash_object, item_name, rejected_name
+from pipeline.ledger.ledger import Ledger
+from pipeline.ledger.records import DoneRecord, record_from_json
+from pipeline.redact import redact
+from pipeline.types import ItemRecord
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one source key.
+
+    status: ``processed`` (committed now), ``done`` (committed earlier: skipped), ``leased``
+    (another live worker has it: skipped), ``lost`` (another attempt committed first; our outputs
+    were removed), ``changed`` (the object changed while it was processed; retried next run).
+    """
+
+    status: str
+    key: str
+    name: str | None = None
+    record: ItemRecord | None = None
+    detail: str = ""
+
+
+class TransientItemError(OSError):
+    """The item could not be read or written for a reason worth retrying (storage hiccup)."""
+
+
+def _transient_error_record(record: ItemRecord) -> bool:
+    """An error record that reflects a read failure of the storage, not of the image."""
+    return record.status == "error" and (record.error or "").startswith("could not read")
+
+
+
+def outputs_present(ledger: Ledger, prefix: str, record: ItemRecord) -> list[str]:
+    """Names of the record's output files missing under ``prefix`` (empty when all are there)."""
+    present = {posixpath.basename(k) for k in ledger.store.list(prefix + "/")}
+    wanted = {posixpath.basename(str(v)) for v in record.outputs.values()}
+    return sorted(wanted - present)
+
+
+def process_once(
+    ledger: Ledger,
+    *,
+    source: Bucket,
+    key: str,
+    dest: Bucket,
+    batch_id: str,
+    item_id: str,
+    config_hash: str,
+    holder: str,
+    process: Callable[[], ItemRecord],
+    fp: str | None = None,
+    content_hash: str | None = None,
+) -> Outcome:
+    """Run ``process`` for ``key`` unless its item is done or leased, and commit it exactly once.
+
+    ``process`` must write the item's outputs under ``dest/<batch_id>/<item_id>/`` and return
+    its record (``BatchRunner.process_key``). ``holder`` identifies this attempt across retries.
+    Raises transient storage errors (callers retry); never raises for a bad image.
+    """
+    try:
+        safe = safe_key(key)
+    except UnsafeKeyError as exc:
+        return _reject(ledger, source, key, batch_id, item_id, config_hash, holder, exc)
+    content_hash = content_hash or hash_object(source, safe)
+    name = item_name(content_hash, config_hash)
+    prefix = f"{safe_key(batch_id)}/{item_id}"
+    done = ledger.get_done(name)
+    if done is not None:
+        return _already_done(ledger, done, source, key, fp, batch_id, holder)
+    lease = ledger.acquire(name, holder, output_prefix=prefix, batch_id=batch_id, source_key=key)
+    if lease is None:
+        info = ledger.lease_info(name)
+        return Outcome("leased", key, name, detail=f"held by {info.owner.host if info else '?'}")
+    with lease:
+        done = ledger.get_done(name)  # committed between our first look and the lease
+        if done is not None:
+            return _already_done(ledger, done, source, key, fp, batch_id, holder)
+        record = process()
+        if _transient_error_record(record):
+            raise TransientItemError(record.error)
+        if record.content_hash and record.content_hash != content_hash:
+            delete_prefix(dest, prefix)
+            return Outcome("changed", key, name, detail="the object changed while it was processed")
+        if missing := outputs_present(ledger, prefix, record):
+            raise TransientItemError(f"outputs missing after write: {missing}")
+        ledger.add_to_batch(batch_id, name, record)
+        done = DoneRecord(name, content_hash, config_hash, key, batch_id, prefix if record.outputs else None,
+                          record.status, record.as_json(), time.time(), lease.info.owner.as_json())
+        if not ledger.commit(lease, done):
+            winner = ledger.get_done(name)
+            if winner is None or winner.output_prefix != prefix:
+                delete_prefix(dest, prefix)
+            ledger.drop_from_batch(batch_id, name)
+            return Outcome("lost", key, name, detail="another attempt committed this item first")
+        for orphan in lease.orphans:
+            if orphan != prefix:
+                delete_prefix(dest, orphan)
+    ledger.remember(source.url, key, fp, content_hash)
+    return Outcome("processed", key, name, record)
+
+
+def _already_done(ledger: Ledger, done: DoneRecord, source: Bucket, key: str, fp: str | None,
+                  batch_id: str, holder: str) -> Outcome:
+    """A committed item. If this very batch committed it (a retry after the commit succeeded but
+    its reply was lost), report it as processed here and drop a lease this attempt still holds."""
+    ledger.remember(source.url, key, fp, done.content_hash)
+    info = ledger.lease_info(done.name)
+    if info is not None and info.owner.holder == holder:
+        found = ledger.store.get(ledger.lease_key(done.name))
+        if found is not None:
+            ledger.store.delete(ledger.lease_key(done.name), found[1])
+    if done.batch_id == batch_id and done.source_key == key:
+        return Outcome("processed", key, done.name, record_from_json(done.record), "committed by an earlier try")
+    return Outcome("done", key, done.name, detail=f"done in batch {done.batch_id}")
+
+
+def _reject(ledger: Ledger, source: Bucket, key: str, batch_id: str, item_id: str, config_hash: str,
+            holder: str, exc: UnsafeKeyError) -> Outcome:
+    """An unsafe key: reported once (committed under a key-derived name), never read or written."""
+    name = rejected_name(source.url, key, config_hash)
+    record = ItemRecord(id=item_id, source=redact(repr(key)[1:-1]), status="error",
+                        error=f"rejected key: {exc}")
+    if ledger.is_done(name):
+        return Outcome("done", key, name, detail="rejected earlier")
+    lease = ledger.acquire(name, holder, batch_id=batch_id)
+    if lease is None:
+        return Outcome("leased", key, name)
+    with lease:
+        ledger.add_to_batch(batch_id, name, record)
+        done = DoneRecord(name, "", config_hash, record.source, batch_id, None, "error", record.as_json(),
+                          time.time(), lease.info.owner.as_json())
+        if not ledger.commit(lease, done):
+            ledger.drop_from_batch(batch_id, name)
+            return Outcome("done", key, name, detail="rejected by another attempt")
+    return Outcome("processed", key, name, record)
