@@ -123,6 +123,15 @@ def _runs(deployment_id, *states) -> list:
             flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=list(states)))))
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            stop_pid(proc.pid)
+
+
 @pytest.mark.integration
 def test_served_schedule_processes_photos_dropped_into_s3(prefect_server, s3, tmp_path):
     from prefect.client.schemas.objects import StateType
@@ -158,12 +167,7 @@ def test_served_schedule_processes_photos_dropped_into_s3(prefect_server, s3, tm
         assert {a.key for a in flow_run_artifacts(hit.id)} >= {TABLE_KEY, "process-bucket-summary",
                                                                 "process-bucket-report"}
     finally:
-        if serve.poll() is None:
-            serve.send_signal(signal.SIGTERM)
-            try:
-                serve.wait(15)
-            except subprocess.TimeoutExpired:
-                stop_pid(serve.pid)
+        _stop(serve)
     assert_exactly_once(Bucket(f"{root}/dest", s3.storage_options()), keys)
 
 
@@ -214,15 +218,6 @@ def _running_mid_batch(name: str, dest: Path, log: Path):
     _wait(mid_batch, 120, "a run mid-batch", log, poll=0.01)
     (run,) = _runs(dep.id, StateType.RUNNING)
     return dep, run
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            stop_pid(proc.pid)
 
 
 def _ledger_settled(dest: Path, n: int) -> bool:

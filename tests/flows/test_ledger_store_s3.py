@@ -8,12 +8,13 @@ import uuid
 import pytest
 
 from pipeline.io.storage import Bucket
-from pipeline.ledger import Ledger, hash_object, process_once
+from pipeline.ledger import Ledger, process_once
 from pipeline.ledger import store as ledger_store
 from pipeline.ledger.store import S3Store
 from tests.flows.checks import item_folders
 from tests.flows.conftest import TEST_BUCKET
 from tests.flows.test_ledger import CFG, fake_process
+from tests.flows.test_ledger_s3 import one_object_source
 
 
 @pytest.fixture
@@ -91,11 +92,8 @@ def retry_once_after_success(client, operation: str, key_prefix: str) -> list[st
 
 
 def test_a_commit_whose_reply_was_lost_is_not_reported_lost(s3, s3_dest):
-    source = Bucket(f"s3://{TEST_BUCKET}/src-{uuid.uuid4().hex[:8]}", s3.storage_options())
-    key = "incoming/p.png"
-    source.write_bytes(key, b"bytes")
+    source, key, chash = one_object_source(s3)
     ledger = Ledger(s3_dest)
-    chash = hash_object(source, key)
     client = s3_dest.fs.s3
     retried = retry_once_after_success(client, "PutObject", "/_ledger/done/")
     try:
