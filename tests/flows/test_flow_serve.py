@@ -268,7 +268,7 @@ def test_killing_serve_alone_stops_its_flow_run(prefect_server, tmp_path):
     from prefect.client.schemas.objects import StateType
 
     src, dest, name = tmp_path / "src", tmp_path / "dest", f"orphan-{uuid.uuid4().hex[:6]}"
-    keys = write_images(src, 30)
+    keys = write_images(src, 60)  # far more than a run finishes while its process notices serve is gone
     serve = _start_serve(tmp_path, name, src, dest, "serve.log")
     children: set[int] = set()
     try:
@@ -276,8 +276,10 @@ def test_killing_serve_alone_stops_its_flow_run(prefect_server, tmp_path):
         children = _descendants(serve.pid) - {serve.pid}
         assert children  # its flow-run process
         os.kill(serve.pid, signal.SIGKILL)  # serve alone
+        killed_at = time.monotonic()
         serve.wait(10)
         _wait(lambda: not any(_alive(p) for p in children), 20, "the flow-run process to stop with serve")
+        print(f"flow-run process gone {time.monotonic() - killed_at:.1f} s after kill -9 of serve")
     finally:
         for pid in _descendants(serve.pid) | children:
             if _alive(pid):
