@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.redact import redact
+from pipeline.report.summary import fallback_counts, fallback_lines
 from pipeline.types import ItemRecord
 
 TABLE_KEY = "process-bucket-items"
@@ -83,6 +84,8 @@ def summary_markdown(records: list[ItemRecord], stats: BatchStats, report_url: s
         (f"- listed: {stats.listed}; skipped as already done: {stats.skipped_done}; "
          f"leased by another run: {stats.skipped_leased}"),
     ]
+    for line in fallback_lines(fallback_counts(records), len(records)):
+        lines.append(f"- **fallback**: {line}")
     if stats.lost or stats.changed or stats.failed_tasks:
         lines.append(f"- lost commit race: {stats.lost}; changed while processing: {stats.changed}; "
                      f"storage failures (retried next run): {stats.failed_tasks}")
@@ -118,7 +121,8 @@ def summary_markdown(records: list[ItemRecord], stats: BatchStats, report_url: s
 
 
 def publish(records: list[ItemRecord], stats: BatchStats, report_url: str | None) -> None:
-    """Create the three artifacts in the current flow run."""
+    """Create the three artifacts in the current flow run (the flow calls it only when it
+    processed something: a run that found nothing new publishes nothing)."""
     from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
     description = f"batch {stats.batch_id}"

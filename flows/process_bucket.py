@@ -31,6 +31,7 @@ from prefect.states import State
 from prefect.tasks import exponential_backoff
 
 from flows.artifacts import BatchStats, publish
+from flows.liveness import record_run_owner, watch_serve_parent
 from flows.params import BatchOptions
 from flows.runners import make_task_runner
 from flows.worker import get_bucket, get_ledger, get_runner, needs_lock, pipeline_guard, runner_builds
@@ -49,6 +50,7 @@ from pipeline.ledger import (
 from pipeline.ledger.store import is_transient_error
 from pipeline.redact import install_log_redaction, redact
 from pipeline.io.storage import IMAGE_SUFFIXES, Bucket, safe_key
+from pipeline.report.summary import fallback_counts, fallback_lines
 from pipeline.types import ItemRecord
 
 IO_RETRIES = 4
@@ -324,6 +326,8 @@ def process_bucket(
     cfg = resolve_config(config, config_path)
     from prefect.runtime import flow_run
 
+    watch_serve_parent()
+    record_run_owner(flow_run.id)
     holder = str(flow_run.id or uuid.uuid4())
     storage = options.storage
     job = ItemJob(
@@ -337,8 +341,6 @@ def process_bucket(
     )
     check_buckets(job.source(), job.dest(), job.prefix)
     backend = cfg.scene.backend
-    logger.info("batch %s: %s -> %s (config %s, runner %s)", job.batch_id, redact(source_url),
-                redact(dest_url), job.config_hash, options.runner.kind)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     recovered = recover_batches(job, holder)
@@ -347,10 +349,13 @@ def process_bucket(
     moved = move_done_inputs(job, plan.done_keys) if (options.on_success == "move" and plan.done_keys) else 0
     stats = BatchStats(job.batch_id, backend, options.runner.kind, listed=plan.listed,
                        skipped_done=plan.skipped_done, recovered_batches=tuple(recovered))
-    if not plan.todo:
-        logger.info("nothing new under %s (%d listed, %d done)", options.prefix, plan.listed, plan.skipped_done)
-        publish([], stats, None)
+    if not plan.todo:  # one line, no artifacts: a quiet schedule stays quiet
+        logger.info("nothing new under %s (%d listed, %d done%s%s)", options.prefix, plan.listed,
+                    plan.skipped_done, f", {moved} inputs moved" if moved else "",
+                    f", reports recovered for {', '.join(recovered)}" if recovered else "")
         return _summary(job.batch_id, [], stats, {}, recovered)
+    logger.info("batch %s: %s -> %s (config %s, runner %s)", job.batch_id, redact(source_url),
+                redact(dest_url), job.config_hash, options.runner.kind)
 
     ledger = job.ledger()
     batch_lease = ledger.open_batch(job.batch_id, holder, {
@@ -379,6 +384,8 @@ def process_bucket(
         timings["report"] = time.perf_counter() - t2
         timings["total"] = time.perf_counter() - t0
         publish(records, stats, paths.get("html"))
+        for line in fallback_lines(fallback_counts(records), len(records)):
+            logger.warning("batch %s: %s (see report.html)", job.batch_id, line)
         ledger.close_batch(job.batch_id, batch_lease)
     except BaseException:
         batch_lease.release()  # the open marker stays: the next run writes this batch's report
@@ -413,5 +420,6 @@ def _summary(batch_id: str, records: list[ItemRecord], stats: BatchStats, paths:
         "moved": stats.moved,
         "reports": {k: redact(v) for k, v in paths.items()},
         "recovered_batches": list(recovered),
+        "fallbacks": fallback_counts(records),
         "items": sorted(r.source for r in records),
     }

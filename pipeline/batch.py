@@ -113,6 +113,7 @@ class BatchRunner:
             reasons=result.verdict.reasons, metrics=result.metrics.as_dict(), outputs=outputs,
             timings_ms=result.timings_ms, content_hash=content_hash,
             backends=result.provenance["backends"], thumbnails=_thumbnails(result),
+            fallbacks=_fallbacks(result),
         )
 
     def _read_sidecar(self, source: Bucket, key: str) -> dict[str, Any] | None:
@@ -147,6 +148,12 @@ class BatchRunner:
                                          "metrics": variant.metrics.as_dict(), "seed": variant.scene.info.get("seed")})
         outputs["meta"] = dest.write_text(f"{prefix}/meta.json", json.dumps(meta, indent=2, default=str))
         return outputs
+
+
+def _fallbacks(result: ProductResult) -> dict[str, str]:
+    """stage -> why the configured backend was not used (the SAM segmenter falling back)."""
+    reason = result.segmentation.info.get("fallback_reason")
+    return {"segment": str(reason)} if reason else {}
 
 
 def _thumbnails(result: ProductResult) -> dict[str, str]:

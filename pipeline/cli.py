@@ -80,8 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("--seed", type=int, default=0)
 
     doctor = sub.add_parser("doctor", parents=[common], help="which backends are usable here, and what is missing",
-                            description="Check packages, weights, GPU and dtype support for each backend.")
+                            description="Check packages, weights, GPU and dtype support for each backend, "
+                                        "and orchestration: Prefect, s3fs, PREFECT_API_URL, a bucket.")
     doctor.add_argument("--config", type=Path, help="config whose model sources to check")
+    doctor.add_argument("--bucket", metavar="URL", help="also check that this bucket (s3://shop/, a folder) can be "
+                                                        "listed with this environment's credentials")
+    doctor.add_argument("--endpoint-url", help="S3-compatible endpoint for --bucket (SeaweedFS, MinIO, ...)")
 
     serve = sub.add_parser("serve", help="run the bucket flow on a schedule (Prefect)", add_help=False)
     serve.add_argument("args", nargs=argparse.REMAINDER)
@@ -135,7 +139,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
     from pipeline.doctor import format_doctor, run_doctor
 
-    sys.stdout.write(format_doctor(run_doctor(load_config(args.config))) + "\n")
+    checks = run_doctor(load_config(args.config), bucket=args.bucket, endpoint_url=args.endpoint_url)
+    sys.stdout.write(format_doctor(checks) + "\n")
     return 0
 
 

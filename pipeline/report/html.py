@@ -19,7 +19,7 @@ from html import escape
 from importlib import resources
 from typing import Any
 
-from pipeline.report.summary import item_outcome
+from pipeline.report.summary import fallback_lines, item_outcome
 from pipeline.report.table import metric_names, total_ms
 from pipeline.score.gate import CHECKS, Check, failed_metric
 from pipeline.types import ItemRecord
@@ -45,7 +45,7 @@ def render_html(report: dict, records: Sequence[ItemRecord], template: str | Non
     gate = (report.get("extra") or {}).get("gate")
     ordered = sorted(records, key=lambda r: GROUP_ORDER[item_outcome(r)])
     body = "\n".join(
-        [_header(report), _filter_bar(report)]
+        [_header(report), _fallback_notice(report), _filter_bar(report)]
         + [_card(r, gate) for r in ordered]
         + ([] if records else ['<p class="empty">No items in this batch.</p>'])
     )
@@ -103,6 +103,17 @@ def _header(report: dict) -> str:
         f'<div class="tiles">{tiles_html}</div>{bar}{stages_html}'
         "</header>"
     )
+
+
+def _fallback_notice(report: dict) -> str:
+    """A warning strip when items did not use the configured backends ("" when all did)."""
+    s = report.get("summary", {})
+    lines = fallback_lines(s.get("fallbacks") or {}, int(s.get("total", 0)))
+    if not lines:
+        return ""
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+    return ('<aside class="notice" role="note"><b>Fallbacks</b> (each item\'s meta.json says why)'
+            f"<ul>{items}</ul></aside>")
 
 
 def _filter_bar(report: dict) -> str:

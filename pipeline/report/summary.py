@@ -6,12 +6,16 @@ Schema (other tools read it; keys are only ever added)::
      "package_version": str,
      "summary": {"total": int, "passed": int, "failed": int, "errors": int,
                  "pass_rate": float,            # passed / (passed + failed); 0.0 when none
-                 "stage_ms_median": {stage: float}},
+                 "stage_ms_median": {stage: float},
+                 "fallbacks": {stage: {"items": int, "reasons": {kind: int}}}},  # {} when none
      "items": [ItemRecord.as_json(), ...],      # input order
      "extra": {...}}                            # only when ``extra`` is given, e.g. {"gate": {...}}
 
 An item counts as an error when its status is "error", as passed when its verdict is "pass",
 otherwise as failed. Non-finite metric values (NaN, inf) become null so the file is strict JSON.
+A fallback is an item whose configured backend for a stage was not used (SAM failing to load or
+to run, or disagreeing with the classical mask); reasons are grouped by their kind, the text
+before the first ``:``.
 """
 
 from __future__ import annotations
@@ -70,12 +74,34 @@ def build_report(
             "errors": errors,
             "pass_rate": passed / scored if scored else 0.0,
             "stage_ms_median": _stage_medians(records),
+            "fallbacks": fallback_counts(records),
         },
         "items": [_finite(r.as_json()) for r in records],
     }
     if extra is not None:
         report["extra"] = _finite(extra)
     return report
+
+
+def fallback_counts(records: Sequence[ItemRecord]) -> dict[str, dict[str, Any]]:
+    """stage -> {"items": items that fell back, "reasons": {reason kind: items}} (only stages
+    with fallbacks, so ``{}`` means every item used its configured backends)."""
+    out: dict[str, dict[str, Any]] = {}
+    for record in records:
+        for stage, reason in record.fallbacks.items():
+            entry = out.setdefault(stage, {"items": 0, "reasons": {}})
+            entry["items"] += 1
+            kind = str(reason).split(":", 1)[0].strip() or "unknown"
+            entry["reasons"][kind] = entry["reasons"].get(kind, 0) + 1
+    return out
+
+
+def fallback_lines(fallbacks: dict[str, dict[str, Any]], total: int) -> list[str]:
+    """One sentence per stage for people, e.g. ``segment: 3 of 5 items fell back from the
+    configured backend (SAM prediction failed ×3)``."""
+    return [f"{stage}: {entry['items']} of {total} items fell back from the configured backend ("
+            + ", ".join(f"{kind} ×{n}" for kind, n in entry["reasons"].items()) + ")"
+            for stage, entry in fallbacks.items()]
 
 
 def _stage_medians(records: Sequence[ItemRecord]) -> dict[str, float]:
