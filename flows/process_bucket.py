@@ -48,7 +48,7 @@ from pipeline.ledger import (
 )
 from pipeline.ledger.store import is_transient_error
 from pipeline.redact import install_log_redaction, redact
-from pipeline.io.storage import IMAGE_SUFFIXES, Bucket, safe_key
+from pipeline.io.storage import IMAGE_SUFFIXES, Bucket, dest_inside_source, safe_key
 from pipeline.types import ItemRecord
 
 IO_RETRIES = 4
@@ -161,10 +161,7 @@ def _list_entries(source: Bucket, prefix: str) -> list[tuple[str, dict[str, Any]
 
 def check_buckets(source: Bucket, dest: Bucket, prefix: str) -> None:
     """Refuse a destination inside the watched prefix (outputs would come back as inputs)."""
-    if type(source.fs) is not type(dest.fs):
-        return
-    watched = (source.path(prefix) if prefix.strip("/") else source.root).rstrip("/") + "/"
-    if (dest.root.rstrip("/") + "/").startswith(watched):
+    if dest_inside_source(source, dest, prefix):
         raise ValueError(f"dest_url must not be inside the watched prefix {prefix!r} of source_url")
 
 
