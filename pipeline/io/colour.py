@@ -22,7 +22,18 @@ from PIL import Image, ImageCms
 log = logging.getLogger(__name__)
 
 _SRGB = ImageCms.createProfile("sRGB")
-SRGB_ICC: bytes = ImageCms.ImageCmsProfile(_SRGB).tobytes()
+
+
+def _stable_profile_bytes(profile: ImageCms.ImageCmsProfile) -> bytes:
+    """The profile's bytes with its creation date and profile ID zeroed (LittleCMS stamps the
+    current time), so every process embeds byte-identical outputs. A zero ID means "not computed"."""
+    data = bytearray(profile.tobytes())
+    data[24:36] = bytes(12)
+    data[84:100] = bytes(16)
+    return bytes(data)
+
+
+SRGB_ICC: bytes = _stable_profile_bytes(ImageCms.ImageCmsProfile(_SRGB))
 
 
 def profile_description(icc: bytes) -> str:
