@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import secrets
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
@@ -252,9 +253,11 @@ def write_batch_reports(dest: Bucket, batch_id: str, backend: str, config: Pipel
 
 
 def _write_reports(dest: Bucket, batch_id: str, backend: str, config: PipelineConfig,
-                   records: list[ItemRecord], skipped: dict[str, int] | None = None
-                   ) -> tuple[dict[str, Any], dict[str, str]]:
+                   records: list[ItemRecord], skipped: dict[str, int] | None = None,
+                   run: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     extra: dict[str, Any] = {"gate": config.score.gate.model_dump(), "config_hash_inputs": output_inputs(config)}
+    if run:
+        extra["run"] = dict(run)  # worker processes and the CPU seconds they and this process used
     if skipped:
         extra["skipped"] = dict(skipped)
     report = build_report(batch_id, backend, config.config_hash(), records, extra=extra)
@@ -296,12 +299,14 @@ def run_batch(
     log.info("batch %s: %d images from %s", batch_id, len(keys), redact(source.url))
     if on_start:
         on_start(len(keys))
+    cpu_start, worker_cpu_s = time.process_time(), {}
     groups = plan_groups(source, keys)
     workers = 1 if runner is not None else min(workers, len(groups))
     if workers > 1:
         log.info("batch %s: %d worker processes", batch_id, workers)
         results = run_groups_in_pool(groups, workers, config, source_url=source_url, dest_url=dest_url,
-                                     storage_options=storage_options, skip_done=skip_done, batch_id=batch_id)
+                                     storage_options=storage_options, skip_done=skip_done, batch_id=batch_id,
+                                     cpu_s=worker_cpu_s)
     else:
         runner = runner or BatchRunner(config)
         ledger = Ledger(dest) if skip_done else None
@@ -319,7 +324,8 @@ def run_batch(
     if skipped:
         log.info("batch %s: skipped %d already processed: %s", batch_id, sum(skipped.values()), skipped)
     backend = runner.stages.scene.name if runner is not None else _scene_backend_name(config, records)
-    report, paths = _write_reports(dest, batch_id, backend, config, records, skipped)
+    run = {"workers": max(workers, 1), "cpu_s": round(time.process_time() - cpu_start + sum(worker_cpu_s.values()), 3)}
+    report, paths = _write_reports(dest, batch_id, backend, config, records, skipped, run)
     return batch_id, {**report, "paths": paths}, records
 
 

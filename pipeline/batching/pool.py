@@ -62,9 +62,13 @@ def default_workers(config: PipelineConfig) -> int:
 
 
 def _init_worker(config_json: str, source_url: str, dest_url: str, storage_options: dict[str, Any] | None,
-                 skip_done: bool, log_level: int) -> None:
+                 skip_done: bool, log_level: int, threads: int) -> None:
+    import cv2
+
     from pipeline.batch import BatchRunner, open_buckets
     from pipeline.ledger import Ledger
+
+    cv2.setNumThreads(threads)  # the workers share the cores: no oversubscription
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("pipeline").setLevel(max(log_level, logging.WARNING))
@@ -73,31 +77,40 @@ def _init_worker(config_json: str, source_url: str, dest_url: str, storage_optio
                   ledger=Ledger(dest) if skip_done else None)
 
 
-def _run_group(batch_id: str, group: list[Planned]) -> list[GROUP_RESULT]:
+def _run_group(batch_id: str, group: list[Planned]) -> tuple[list[GROUP_RESULT], int, float]:
+    """(results, worker pid, CPU seconds this worker has used so far)."""
+    import time
+
     from pipeline.batch import process_group
 
-    return process_group(_STATE["runner"], _STATE["ledger"], _STATE["source"], group, _STATE["dest"], batch_id)
+    results = process_group(_STATE["runner"], _STATE["ledger"], _STATE["source"], group, _STATE["dest"], batch_id)
+    return results, os.getpid(), time.process_time()
 
 
 def run_groups_in_pool(groups: list[list[Planned]], workers: int, config: PipelineConfig, *, source_url: str,
                        dest_url: str, storage_options: dict[str, Any] | None, skip_done: bool,
-                       batch_id: str) -> Iterator[GROUP_RESULT]:
+                       batch_id: str, cpu_s: dict[int, float] | None = None) -> Iterator[GROUP_RESULT]:
     """Process ``groups`` on ``workers`` processes; yields (key, record, skipped status) as
-    groups finish. A worker that dies (killed, out of memory) fails the batch with
-    ``BrokenProcessPool``; the ledger then lets a rerun pick up what was left."""
+    groups finish; ``cpu_s`` (when given) collects worker pid -> CPU seconds used. A worker
+    that dies (killed, out of memory) fails the batch with ``BrokenProcessPool``; the ledger
+    then lets a rerun pick up what was left."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["pipeline.batch"])
     level = logging.getLogger("pipeline").getEffectiveLevel()
-    init = (config.model_dump_json(), source_url, dest_url, storage_options, skip_done, level)
+    threads = max(1, available_cores() // workers)
+    init = (config.model_dump_json(), source_url, dest_url, storage_options, skip_done, level, threads)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=init) as pool:
         pending = {pool.submit(_run_group, batch_id, group) for group in groups}
         try:
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    yield from future.result()
+                    results, pid, used = future.result()
+                    if cpu_s is not None:
+                        cpu_s[pid] = max(used, cpu_s.get(pid, 0.0))
+                    yield from results
         finally:
             for future in pending:
                 future.cancel()
