@@ -20,25 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+USER_ENV = dict(os.environ)  # before bench_stages pins threads to one: the CLI runs as a user runs it
 
+from bench.bench_stages import resample_to_megapixel  # noqa: E402
 from pipeline.batching.pool import available_cores  # noqa: E402
-from pipeline.io.imageio import encode_png  # noqa: E402
 
 DEFAULT_PRODUCTS = REPO.parent / "shared" / "products" / "images"
-
-
-def resample_to_megapixel(data: bytes, megapixels: float = 1.0) -> bytes:
-    """PNG bytes of an image scaled so that width*height is about ``megapixels`` million."""
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    h, w = img.shape[:2]
-    s = (megapixels * 1e6 / (h * w)) ** 0.5
-    img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
-    return encode_png(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
 
 
 def real_photos(folder: Path, count: int, dest: Path) -> int:
@@ -59,7 +48,7 @@ def cli_seconds(src: Path, out: Path, workers: int, fmt: str) -> tuple[float, fl
     """(wall s, CPU s) of one ``product-scene run`` subprocess, interpreter start-up included.
     CPU s: the batch's own count (report.json extra.run.cpu_s: the CLI process and its workers),
     which load from other processes does not inflate the way it inflates wall time."""
-    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**USER_ENV, "PYTHONPATH": str(REPO) + os.pathsep + USER_ENV.get("PYTHONPATH", "")}
     cmd = [sys.executable, "-m", "pipeline.cli", "run", str(src), str(out), "--reprocess", "--no-progress",
            "--workers", str(workers), "--format", fmt, "--batch-id", f"w{workers}-{time.time_ns()}"]
     t0 = time.perf_counter()

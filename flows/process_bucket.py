@@ -45,6 +45,7 @@ from pipeline.ledger import (
     move_input,
     process_once,
     rejected_name,
+    sidecar_key,
 )
 from pipeline.ledger.store import is_transient_error
 from pipeline.redact import install_log_redaction, redact
@@ -154,7 +155,7 @@ def _list_entries(source: Bucket, prefix: str) -> list[tuple[str, dict[str, Any]
         rel = full[len(root):].lstrip("/") if root else full
         if any(part[:1] in ("_", ".") for part in rel.split("/")[:-1]):
             continue  # _ledger/, .git/ and friends (same rule as Bucket.list_keys)
-        if rel.lower().endswith(IMAGE_SUFFIXES):
+        if rel.lower().endswith(IMAGE_SUFFIXES + (".json",)):
             out.append((rel, info))
     return out
 
@@ -169,7 +170,9 @@ def check_buckets(source: Bucket, dest: Bucket, prefix: str) -> None:
 def plan_batch(job: ItemJob, max_items: int | None) -> Plan:
     """List the source; drop keys the ledger already knows as done (by fingerprint, no read)."""
     source, ledger = job.source(), job.ledger()
-    entries = _list_entries(source, job.prefix)
+    listed = _list_entries(source, job.prefix)
+    sidecars = {key: info for key, info in listed if key.lower().endswith(".json")}
+    entries = [(key, info) for key, info in listed if not key.lower().endswith(".json")]
     done = ledger.done_names()
     index = ledger.fingerprint_map()
     todo, done_keys = [], []
@@ -181,6 +184,8 @@ def plan_batch(job: ItemJob, max_items: int | None) -> Plan:
                 todo.append(Planned(key, None))
             continue
         fp = fingerprint(info)
+        if fp is not None and (sidecar := sidecars.get(sidecar_key(key))) is not None:
+            fp = f"{fp}+{fingerprint(sidecar)}"  # a new sidecar makes the item new (item_identity)
         chash = index.get(ledger.index_id(source.url, key, fp)) if fp else None
         if chash and item_name(chash, job.config_hash) in done:
             done_keys.append(key)
