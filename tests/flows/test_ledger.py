@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -19,9 +18,8 @@ from pipeline.ledger import (
     Owner,
     TransientItemError,
     hash_object,
-    item_name,
-    name_for_key,
     move_input,
+    name_for_key,
     process_once,
 )
 from pipeline.ledger.store import LocalStore, ReadBackStore, is_transient_error
