@@ -24,6 +24,7 @@ examples:
   product-scene run s3://shop/incoming/ s3://shop/out/ --config configs/default.yaml
   product-scene run s3://shop/incoming/ out/ --endpoint-url http://127.0.0.1:8333   # S3-compatible server
   product-scene run photos/ out/ --backend diffusion --config configs/sd15.yaml
+  product-scene run photos/ out/ --workers 2 --format jpeg --quality 88   # two processes, JPEG composites
 
 Each run writes OUT/<batch_id>/<item>/{composite,mask,canny,depth}.png + meta.json, and
 OUT/<batch_id>/report.{html,json,csv}. OUT/_ledger remembers what is done: running the same
@@ -66,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="process every photo in SOURCE into scenes + a report in DEST",
                          description="Process every image under SOURCE and write scenes and reports to DEST.",
                          epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("source", help="folder or fsspec URL with photos (jpg, png, webp, tiff)")
+    run.add_argument("source", help="folder or fsspec URL with photos (jpg, png, webp, tiff, gif; heic and avif "
+                                    "with their plugins); other image files get an error row")
     run.add_argument("dest", help="folder or fsspec URL for outputs")
     run.add_argument("--config", type=Path, help="YAML config (values over the defaults); see configs/")
     run.add_argument("--theme", help="scene theme from configs/themes.yaml, e.g. paper-white, marble-counter")
