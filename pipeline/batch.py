@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 import time
 import zlib
 from collections import OrderedDict
@@ -92,6 +93,7 @@ class BatchRunner:
         self.config_hash = config.config_hash()
         self.stages = stages or build_stages(config)
         self._reuse: OrderedDict[str, tuple[ItemRecord, dict[str, bytes], dict[str, Any] | None]] = OrderedDict()
+        self._reuse_lock = threading.Lock()  # the flows' thread runner shares one runner
 
     @staticmethod
     def item_id(key: str) -> str:
@@ -117,9 +119,12 @@ class BatchRunner:
         identity = result_identity(content_hash, None if sidecar_bytes is None
                                    else hashlib.sha256(sidecar_bytes).hexdigest())
         prefix = f"{safe_key(batch_id)}/{item_id}"
-        if identity in self._reuse:
-            self._reuse.move_to_end(identity)
-            return self._write_copy(dest, prefix, key, item_id, *self._reuse[identity])
+        with self._reuse_lock:
+            reused = self._reuse.get(identity)
+            if reused is not None:
+                self._reuse.move_to_end(identity)
+        if reused is not None:
+            return self._write_copy(dest, prefix, key, item_id, *reused)
         seed = item_seed(self.config.run.seed, item_id)
         try:
             result = process_product(data, name=key, config=self.config, stages=self.stages,
@@ -141,9 +146,10 @@ class BatchRunner:
 
     def _remember(self, identity: str, record: ItemRecord, files: dict[str, bytes],
                   meta: dict[str, Any] | None) -> ItemRecord:
-        self._reuse[identity] = (record, files, meta)
-        while len(self._reuse) > REUSE_CACHE_ITEMS:
-            self._reuse.popitem(last=False)
+        with self._reuse_lock:
+            self._reuse[identity] = (record, files, meta)
+            while len(self._reuse) > REUSE_CACHE_ITEMS:
+                self._reuse.popitem(last=False)
         return record
 
     def _write_copy(self, dest: Bucket, prefix: str, key: str, item_id: str, record: ItemRecord,

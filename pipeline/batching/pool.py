@@ -62,8 +62,14 @@ def default_workers(config: PipelineConfig) -> int:
 
 
 def _init_worker(config_json: str, source_url: str, dest_url: str, storage_options: dict[str, Any] | None,
-                 skip_done: bool, log_level: int, threads: int) -> None:
+                 skip_done: bool, log_level: int, threads: int, environ: dict[str, str]) -> None:
     import cv2
+
+    # The fork server started with the environment of its first use; credentials (AWS_*) and
+    # settings may have changed since in a long-lived caller: take the caller's environment now.
+    for name in set(os.environ) - set(environ):
+        del os.environ[name]
+    os.environ.update(environ)
 
     from pipeline.batch import BatchRunner, open_buckets
     from pipeline.ledger import Ledger
@@ -100,7 +106,8 @@ def run_groups_in_pool(groups: list[list[Planned]], workers: int, config: Pipeli
     ctx.set_forkserver_preload(["pipeline.batch"])
     level = logging.getLogger("pipeline").getEffectiveLevel()
     threads = max(1, available_cores() // workers)
-    init = (config.model_dump_json(), source_url, dest_url, storage_options, skip_done, level, threads)
+    init = (config.model_dump_json(), source_url, dest_url, storage_options, skip_done, level, threads,
+            dict(os.environ))
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=init) as pool:
         pending = {pool.submit(_run_group, batch_id, group) for group in groups}
         try:

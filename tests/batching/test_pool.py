@@ -70,3 +70,23 @@ def test_default_workers_is_cores_capped_by_memory(monkeypatch):
     monkeypatch.setattr(pool, "available_memory", lambda: 64 * pool.WORKER_BYTES_CPU)
     assert default_workers(PipelineConfig()) == 8
     assert default_workers(PipelineConfig().with_overrides({"run.device": "cuda"})) == 1
+
+
+def test_workers_take_the_callers_environment_not_the_fork_servers(tmp_path, monkeypatch):
+    """The fork server keeps the environment of its first use; credentials set later (AWS_*) must
+    still reach the workers, and variables unset since must be gone."""
+    from pipeline.batching import pool
+
+    monkeypatch.setenv("PS_TEST_STALE", "old")
+    environ = {k: v for k, v in __import__("os").environ.items() if k != "PS_TEST_STALE"}
+    environ["AWS_ACCESS_KEY_ID"] = "fresh-key"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "stale-key")
+    threads = cv2.getNumThreads()
+    try:
+        pool._init_worker(CONFIG.model_dump_json(), str(tmp_path), str(tmp_path / "out"), None, False, 30, 1, environ)
+    finally:
+        cv2.setNumThreads(threads)
+    import os
+
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "fresh-key" and "PS_TEST_STALE" not in os.environ
+    pool._STATE.clear()
