@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.redact import redact
-from pipeline.report.summary import fallback_counts, fallback_lines
+from pipeline.report.summary import fallback_counts, fallback_lines, outcome_counts
 from pipeline.types import ItemRecord
 
 TABLE_KEY = "process-bucket-items"
@@ -71,13 +71,13 @@ def _percentile(values: list[float], q: float) -> float:
 def summary_markdown(records: list[ItemRecord], stats: BatchStats, report_url: str | None) -> str:
     """Pass rate, counts, worst items, per-stage timings."""
     ok = [r for r in records if r.status == "ok"]
-    passed = sum(r.verdict == "pass" for r in ok)
-    errors = len(records) - len(ok)
-    rate = f"{100.0 * passed / len(records):.1f}%" if records else "n/a"
+    counts = outcome_counts(records)
+    rate = f"{100.0 * counts['pass_rate']:.1f}%" if counts["passed"] + counts["failed"] else "n/a"
     lines = [
         f"# Batch `{stats.batch_id}`",
         "",
-        (f"**Pass rate: {rate}** ({passed} pass, {len(ok) - passed} fail, {errors} error"
+        (f"**Pass rate: {rate}** ({counts['passed']} pass, {counts['failed']} fail; "
+         f"{counts['errors']} error{'s' if counts['errors'] != 1 else ''} beside it"
          f" of {len(records)} processed)"),
         "",
         f"- backend: `{stats.backend}`, task runner: `{stats.runner}`",

@@ -46,10 +46,11 @@ from pipeline.ledger import (
     move_input,
     process_once,
     rejected_name,
+    sidecar_key,
 )
 from pipeline.ledger.store import is_transient_error
 from pipeline.redact import install_log_redaction, redact
-from pipeline.io.storage import IMAGE_SUFFIXES, Bucket, safe_key
+from pipeline.io.storage import IMAGE_SUFFIXES, Bucket, dest_inside_source, safe_key
 from pipeline.report.summary import fallback_counts, fallback_lines
 from pipeline.types import ItemRecord
 
@@ -156,17 +157,14 @@ def _list_entries(source: Bucket, prefix: str) -> list[tuple[str, dict[str, Any]
         rel = full[len(root):].lstrip("/") if root else full
         if any(part[:1] in ("_", ".") for part in rel.split("/")[:-1]):
             continue  # _ledger/, .git/ and friends (same rule as Bucket.list_keys)
-        if rel.lower().endswith(IMAGE_SUFFIXES):
+        if rel.lower().endswith(IMAGE_SUFFIXES + (".json",)):
             out.append((rel, info))
     return out
 
 
 def check_buckets(source: Bucket, dest: Bucket, prefix: str) -> None:
     """Refuse a destination inside the watched prefix (outputs would come back as inputs)."""
-    if type(source.fs) is not type(dest.fs):
-        return
-    watched = (source.path(prefix) if prefix.strip("/") else source.root).rstrip("/") + "/"
-    if (dest.root.rstrip("/") + "/").startswith(watched):
+    if dest_inside_source(source, dest, prefix):
         raise ValueError(f"dest_url must not be inside the watched prefix {prefix!r} of source_url")
 
 
@@ -174,7 +172,9 @@ def check_buckets(source: Bucket, dest: Bucket, prefix: str) -> None:
 def plan_batch(job: ItemJob, max_items: int | None) -> Plan:
     """List the source; drop keys the ledger already knows as done (by fingerprint, no read)."""
     source, ledger = job.source(), job.ledger()
-    entries = _list_entries(source, job.prefix)
+    listed = _list_entries(source, job.prefix)
+    sidecars = {key: info for key, info in listed if key.lower().endswith(".json")}
+    entries = [(key, info) for key, info in listed if not key.lower().endswith(".json")]
     done = ledger.done_names()
     index = ledger.fingerprint_map()
     todo, done_keys = [], []
@@ -186,6 +186,8 @@ def plan_batch(job: ItemJob, max_items: int | None) -> Plan:
                 todo.append(Planned(key, None))
             continue
         fp = fingerprint(info)
+        if fp is not None and (sidecar := sidecars.get(sidecar_key(key))) is not None:
+            fp = f"{fp}+{fingerprint(sidecar)}"  # a new sidecar makes the item new (item_identity)
         chash = index.get(ledger.index_id(source.url, key, fp)) if fp else None
         if chash and item_name(chash, job.config_hash) in done:
             done_keys.append(key)

@@ -24,6 +24,7 @@ examples:
   product-scene run s3://shop/incoming/ s3://shop/out/ --config configs/default.yaml
   product-scene run s3://shop/incoming/ out/ --endpoint-url http://127.0.0.1:8333   # S3-compatible server
   product-scene run photos/ out/ --backend diffusion --config configs/sd15.yaml
+  product-scene run photos/ out/ --workers 2 --format jpeg --quality 88   # two processes, JPEG composites
 
 Each run writes OUT/<batch_id>/<item>/{composite,mask,canny,depth}.png + meta.json, and
 OUT/<batch_id>/report.{html,json,csv}. OUT/_ledger remembers what is done: running the same
@@ -42,6 +43,16 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--workers must be an integer >= 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="product-scene",
@@ -56,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="process every photo in SOURCE into scenes + a report in DEST",
                          description="Process every image under SOURCE and write scenes and reports to DEST.",
                          epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("source", help="folder or fsspec URL with photos (jpg, png, webp, tiff)")
+    run.add_argument("source", help="folder or fsspec URL with photos (jpg, png, webp, tiff, gif; heic and avif "
+                                    "with their plugins); other image files get an error row")
     run.add_argument("dest", help="folder or fsspec URL for outputs")
     run.add_argument("--config", type=Path, help="YAML config (values over the defaults); see configs/")
     run.add_argument("--theme", help="scene theme from configs/themes.yaml, e.g. paper-white, marble-counter")
@@ -72,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reprocess", action="store_true",
                      help="process every photo again, even those DEST's ledger records as done with this config")
     run.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
+    run.add_argument("--workers", type=_workers, metavar="N",
+                     help="worker processes, each loading the stages once (default: the CPU cores, capped by "
+                          "free memory; 1 on a GPU)")
+    run.add_argument("--format", choices=["png", "jpeg", "webp"],
+                     help="composite file format (default png); masks and control maps are always PNG")
+    run.add_argument("--quality", type=int, metavar="1-100", help="JPEG/WebP quality of the composite (default 90)")
 
     samples = sub.add_parser("samples", parents=[common], help="write the generated sample product photos to DEST",
                              description="Draw the project's own sample product photos (with sidecars and "
@@ -100,25 +118,31 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "scene.backend": args.backend,
         "restore.mode": args.mode,
         "run.seed": args.seed,
+        "output.format": getattr(args, "format", None),
+        "output.quality": getattr(args, "quality", None),
     }
     return {k: v for k, v in pairs.items() if v is not None}
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.batch import run_batch
+    from pipeline.batch import run_batch, validate_run
+    from pipeline.batching.pool import default_workers
     from pipeline.config import load_config
     from pipeline.progress import batch_progress
 
+    storage_options = {"endpoint_url": args.endpoint_url} if args.endpoint_url else None
     try:
         config = load_config(args.config).with_overrides(_overrides(args))
+        validate_run(config, args.source, args.dest, prefix=args.prefix, storage_options=storage_options)
     except ValueError as exc:
         log.error("%s", exc)
         return 2
+    workers = args.workers or default_workers(config)
     with batch_progress(enabled=not args.no_progress) as (on_start, on_item):
         batch_id, report, _ = run_batch(args.source, args.dest, config, prefix=args.prefix,
                                         batch_id=args.batch_id, progress=on_item, on_start=on_start,
-                                        skip_done=not args.reprocess,
-                                        storage_options={"endpoint_url": args.endpoint_url} if args.endpoint_url else None)
+                                        skip_done=not args.reprocess, workers=workers,
+                                        storage_options=storage_options)
     s = report["summary"]
     log.info("batch %s: %d items, %d passed, %d failed, %d errors", batch_id, s["total"], s["passed"],
              s["failed"], s["errors"])

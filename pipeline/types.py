@@ -201,6 +201,9 @@ class ItemRecord:
     thumbnails: view name (original, mask, canny, depth, composite) -> ``data:image/jpeg;base64,...``
     URI, used by the HTML report only. fallbacks: stage -> why its configured backend was not
     used for this item (e.g. ``{"segment": "SAM prediction failed: ..."}``); empty when none.
+    duplicate_of: the source key whose result this item reuses
+    (same bytes and sidecar), None when computed here. notes: facts a reviewer should see that
+    are not gate reasons (e.g. "first frame of 12 only").
     """
 
     id: str
@@ -216,6 +219,8 @@ class ItemRecord:
     backends: dict[str, str] = field(default_factory=dict)
     thumbnails: dict[str, str] = field(default_factory=dict)
     fallbacks: dict[str, str] = field(default_factory=dict)
+    duplicate_of: str | None = None
+    notes: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The report.json item (thumbnails left out)."""
@@ -232,4 +237,6 @@ class ItemRecord:
             "content_hash": self.content_hash,
             "backends": dict(self.backends),
             "fallbacks": dict(self.fallbacks),
+            "duplicate_of": self.duplicate_of,
+            "notes": list(self.notes),
         }

@@ -81,6 +81,7 @@ def record_from_json(data: dict[str, Any]) -> ItemRecord:
         outputs=dict(data.get("outputs") or {}), timings_ms=dict(data.get("timings_ms") or {}),
         content_hash=data.get("content_hash"), backends=dict(data.get("backends") or {}),
         fallbacks=dict(data.get("fallbacks") or {}),
+        duplicate_of=data.get("duplicate_of"), notes=tuple(data.get("notes") or ()),
     )
 
 

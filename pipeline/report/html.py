@@ -150,6 +150,7 @@ def _card(record: ItemRecord, gate: dict | None) -> str:
         + "</div>"
     )
     side = _error_block(record) if outcome == "error" else _verdict_block(record, gate)
+    side = _notes_block(record) + side
     has_thumbs = any(isinstance(v, str) and _DATA_URI.fullmatch(v) for v in record.thumbnails.values())
     # An error item with no pictures at all gets no row of empty boxes, just its error.
     thumbs = _thumbs(record) if has_thumbs or outcome != "error" else ""
@@ -175,6 +176,15 @@ def _thumbs(record: ItemRecord) -> str:
             inner = '<div class="img ph">no image</div>'
         figures.append(f"<figure{cls}>{inner}<figcaption>{escape(view)}</figcaption></figure>")
     return f'<div class="thumbs">{"".join(figures)}</div>'
+
+
+def _notes_block(record: ItemRecord) -> str:
+    """Duplicate-of and decode notes (first frame only, colour profile), above the verdict."""
+    notes = ([f"duplicate of {record.duplicate_of} (same photo and sidecar): its result, written under this name"]
+             if record.duplicate_of else []) + list(record.notes)
+    if not notes:
+        return ""
+    return '<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
 
 
 def _error_block(record: ItemRecord) -> str:

@@ -38,6 +38,20 @@ def item_outcome(record: ItemRecord) -> str:
     return "pass" if record.verdict == "pass" else "fail"
 
 
+def pass_rate(passed: int, failed: int) -> float:
+    """The one pass-rate definition: passed / (passed + failed), 0.0 when nothing was scored.
+    Errors (files that could not be processed) are not in it; they are shown beside it."""
+    scored = passed + failed
+    return passed / scored if scored else 0.0
+
+
+def outcome_counts(records: Sequence[ItemRecord]) -> dict[str, Any]:
+    """``{"passed", "failed", "errors", "pass_rate"}`` of ``records`` (see :func:`pass_rate`)."""
+    outcomes = [item_outcome(r) for r in records]
+    passed, failed, errors = (outcomes.count(k) for k in ("pass", "fail", "error"))
+    return {"passed": passed, "failed": failed, "errors": errors, "pass_rate": pass_rate(passed, failed)}
+
+
 def build_report(
     batch_id: str,
     backend: str,
@@ -58,9 +72,7 @@ def build_report(
     if extra is not None and not isinstance(extra, dict):
         raise ValueError(f"extra must be a dict or None, got {type(extra).__name__}")
 
-    outcomes = [item_outcome(r) for r in records]
-    passed, failed, errors = (outcomes.count(k) for k in ("pass", "fail", "error"))
-    scored = passed + failed
+    counts = outcome_counts(records)
     report: dict[str, Any] = {
         "batch_id": batch_id,
         "backend": backend,
@@ -69,10 +81,7 @@ def build_report(
         "package_version": _package_version(),
         "summary": {
             "total": len(records),
-            "passed": passed,
-            "failed": failed,
-            "errors": errors,
-            "pass_rate": passed / scored if scored else 0.0,
+            **counts,
             "stage_ms_median": _stage_medians(records),
             "fallbacks": fallback_counts(records),
         },

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from pipeline.ledger import DoneRecord, LeaseInfo, Ledger, Owner, hash_object, process_once
+from pipeline.ledger import DoneRecord, LeaseInfo, Ledger, Owner, hash_object, name_for_key, process_once
 from pipeline.ledger.store import S3Store
 from pipeline.io.storage import Bucket
 from tests.flows.checks import item_folders
@@ -62,7 +62,7 @@ def one_object_source(s3) -> tuple[Bucket, str, str]:
 def test_stale_lease_takeover_and_process_once_on_s3(s3, s3_dest):
     source, key, chash = one_object_source(s3)
     ledger = Ledger(s3_dest)
-    name = f"{chash}-{CFG}"
+    name = name_for_key(source, key, CFG)
     other = replace(Owner.current("gone"), node="another-machine")
     now = time.time()
     assert ledger.store.create(ledger.lease_key(name),
