@@ -8,13 +8,16 @@ PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constra
 DEMO   := demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-dev bench bench-flow clean help
+.PHONY: demo test install install-dev install-flows test-flows bench bench-flow bench-batch clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo    - install (CPU, no weights), draw samples, run them, print the report path"
 	@echo "make test    - install everything (incl. torch, diffusers, prefect) and run the tests"
+	@echo "make install-flows - orchestration only (Prefect, s3fs, the CPU pipeline; no torch): a small venv"
+	@echo "make test-flows    - the flow tests in that venv (real SeaweedFS S3 + Prefect servers)"
 	@echo "make bench   - per-stage CPU timings on the samples and ../shared/products"
+	@echo "make bench-batch - the whole CLI (outputs + reports) at --workers 1 and all cores"
 	@echo "make bench-flow - Prefect flow overhead vs calling the pipeline directly (100 images)"
 	@echo "make clean   - remove .venv and demo/"
 
@@ -29,8 +32,13 @@ $(VENV)/.dev: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e ".[all,dev]"
 	@touch $@ $(VENV)/.core
 
+$(VENV)/.flows: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e ".[flows,formats,dev]"
+	@touch $@ $(VENV)/.core
+
 install: $(VENV)/.core
 install-dev: $(VENV)/.dev
+install-flows: $(VENV)/.flows
 
 demo: $(VENV)/.core
 	@$(BIN)/product-scene samples $(DEMO)/samples >/dev/null
@@ -41,6 +49,12 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.core
 	$(BIN)/python bench/bench_stages.py
+
+bench-batch: $(VENV)/.core
+	$(BIN)/python bench/bench_batch.py
+
+test-flows: $(VENV)/.flows
+	$(BIN)/python -m pytest tests/flows $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.redact import redact
+from pipeline.report.summary import fallback_counts, fallback_lines, outcome_counts
 from pipeline.types import ItemRecord
 
 TABLE_KEY = "process-bucket-items"
@@ -70,19 +71,21 @@ def _percentile(values: list[float], q: float) -> float:
 def summary_markdown(records: list[ItemRecord], stats: BatchStats, report_url: str | None) -> str:
     """Pass rate, counts, worst items, per-stage timings."""
     ok = [r for r in records if r.status == "ok"]
-    passed = sum(r.verdict == "pass" for r in ok)
-    errors = len(records) - len(ok)
-    rate = f"{100.0 * passed / len(records):.1f}%" if records else "n/a"
+    counts = outcome_counts(records)
+    rate = f"{100.0 * counts['pass_rate']:.1f}%" if counts["passed"] + counts["failed"] else "n/a"
     lines = [
         f"# Batch `{stats.batch_id}`",
         "",
-        (f"**Pass rate: {rate}** ({passed} pass, {len(ok) - passed} fail, {errors} error"
+        (f"**Pass rate: {rate}** ({counts['passed']} pass, {counts['failed']} fail; "
+         f"{counts['errors']} error{'s' if counts['errors'] != 1 else ''} beside it"
          f" of {len(records)} processed)"),
         "",
         f"- backend: `{stats.backend}`, task runner: `{stats.runner}`",
         (f"- listed: {stats.listed}; skipped as already done: {stats.skipped_done}; "
          f"leased by another run: {stats.skipped_leased}"),
     ]
+    for line in fallback_lines(fallback_counts(records), len(records)):
+        lines.append(f"- **fallback**: {line}")
     if stats.lost or stats.changed or stats.failed_tasks:
         lines.append(f"- lost commit race: {stats.lost}; changed while processing: {stats.changed}; "
                      f"storage failures (retried next run): {stats.failed_tasks}")
@@ -118,7 +121,8 @@ def summary_markdown(records: list[ItemRecord], stats: BatchStats, report_url: s
 
 
 def publish(records: list[ItemRecord], stats: BatchStats, report_url: str | None) -> None:
-    """Create the three artifacts in the current flow run."""
+    """Create the three artifacts in the current flow run (the flow calls it only when it
+    processed something: a run that found nothing new publishes nothing)."""
     from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
     description = f"batch {stats.batch_id}"

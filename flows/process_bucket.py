@@ -31,6 +31,7 @@ from prefect.states import State
 from prefect.tasks import exponential_backoff
 
 from flows.artifacts import BatchStats, publish
+from flows.liveness import record_run_owner, watch_serve_parent
 from flows.params import BatchOptions
 from flows.runners import make_task_runner
 from flows.worker import get_bucket, get_ledger, get_runner, needs_lock, pipeline_guard, runner_builds
@@ -45,10 +46,12 @@ from pipeline.ledger import (
     move_input,
     process_once,
     rejected_name,
+    sidecar_key,
 )
 from pipeline.ledger.store import is_transient_error
 from pipeline.redact import install_log_redaction, redact
-from pipeline.io.storage import IMAGE_SUFFIXES, Bucket, safe_key
+from pipeline.io.storage import IMAGE_SUFFIXES, Bucket, dest_inside_source, safe_key
+from pipeline.report.summary import fallback_counts, fallback_lines
 from pipeline.types import ItemRecord
 
 IO_RETRIES = 4
@@ -154,17 +157,14 @@ def _list_entries(source: Bucket, prefix: str) -> list[tuple[str, dict[str, Any]
         rel = full[len(root):].lstrip("/") if root else full
         if any(part[:1] in ("_", ".") for part in rel.split("/")[:-1]):
             continue  # _ledger/, .git/ and friends (same rule as Bucket.list_keys)
-        if rel.lower().endswith(IMAGE_SUFFIXES):
+        if rel.lower().endswith(IMAGE_SUFFIXES + (".json",)):
             out.append((rel, info))
     return out
 
 
 def check_buckets(source: Bucket, dest: Bucket, prefix: str) -> None:
     """Refuse a destination inside the watched prefix (outputs would come back as inputs)."""
-    if type(source.fs) is not type(dest.fs):
-        return
-    watched = (source.path(prefix) if prefix.strip("/") else source.root).rstrip("/") + "/"
-    if (dest.root.rstrip("/") + "/").startswith(watched):
+    if dest_inside_source(source, dest, prefix):
         raise ValueError(f"dest_url must not be inside the watched prefix {prefix!r} of source_url")
 
 
@@ -172,7 +172,9 @@ def check_buckets(source: Bucket, dest: Bucket, prefix: str) -> None:
 def plan_batch(job: ItemJob, max_items: int | None) -> Plan:
     """List the source; drop keys the ledger already knows as done (by fingerprint, no read)."""
     source, ledger = job.source(), job.ledger()
-    entries = _list_entries(source, job.prefix)
+    listed = _list_entries(source, job.prefix)
+    sidecars = {key: info for key, info in listed if key.lower().endswith(".json")}
+    entries = [(key, info) for key, info in listed if not key.lower().endswith(".json")]
     done = ledger.done_names()
     index = ledger.fingerprint_map()
     todo, done_keys = [], []
@@ -184,6 +186,8 @@ def plan_batch(job: ItemJob, max_items: int | None) -> Plan:
                 todo.append(Planned(key, None))
             continue
         fp = fingerprint(info)
+        if fp is not None and (sidecar := sidecars.get(sidecar_key(key))) is not None:
+            fp = f"{fp}+{fingerprint(sidecar)}"  # a new sidecar makes the item new (item_identity)
         chash = index.get(ledger.index_id(source.url, key, fp)) if fp else None
         if chash and item_name(chash, job.config_hash) in done:
             done_keys.append(key)
@@ -324,6 +328,8 @@ def process_bucket(
     cfg = resolve_config(config, config_path)
     from prefect.runtime import flow_run
 
+    watch_serve_parent()
+    record_run_owner(flow_run.id)
     holder = str(flow_run.id or uuid.uuid4())
     storage = options.storage
     job = ItemJob(
@@ -337,8 +343,6 @@ def process_bucket(
     )
     check_buckets(job.source(), job.dest(), job.prefix)
     backend = cfg.scene.backend
-    logger.info("batch %s: %s -> %s (config %s, runner %s)", job.batch_id, redact(source_url),
-                redact(dest_url), job.config_hash, options.runner.kind)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     recovered = recover_batches(job, holder)
@@ -347,10 +351,13 @@ def process_bucket(
     moved = move_done_inputs(job, plan.done_keys) if (options.on_success == "move" and plan.done_keys) else 0
     stats = BatchStats(job.batch_id, backend, options.runner.kind, listed=plan.listed,
                        skipped_done=plan.skipped_done, recovered_batches=tuple(recovered))
-    if not plan.todo:
-        logger.info("nothing new under %s (%d listed, %d done)", options.prefix, plan.listed, plan.skipped_done)
-        publish([], stats, None)
+    if not plan.todo:  # one line, no artifacts: a quiet schedule stays quiet
+        logger.info("nothing new under %s (%d listed, %d done%s%s)", options.prefix, plan.listed,
+                    plan.skipped_done, f", {moved} inputs moved" if moved else "",
+                    f", reports recovered for {', '.join(recovered)}" if recovered else "")
         return _summary(job.batch_id, [], stats, {}, recovered)
+    logger.info("batch %s: %s -> %s (config %s, runner %s)", job.batch_id, redact(source_url),
+                redact(dest_url), job.config_hash, options.runner.kind)
 
     ledger = job.ledger()
     batch_lease = ledger.open_batch(job.batch_id, holder, {
@@ -379,6 +386,8 @@ def process_bucket(
         timings["report"] = time.perf_counter() - t2
         timings["total"] = time.perf_counter() - t0
         publish(records, stats, paths.get("html"))
+        for line in fallback_lines(fallback_counts(records), len(records)):
+            logger.warning("batch %s: %s (see report.html)", job.batch_id, line)
         ledger.close_batch(job.batch_id, batch_lease)
     except BaseException:
         batch_lease.release()  # the open marker stays: the next run writes this batch's report
@@ -413,5 +422,6 @@ def _summary(batch_id: str, records: list[ItemRecord], stats: BatchStats, paths:
         "moved": stats.moved,
         "reports": {k: redact(v) for k, v in paths.items()},
         "recovered_batches": list(recovered),
+        "fallbacks": fallback_counts(records),
         "items": sorted(r.source for r in records),
     }

@@ -1,9 +1,12 @@
 """``product-scene serve``: run the ``process-bucket`` flow on a schedule from this machine.
 
 ``flow.serve`` registers a deployment with the Prefect API (``PREFECT_API_URL``) and polls it
-for scheduled runs, executing each in a subprocess. Default schedule: every 15 minutes; at most
-one run at a time (deployment concurrency limit 1; the ledger's leases keep overlapping runs
-apart anyway). Credentials come from this process's environment, never from parameters.
+for scheduled runs, executing each in a subprocess. Default schedule: every 15 minutes; one run
+at a time per serve process, and no deployment-wide concurrency limit, so a run killed with its
+machine never holds up the schedule (the ledger's leases keep overlapping runs apart). At
+start-up, runs an earlier serve left pending or running with their process gone are marked
+crashed; a flow-run process stops when its serve process dies (:mod:`flows.liveness`).
+Credentials come from this process's environment, never from parameters.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ examples:
 
 Needs a Prefect API: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api for `prefect server
 start`). Credentials come from the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE).
+`product-scene doctor --bucket URL --endpoint-url URL` checks both before you serve.
+
+Stop with Ctrl-C or SIGTERM. If serve is killed hard, its running batch stops too and is marked
+crashed; the next serve marks runs left behind on this machine crashed and resumes at once.
 """
 
 
@@ -82,8 +89,32 @@ def deployment_parameters(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
+def validate_before_serving(args: argparse.Namespace, params: dict[str, Any]) -> None:
+    """Refuse now what every scheduled run would refuse later: a bad or unknown config value, an
+    unknown theme, a destination inside the watched prefix, an unusable bucket URL.
+
+    Raises ``ValueError`` naming the problem. Reads only local files; contacts no bucket.
+    """
+    from flows.process_bucket import check_buckets
+    from pipeline.config import load_config
+    from pipeline.scene.themes import get_theme
+    from pipeline.io.storage import Bucket
+
+    config = load_config(params.get("config_path"))
+    get_theme(config.scene.theme, config.scene.themes_file)
+    options = BatchOptions.model_validate(params["options"])
+    buckets = []
+    for what, url in (("SOURCE", args.source), ("DEST", args.dest)):
+        try:
+            buckets.append(Bucket(url, options.storage.storage_options(url)))
+        except (ValueError, ImportError) as exc:
+            raise ValueError(f"{what} {url!r} is not a usable bucket URL or folder: {exc}") from exc
+    check_buckets(*buckets, options.prefix)
+
+
 def serve_main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``product-scene serve``; blocks while serving. Returns an exit code."""
+    """Entry point of ``product-scene serve``; blocks while serving. Returns an exit code
+    (2 for usage or configuration errors, found before anything is served)."""
     args = build_parser().parse_args(argv)
     try:
         params = deployment_parameters(args)
@@ -93,14 +124,28 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     if args.config and not args.config.is_file():
         print(f"product-scene serve: config file not found: {args.config}", file=sys.stderr)
         return 2
+    try:
+        validate_before_serving(args, params)
+    except ValueError as exc:
+        print(f"product-scene serve: {exc}", file=sys.stderr)
+        return 2
     if not os.environ.get("PREFECT_API_URL"):
         log.warning("PREFECT_API_URL is not set: Prefect will use a temporary local server")
     from prefect.types.entrypoint import EntrypointType
 
+    from flows.liveness import SERVE_PID_ENV, crash_dead_runs
     from flows.process_bucket import process_bucket
 
     schedule: dict[str, Any] = {"interval": args.interval} if args.interval else {"cron": args.cron or DEFAULT_CRON}
-    process_bucket.serve(name=args.name, parameters=params, global_limit=1, limit=1, paused=args.paused or None,
+    try:
+        crash_dead_runs(process_bucket.name, args.name)
+    except Exception as exc:  # noqa: BLE001 - serving reports an unreachable API itself
+        log.warning("could not look for runs left behind by an earlier serve: %s", exc)
+    os.environ[SERVE_PID_ENV] = str(os.getpid())  # flow-run processes stop when this one dies
+    # limit=1: one run at a time from this process. No deployment-wide limit: a run that died
+    # with its machine would hold that slot until the server's lease expired, and the ledger
+    # already keeps overlapping runs (several serve processes, a late worker) apart.
+    process_bucket.serve(name=args.name, parameters=params, limit=1, paused=args.paused or None,
                          tags=["product-scene"], entrypoint_type=EntrypointType.MODULE_PATH, **schedule)
     return 0
 

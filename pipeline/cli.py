@@ -25,6 +25,7 @@ examples:
   product-scene run s3://shop/incoming/ s3://shop/out/ --config configs/default.yaml
   product-scene run s3://shop/incoming/ out/ --endpoint-url http://127.0.0.1:8333   # S3-compatible server
   product-scene run photos/ out/ --backend diffusion --config configs/sd15.yaml
+  product-scene run photos/ out/ --workers 2 --format jpeg --quality 88   # two processes, JPEG composites
 
 Each run writes OUT/<batch_id>/<item>/{composite,mask,canny,depth}.png + meta.json, and
 OUT/<batch_id>/report.{html,json,csv}. OUT/_ledger remembers what is done: running the same
@@ -77,6 +78,16 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--workers must be an integer >= 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="product-scene",
@@ -91,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="process every photo in SOURCE into scenes + a report in DEST",
                          description="Process every image under SOURCE and write scenes and reports to DEST.",
                          epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("source", help="folder or fsspec URL with photos (jpg, png, webp, tiff)")
+    run.add_argument("source", help="folder or fsspec URL with photos (jpg, png, webp, tiff, gif; heic and avif "
+                                    "with their plugins); other image files get an error row")
     run.add_argument("dest", help="folder or fsspec URL for outputs")
     run.add_argument("--config", type=Path, help="YAML config (values over the defaults); see configs/")
     run.add_argument("--theme", help="scene theme from configs/themes.yaml, e.g. paper-white, marble-counter")
@@ -107,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reprocess", action="store_true",
                      help="process every photo again, even those DEST's ledger records as done with this config")
     run.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
+    run.add_argument("--workers", type=_workers, metavar="N",
+                     help="worker processes, each loading the stages once (default: the CPU cores, capped by "
+                          "free memory; 1 on a GPU)")
+    run.add_argument("--format", choices=["png", "jpeg", "webp"],
+                     help="composite file format (default png); masks and control maps are always PNG")
+    run.add_argument("--quality", type=int, metavar="1-100", help="JPEG/WebP quality of the composite (default 90)")
 
     samples = sub.add_parser("samples", parents=[common], help="write the generated sample product photos to DEST",
                              description="Draw the project's own sample product photos (with sidecars and "
@@ -115,8 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("--seed", type=int, default=0)
 
     doctor = sub.add_parser("doctor", parents=[common], help="which backends are usable here, and what is missing",
-                            description="Check packages, weights, GPU and dtype support for each backend.")
+                            description="Check packages, weights, GPU and dtype support for each backend, "
+                                        "and orchestration: Prefect, s3fs, PREFECT_API_URL, a bucket.")
     doctor.add_argument("--config", type=Path, help="config whose model sources to check")
+    doctor.add_argument("--bucket", metavar="URL", help="also check that this bucket (s3://shop/, a folder) can be "
+                                                        "listed with this environment's credentials")
+    doctor.add_argument("--endpoint-url", help="S3-compatible endpoint for --bucket (SeaweedFS, MinIO, ...)")
 
     review = sub.add_parser("review", parents=[common], help="review a batch in the browser: approve or reject items",
                             description="Serve one batch on this machine for people to approve or reject each "
@@ -152,25 +174,31 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "scene.backend": args.backend,
         "restore.mode": args.mode,
         "run.seed": args.seed,
+        "output.format": getattr(args, "format", None),
+        "output.quality": getattr(args, "quality", None),
     }
     return {k: v for k, v in pairs.items() if v is not None}
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.batch import run_batch
+    from pipeline.batch import run_batch, validate_run
+    from pipeline.batching.pool import default_workers
     from pipeline.config import load_config
     from pipeline.progress import batch_progress
 
+    storage_options = {"endpoint_url": args.endpoint_url} if args.endpoint_url else None
     try:
         config = load_config(args.config).with_overrides(_overrides(args))
+        validate_run(config, args.source, args.dest, prefix=args.prefix, storage_options=storage_options)
     except ValueError as exc:
         log.error("%s", exc)
         return 2
+    workers = args.workers or default_workers(config)
     with batch_progress(enabled=not args.no_progress) as (on_start, on_item):
         batch_id, report, _ = run_batch(args.source, args.dest, config, prefix=args.prefix,
                                         batch_id=args.batch_id, progress=on_item, on_start=on_start,
-                                        skip_done=not args.reprocess,
-                                        storage_options={"endpoint_url": args.endpoint_url} if args.endpoint_url else None)
+                                        skip_done=not args.reprocess, workers=workers,
+                                        storage_options=storage_options)
     s = report["summary"]
     log.info("batch %s: %d items, %d passed, %d failed, %d errors", batch_id, s["total"], s["passed"],
              s["failed"], s["errors"])
@@ -191,7 +219,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
     from pipeline.doctor import format_doctor, run_doctor
 
-    sys.stdout.write(format_doctor(run_doctor(load_config(args.config))) + "\n")
+    checks = run_doctor(load_config(args.config), bucket=args.bucket, endpoint_url=args.endpoint_url)
+    sys.stdout.write(format_doctor(checks) + "\n")
     return 0
 
 

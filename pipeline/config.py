@@ -7,13 +7,14 @@ config never silently does nothing.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ASPECTS: dict[str, tuple[int, int]] = {
     "1:1": (1, 1),
@@ -153,6 +154,13 @@ class RunConfig(_Strict):
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
 
 
+class OutputConfig(_Strict):
+    """How the composite is written; masks and control maps are always PNG (they are data)."""
+
+    format: Literal["png", "jpeg", "webp"] = "png"
+    quality: int = Field(90, ge=1, le=100, description="JPEG/WebP quality (ignored for PNG)")
+
+
 class PipelineConfig(_Strict):
     decode: DecodeConfig = DecodeConfig()
     segment: SegmentConfig = SegmentConfig()
@@ -162,12 +170,17 @@ class PipelineConfig(_Strict):
     restore: RestoreConfig = RestoreConfig()
     score: ScoreConfig = ScoreConfig()
     run: RunConfig = RunConfig()
+    output: OutputConfig = OutputConfig()
     # Backend-specific sections (diffusion, ...) live here as plain dicts validated by the backend.
     backends: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def config_hash(self) -> str:
-        """Short stable hash of every value (sha256 of canonical JSON, 16 hex chars)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """Short stable hash of what decides the outputs (16 hex chars): every value, the themes
+        files' contents, the weights behind model paths and the package version
+        (:func:`pipeline.models.fingerprints.output_inputs`)."""
+        from pipeline.models.fingerprints import output_inputs
+
+        blob = json.dumps(output_inputs(self), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def with_overrides(self, overrides: dict[str, Any]) -> PipelineConfig:
@@ -179,7 +192,36 @@ class PipelineConfig(_Strict):
             for key in parents:
                 node = node.setdefault(key, {})
             node[leaf] = value
-        return PipelineConfig.model_validate(data)
+        try:
+            return PipelineConfig.model_validate(data)
+        except ValidationError as exc:
+            raise ValueError(explain_validation_error(exc)) from None
+
+
+def explain_validation_error(exc: ValidationError) -> str:
+    """One line per problem, ``dotted.key: message``; unknown keys name the nearest valid key."""
+    lines = []
+    for err in exc.errors():
+        dotted = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            valid = _fields_at(PipelineConfig, err["loc"][:-1])
+            close = difflib.get_close_matches(str(err["loc"][-1]), valid, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(valid)}"
+            lines.append(f"{dotted}: unknown key{hint}")
+        else:
+            lines.append(f"{dotted}: {err['msg']} (got {err.get('input')!r})")
+    return "; ".join(lines)
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the (nested) model at ``loc`` ([] when ``loc`` leaves the typed models)."""
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -203,8 +245,8 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
     data = _read_yaml_with_extends(Path(path), seen=())
     try:
         return PipelineConfig.model_validate(data)
-    except Exception as exc:  # pydantic.ValidationError, re-raised with the file name
-        raise ValueError(f"invalid config {path}: {exc}") from exc
+    except ValidationError as exc:  # re-raised with the file name, one line per problem
+        raise ValueError(f"invalid config {path}: {explain_validation_error(exc)}") from None
 
 
 def _read_yaml_with_extends(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:

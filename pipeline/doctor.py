@@ -1,6 +1,7 @@
 """``product-scene doctor``: which backends are usable here, and what is missing for the others.
 
 Checks packages and versions, the GPU and dtype support, the Hugging Face cache / offline mode,
+orchestration (:mod:`pipeline.doctor_orchestration`: Prefect, s3fs, the API, a bucket),
 and every model source the config names (SAM checkpoint, depth model, diffusion weights) —
 found or not, without loading any weights (but the ONNX segmenter's session, opened to check
 that it loads and to read its input shape). With no diffusion section in the config, the bundled
@@ -191,8 +192,13 @@ def check_diffusion(config: PipelineConfig, label: str) -> DoctorCheck:
     return DoctorCheck(name, True, f"{cfg.family}: all {len(sources)} weights found")
 
 
-def run_doctor(config: PipelineConfig | None = None) -> list[DoctorCheck]:
-    """Every check for ``config`` (default config when None). Loads no weights but the ONNX model."""
+def run_doctor(config: PipelineConfig | None = None, *, bucket: str | None = None,
+               endpoint_url: str | None = None) -> list[DoctorCheck]:
+    """Every check for ``config`` (default config when None), then orchestration (Prefect, s3fs,
+    the Prefect API, and ``bucket`` via ``endpoint_url`` when given). Loads no weights but the
+    ONNX model."""
+    from pipeline.doctor_orchestration import check_orchestration
+
     config = config or PipelineConfig()
     checks = check_packages() + check_device(config) + [check_hub()]
     checks += [
@@ -210,7 +216,7 @@ def run_doctor(config: PipelineConfig | None = None) -> list[DoctorCheck]:
             path = PRESETS_DIR / preset
             if path.is_file():
                 checks.append(check_diffusion(load_config(path), preset))
-    return checks
+    return checks + check_orchestration(bucket, endpoint_url)
 
 
 def format_doctor(checks: list[DoctorCheck]) -> str:

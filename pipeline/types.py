@@ -199,7 +199,11 @@ class ItemRecord:
     status "ok" means the product was processed (its verdict may still be "fail");
     "error" means it could not be (bad file, no product found, ...), with ``error`` saying why.
     thumbnails: view name (original, mask, canny, depth, composite) -> ``data:image/jpeg;base64,...``
-    URI, used by the HTML report only.
+    URI, used by the HTML report only. fallbacks: stage -> why its configured backend was not
+    used for this item (e.g. ``{"segment": "SAM prediction failed: ..."}``); empty when none.
+    duplicate_of: the source key whose result this item reuses
+    (same bytes and sidecar), None when computed here. notes: facts a reviewer should see that
+    are not gate reasons (e.g. "first frame of 12 only").
     """
 
     id: str
@@ -214,6 +218,9 @@ class ItemRecord:
     content_hash: str | None = None
     backends: dict[str, str] = field(default_factory=dict)
     thumbnails: dict[str, str] = field(default_factory=dict)
+    fallbacks: dict[str, str] = field(default_factory=dict)
+    duplicate_of: str | None = None
+    notes: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The report.json item (thumbnails left out)."""
@@ -229,4 +236,7 @@ class ItemRecord:
             "timings_ms": dict(self.timings_ms),
             "content_hash": self.content_hash,
             "backends": dict(self.backends),
+            "fallbacks": dict(self.fallbacks),
+            "duplicate_of": self.duplicate_of,
+            "notes": list(self.notes),
         }

@@ -45,3 +45,38 @@ def test_extends_merges_and_detects_loops(tmp_path):
 def test_missing_file():
     with pytest.raises(ValueError, match="not found"):
         load_config("/nonexistent/x.yaml")
+
+
+def test_unknown_key_suggests_the_nearest_valid_name(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("placement:\n  longside: 512\nscnee:\n  theme: x\n")
+    with pytest.raises(ValueError) as exc:
+        load_config(p)
+    assert "placement.longside: unknown key; did you mean 'long_side'?" in str(exc.value)
+    assert "scnee: unknown key; did you mean 'scene'?" in str(exc.value)
+
+
+def test_hash_covers_themes_file_contents_weights_and_package_version(tmp_path, monkeypatch):
+    """Editing a theme, swapping the weights behind a path or upgrading the package makes a new hash."""
+    import pipeline
+
+    themes = tmp_path / "themes.yaml"
+    themes.write_text("shop-grey:\n  backdrop: [200, 200, 200]\n")
+    weights = tmp_path / "sam.safetensors"
+    weights.write_bytes(b"weights v1")
+    config = PipelineConfig().with_overrides({"scene.themes_file": str(themes),
+                                              "segment.sam_checkpoint": str(weights)})
+    before = config.config_hash()
+    themes.write_text("shop-grey:\n  backdrop: [180, 180, 180]\n")
+    after_theme = config.config_hash()
+    weights.write_bytes(b"weights v2")
+    after_weights = config.config_hash()
+    monkeypatch.setattr(pipeline, "__version__", "99.0")
+    after_version = config.config_hash()
+    assert len({before, after_theme, after_weights, after_version}) == 4
+    assert config.config_hash() == after_version  # stable while nothing changes
+
+
+def test_output_format_is_validated():
+    with pytest.raises(ValueError, match="format"):
+        PipelineConfig().with_overrides({"output.format": "gif"})

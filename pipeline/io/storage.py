@@ -23,11 +23,11 @@ from typing import Any
 import fsspec
 
 from pipeline.errors import ImageDecodeError, UnsafeKeyError
-from pipeline.io.imageio import IMAGE_EXTENSIONS
+from pipeline.io.formats import LISTED_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # what imageio decodes is what a listing picks up
+IMAGE_SUFFIXES = LISTED_EXTENSIONS  # what imageio decodes, plus image files reported as unsupported
 MAX_KEY_LENGTH = 1024
 
 
@@ -107,9 +107,19 @@ class Bucket:
     def exists(self, key: str) -> bool:
         return bool(self.fs.exists(self.path(key)))
 
-    def read_bytes(self, key: str, max_bytes: int | None = None) -> bytes:
-        """The object's bytes; ``ImageDecodeError`` if it is larger than ``max_bytes``."""
+    def checked_path(self, key: str) -> str:
+        """:meth:`path`, refusing (``UnsafeKeyError``) a local symlink that leads out of the bucket."""
         path = self.path(key)
+        if self.is_local:
+            real, root = os.path.realpath(path), os.path.realpath(self.root or os.sep)
+            if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+                raise UnsafeKeyError(f"{safe_key(key)} is a symbolic link to a file outside the source folder")
+        return path
+
+    def read_bytes(self, key: str, max_bytes: int | None = None) -> bytes:
+        """The object's bytes; ``ImageDecodeError`` if it is larger than ``max_bytes``;
+        ``UnsafeKeyError`` for a local symlink out of the bucket."""
+        path = self.checked_path(key)
         if max_bytes is not None:
             size = self.fs.size(path)
             if size is not None and size > max_bytes:
@@ -149,6 +159,19 @@ def options_for_url(url: str, storage_options: dict[str, Any] | None) -> dict[st
     """Storage options (an S3 endpoint, say) apply to remote URLs only, never to a local folder."""
     remote = "://" in str(url) and not str(url).startswith(("file://", "local://"))
     return storage_options if remote else None
+
+
+def dest_inside_source(source: Bucket, dest: Bucket, prefix: str = "") -> bool:
+    """True when ``dest`` lies inside ``source`` (under ``prefix`` when given) on one filesystem:
+    a listing of the source would then pick up the outputs."""
+    if type(source.fs) is not type(dest.fs):
+        return False
+    watched = source.path(prefix) if prefix.strip("/") else source.root
+    if source.is_local:
+        watched, inside = os.path.realpath(watched or os.sep), os.path.realpath(dest.root or os.sep)
+    else:
+        inside = dest.root
+    return (inside.rstrip("/") + "/").startswith(watched.rstrip("/") + "/")
 
 
 def _protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:

@@ -5,14 +5,16 @@ rename or locks; the only primitive is a conditional write (:mod:`pipeline.ledge
 
 Layout under DEST::
 
-    _ledger/done/<content_hash>-<config_hash>.json   one per committed item, created once, never rewritten
+    _ledger/done/<identity>-<config_hash>.json       one per committed item, created once, never rewritten
     _ledger/leases/<name>.json                       owner + expiry of an item (or batch) in progress
-    _ledger/index/<key-id>.<fingerprint-id>.<content_hash>   empty objects: listing fingerprint -> hash
+    _ledger/index/<key-id>.<fingerprint-id>.<identity>   empty objects: listing fingerprint -> identity
     _ledger/open/<batch_id>.json                     a batch whose report is not written yet
     _ledger/batches/<batch_id>/<name>.json           the records a batch committed (report recovery)
 
-An *item* is a (content hash, config hash) pair: the same bytes under two keys are one item, and
-a new config makes every item new.
+An *item* is a source key with its bytes and its sidecar, under one config
+(:func:`~pipeline.ledger.identities.item_identity`): every key is its own item (a copy of a photo
+under another name gets its own output; the batch reuses the computed result), a new sidecar or
+a new config makes the item new.
 
 Exactly-once, precisely:
 
@@ -41,7 +43,8 @@ Modules: :mod:`~pipeline.ledger.identities` (hashes and names), :mod:`~pipeline.
 (:func:`move_input`), :mod:`~pipeline.ledger.store` (conditional writes per backend).
 """
 
-from pipeline.ledger.identities import content_hash_of, fingerprint, hash_object, item_name, rejected_name
+from pipeline.ledger.identities import (content_hash_of, fingerprint, hash_object, item_identity, item_name,
+                                        name_for_key, rejected_name, result_identity, sidecar_hash, sidecar_key)
 from pipeline.ledger.inputs import move_input
 from pipeline.ledger.leases import Heartbeat, Lease
 from pipeline.ledger.ledger import DEFAULT_LEASE_TTL_S, LEDGER, Ledger
@@ -51,6 +54,7 @@ from pipeline.ledger.records import DoneRecord, LeaseInfo, record_from_json
 
 __all__ = [
     "DEFAULT_LEASE_TTL_S", "LEDGER", "DoneRecord", "Heartbeat", "Lease", "LeaseInfo", "Ledger", "Outcome", "Owner",
-    "TransientItemError", "content_hash_of", "fingerprint", "hash_object", "item_name", "local_node_id",
-    "move_input", "outputs_present", "process_once", "process_start_ticks", "rejected_name", "record_from_json",
+    "TransientItemError", "content_hash_of", "fingerprint", "hash_object", "item_identity", "item_name",
+    "local_node_id", "move_input", "name_for_key", "outputs_present", "process_once", "process_start_ticks",
+    "record_from_json", "rejected_name", "result_identity", "sidecar_hash", "sidecar_key",
 ]

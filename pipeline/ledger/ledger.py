@@ -176,7 +176,7 @@ class Ledger:
         return f"{short_hash(source_url + chr(0) + key)}.{short_hash(fp)}"
 
     def fingerprint_map(self) -> dict[str, str]:
-        """index id -> content hash, from one listing."""
+        """index id -> item identity, from one listing."""
         prefix = f"{LEDGER}/index/"
         out = {}
         for key in self.store.list(prefix):
@@ -186,10 +186,11 @@ class Ledger:
                 out[ident] = chash
         return out
 
-    def remember(self, source_url: str, key: str, fp: str | None, content_hash: str) -> None:
+    def remember(self, source_url: str, key: str, fp: str | None, identity: str) -> None:
+        """Index a listing fingerprint to the item identity it had (the ledger name's first part)."""
         if fp is None:
             return
-        self.store.create(f"{LEDGER}/index/{self.index_id(source_url, key, fp)}.{content_hash}", b"")
+        self.store.create(f"{LEDGER}/index/{self.index_id(source_url, key, fp)}.{identity}", b"")
 
     # batches ----------------------------------------------------------------
     def open_batch(self, batch_id: str, holder: str, meta: dict[str, Any]) -> Lease:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pipeline.errors import UnsafeKeyError
 from pipeline.io.storage import Bucket, delete_prefix, safe_key
-from pipeline.ledger.identities import hash_object, item_name, rejected_name
+from pipeline.ledger.identities import hash_object, item_identity, item_name, rejected_name, sidecar_hash
 from pipeline.ledger.ledger import Ledger
 from pipeline.ledger.records import DECISIONS_FILE, DoneRecord, record_from_json
 from pipeline.redact import redact
@@ -36,11 +36,6 @@ class TransientItemError(OSError):
     """The item could not be read or written for a reason worth retrying (storage hiccup)."""
 
 
-def _transient_error_record(record: ItemRecord) -> bool:
-    """An error record that reflects a read failure of the storage, not of the image."""
-    return record.status == "error" and (record.error or "").startswith("could not read")
-
-
 
 def outputs_present(ledger: Ledger, prefix: str, record: ItemRecord) -> list[str]:
     """Names of the record's output files missing under ``prefix`` (empty when all are there)."""
@@ -62,19 +57,24 @@ def process_once(
     process: Callable[[], ItemRecord],
     fp: str | None = None,
     content_hash: str | None = None,
+    sidecar: str | None = None,
 ) -> Outcome:
     """Run ``process`` for ``key`` unless its item is done or leased, and commit it exactly once.
 
     ``process`` must write the item's outputs under ``dest/<batch_id>/<item_id>/`` and return
     its record (``BatchRunner.process_key``). ``holder`` identifies this attempt across retries.
+    ``content_hash`` and ``sidecar`` (hashes of the photo and of its sidecar, see
+    :mod:`~pipeline.ledger.identities`) are computed here when ``content_hash`` is not given.
     Raises transient storage errors (callers retry); never raises for a bad image.
     """
     try:
         safe = safe_key(key)
-    except UnsafeKeyError as exc:
+        if content_hash is None:
+            content_hash, sidecar = hash_object(source, safe), sidecar_hash(source, safe)
+    except UnsafeKeyError as exc:  # a bad key, or a symlink out of the source
         return _reject(ledger, source, key, batch_id, item_id, config_hash, holder, exc)
-    content_hash = content_hash or hash_object(source, safe)
-    name = item_name(content_hash, config_hash)
+    identity = item_identity(content_hash, sidecar, safe)
+    name = item_name(identity, config_hash)
     prefix = f"{safe_key(batch_id)}/{item_id}"
     done = ledger.get_done(name)
     if done is not None:
@@ -88,8 +88,6 @@ def process_once(
         if done is not None:
             return _already_done(ledger, done, source, key, fp, batch_id, holder)
         record = process()
-        if _transient_error_record(record):
-            raise TransientItemError(record.error)
         if record.content_hash and record.content_hash != content_hash:
             delete_prefix(dest, prefix)
             return Outcome("changed", key, name, detail="the object changed while it was processed")
@@ -108,7 +106,7 @@ def process_once(
         for orphan in lease.orphans:
             if orphan != prefix:
                 delete_prefix(dest, orphan)
-    ledger.remember(source.url, key, fp, content_hash)
+    ledger.remember(source.url, key, fp, identity)
     return Outcome("processed", key, name, record)
 
 
@@ -116,7 +114,7 @@ def _already_done(ledger: Ledger, done: DoneRecord, source: Bucket, key: str, fp
                   batch_id: str, holder: str) -> Outcome:
     """A committed item. If this very batch committed it (a retry after the commit succeeded but
     its reply was lost), report it as processed here and drop a lease this attempt still holds."""
-    ledger.remember(source.url, key, fp, done.content_hash)
+    ledger.remember(source.url, key, fp, done.name.rpartition("-")[0])
     info = ledger.lease_info(done.name)
     if info is not None and info.owner.holder == holder:
         found = ledger.store.get(ledger.lease_key(done.name))

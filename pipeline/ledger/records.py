@@ -84,6 +84,8 @@ def record_from_json(data: dict[str, Any]) -> ItemRecord:
         verdict=data.get("verdict"), reasons=tuple(data.get("reasons") or ()), metrics=data.get("metrics"),
         outputs=dict(data.get("outputs") or {}), timings_ms=dict(data.get("timings_ms") or {}),
         content_hash=data.get("content_hash"), backends=dict(data.get("backends") or {}),
+        fallbacks=dict(data.get("fallbacks") or {}),
+        duplicate_of=data.get("duplicate_of"), notes=tuple(data.get("notes") or ()),
     )
 
 

@@ -18,7 +18,10 @@ Three implementations, chosen by :func:`open_store`:
 - :class:`S3Store` (``s3://``): ``create`` is ``PUT`` with ``If-None-Match: *``, ``replace``
   is ``PUT`` with ``If-Match: <etag>``, ``delete`` is ``DELETE`` with ``If-Match``. Support is
   probed once per endpoint and bucket (AWS S3 and SeaweedFS >= 4 honour it; a server that
-  ignores the headers is detected). Atomicity ``"conditional"``.
+  ignores the headers is detected; a transient error during the probe is retried, never
+  taken for "unsupported"). A conditional PUT answered 412 whose stored object is byte-for-byte
+  the caller's (botocore retried a PUT whose first reply was lost) counts as the caller's
+  success. Atomicity ``"conditional"``.
 - :class:`ReadBackStore` (anything else, or an S3 server that ignores the headers): write,
   wait ``settle_s``, read back and compare. Best effort: two writers racing inside the settle
   window can both believe they won. Atomicity ``"read-back"``; the ledger warns once.
@@ -216,6 +219,8 @@ def _missing(exc: BaseException) -> bool:
     return isinstance(exc, FileNotFoundError) or _s3_error_code(exc) in ("NoSuchKey", "404", "NotFound")
 
 
+PROBE_ATTEMPTS = 4
+PROBE_BACKOFF_S = 0.25  # then 0.5, 1 s
 _probe_cache: dict[tuple[str, str], bool] = {}
 _probe_lock = threading.Lock()
 
@@ -255,11 +260,29 @@ class S3Store:
         try:
             resp = self.fs.call_s3("put_object", Bucket=b, Key=k, Body=data, **cond)
         except Exception as exc:
-            if _precondition_failed(exc) or (cond.get("IfMatch") and _missing(exc)):
+            if _precondition_failed(exc):
+                return self._own_earlier_write(key, data)
+            if cond.get("IfMatch") and _missing(exc):
                 return None
             raise
         self.fs.invalidate_cache(self.bucket.path(key))
         return str(resp.get("ETag", "")).strip('"')
+
+    def _own_earlier_write(self, key: str, data: bytes) -> str | None:
+        """After a failed precondition: the stored object's version when it is byte-for-byte
+        ``data``, else None.
+
+        botocore retries a PUT whose reply was lost (connection reset, timeout); when the first
+        try was stored, the retry fails its own precondition (412) against our own object. Every
+        ledger object written conditionally is unique to its writer (done records carry the
+        owner and commit time, leases a nonce), so equal bytes mean this caller won.
+        """
+        current = self.get(key)
+        if current is None or current[0] != data:
+            return None
+        log.info("%s: conditional PUT answered 412, but the stored object is this caller's own "
+                 "(a retried request whose first reply was lost)", key)
+        return current[1]
 
     def create(self, key: str, data: bytes) -> str | None:
         return self._put(key, data, IfNoneMatch="*")
@@ -292,29 +315,49 @@ class S3Store:
         return _relative_keys(self.bucket, [f for f in found if not posixpath.basename(f).startswith(".")])
 
     def probe(self) -> bool:
-        """True when the server refuses a second ``If-None-Match: *`` PUT (cached per bucket)."""
+        """True when the server refuses a second ``If-None-Match: *`` PUT (cached per bucket).
+
+        Transient errors (throttling, 5xx, connection) are retried ``PROBE_ATTEMPTS`` times and
+        then raised, never cached: only a definite answer is remembered for the process.
+        """
         b, _ = self._split("_ledger/probe")
         cache_key = (str(getattr(self.fs, "client_kwargs", {}).get("endpoint_url") or
                          getattr(self.fs, "endpoint_url", "") or ""), b)
         with _probe_lock:
             if cache_key in _probe_cache:
                 return _probe_cache[cache_key]
+        for attempt in range(PROBE_ATTEMPTS):
+            try:
+                supported = self._probe_once()
+                break
+            except Exception as exc:
+                if not is_transient_error(exc) or attempt == PROBE_ATTEMPTS - 1:
+                    raise
+                delay = PROBE_BACKOFF_S * 2 ** attempt
+                log.info("conditional-write probe hit a transient error (%s); retrying in %.2f s",
+                         _s3_error_code(exc) or type(exc).__name__, delay)
+                time.sleep(delay)
+        with _probe_lock:
+            _probe_cache[cache_key] = supported
+        return supported
+
+    def _probe_once(self) -> bool:
+        """One probe on a fresh key; raises transient errors, answers False for servers that
+        reject the header (InvalidArgument, NotImplemented) or ignore it."""
         key = f"_ledger/probe/{uuid.uuid4().hex}"
-        supported = False
         try:
-            if self.create(key, b"1") is not None:
-                supported = self.create(key, b"2") is None
-        except Exception as exc:  # InvalidArgument / NotImplemented from servers without support
-            if _s3_error_code(exc) is None:
+            if self.create(key, b"1") is None:
+                return False
+            return self.create(key, b"2") is None
+        except Exception as exc:
+            if _s3_error_code(exc) is None or is_transient_error(exc):
                 raise
             log.info("S3 conditional writes not supported here (%s)", _s3_error_code(exc))
+            return False
         finally:
             with contextlib.suppress(Exception):
                 b2, k2 = self._split(key)
                 self.fs.call_s3("delete_object", Bucket=b2, Key=k2)
-        with _probe_lock:
-            _probe_cache[cache_key] = supported
-        return supported
 
 
 class ReadBackStore:

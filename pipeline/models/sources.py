@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from pipeline.errors import BackendUnavailableError
+from pipeline.models.fingerprints import folder_fingerprint
 
 SAFE_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
@@ -185,7 +186,8 @@ def _resolve_local(source: ModelSource, offline: bool) -> ResolvedSource:
     if not folder.is_dir():
         raise BackendUnavailableError(f"model subfolder not found: {folder}")
     check_weight_folder(folder)
-    prov = {"source": "folder", "path": str(path), "subfolder": source.subfolder, "configs_sha256": configs_sha256(folder)}
+    prov = {"source": "folder", "path": str(path), "subfolder": source.subfolder, "configs_sha256": configs_sha256(folder),
+            "sha256": folder_fingerprint(folder)}
     return ResolvedSource("folder", str(path), source, True, None, prov)
 
 

@@ -20,7 +20,7 @@ from html import escape
 from importlib import resources
 from typing import Any
 
-from pipeline.report.summary import item_outcome
+from pipeline.report.summary import fallback_lines, item_outcome
 from pipeline.report.table import metric_names, total_ms
 from pipeline.score.gate import CHECKS, Check, failed_metric
 from pipeline.types import ItemRecord
@@ -47,7 +47,7 @@ def render_html(report: dict, records: Sequence[ItemRecord], template: str | Non
     gate = (report.get("extra") or {}).get("gate")
     ordered = sorted(records, key=lambda r: GROUP_ORDER[item_outcome(r)])
     body = "\n".join(
-        [_header(report), _filter_bar(report)]
+        [_header(report), _fallback_notice(report), _filter_bar(report)]
         + [_card(r, gate) for r in ordered]
         + ([] if records else ['<p class="empty">No items in this batch.</p>'])
     )
@@ -124,6 +124,17 @@ def _header(report: dict) -> str:
     )
 
 
+def _fallback_notice(report: dict) -> str:
+    """A warning strip when items did not use the configured backends ("" when all did)."""
+    s = report.get("summary", {})
+    lines = fallback_lines(s.get("fallbacks") or {}, int(s.get("total", 0)))
+    if not lines:
+        return ""
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+    return ('<aside class="notice" role="note"><b>Fallbacks</b> (each item\'s meta.json says why)'
+            f"<ul>{items}</ul></aside>")
+
+
 def _filter_bar(report: dict) -> str:
     s = report.get("summary", {})
     counts = [
@@ -158,6 +169,7 @@ def _card(record: ItemRecord, gate: dict | None) -> str:
         + "</div>"
     )
     side = _error_block(record) if outcome == "error" else _verdict_block(record, gate)
+    side = _notes_block(record) + side
     has_thumbs = any(isinstance(v, str) and _DATA_URI.fullmatch(v) for v in record.thumbnails.values())
     # An error item with no pictures at all gets no row of empty boxes, just its error.
     thumbs = _thumbs(record) if has_thumbs or outcome != "error" else ""
@@ -184,6 +196,15 @@ def _thumbs(record: ItemRecord) -> str:
             inner = '<div class="img ph">no image</div>'
         figures.append(f"<figure{cls}>{inner}<figcaption>{escape(view)}</figcaption></figure>")
     return f'<div class="thumbs">{"".join(figures)}</div>'
+
+
+def _notes_block(record: ItemRecord) -> str:
+    """Duplicate-of and decode notes (first frame only, colour profile), above the verdict."""
+    notes = ([f"duplicate of {record.duplicate_of} (same photo and sidecar): its result, written under this name"]
+             if record.duplicate_of else []) + list(record.notes)
+    if not notes:
+        return ""
+    return '<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
 
 
 def _error_block(record: ItemRecord) -> str:

@@ -6,12 +6,16 @@ Schema (other tools read it; keys are only ever added)::
      "package_version": str,
      "summary": {"total": int, "passed": int, "failed": int, "errors": int,
                  "pass_rate": float,            # passed / (passed + failed); 0.0 when none
-                 "stage_ms_median": {stage: float}},
+                 "stage_ms_median": {stage: float},
+                 "fallbacks": {stage: {"items": int, "reasons": {kind: int}}}},  # {} when none
      "items": [ItemRecord.as_json(), ...],      # input order
      "extra": {...}}                            # only when ``extra`` is given, e.g. {"gate": {...}}
 
 An item counts as an error when its status is "error", as passed when its verdict is "pass",
 otherwise as failed. Non-finite metric values (NaN, inf) become null so the file is strict JSON.
+A fallback is an item whose configured backend for a stage was not used (SAM failing to load or
+to run, or disagreeing with the classical mask); reasons are grouped by their kind, the text
+before the first ``:``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,20 @@ def item_outcome(record: ItemRecord) -> str:
     return "pass" if record.verdict == "pass" else "fail"
 
 
+def pass_rate(passed: int, failed: int) -> float:
+    """The one pass-rate definition: passed / (passed + failed), 0.0 when nothing was scored.
+    Errors (files that could not be processed) are not in it; they are shown beside it."""
+    scored = passed + failed
+    return passed / scored if scored else 0.0
+
+
+def outcome_counts(records: Sequence[ItemRecord]) -> dict[str, Any]:
+    """``{"passed", "failed", "errors", "pass_rate"}`` of ``records`` (see :func:`pass_rate`)."""
+    outcomes = [item_outcome(r) for r in records]
+    passed, failed, errors = (outcomes.count(k) for k in ("pass", "fail", "error"))
+    return {"passed": passed, "failed": failed, "errors": errors, "pass_rate": pass_rate(passed, failed)}
+
+
 def build_report(
     batch_id: str,
     backend: str,
@@ -54,9 +72,7 @@ def build_report(
     if extra is not None and not isinstance(extra, dict):
         raise ValueError(f"extra must be a dict or None, got {type(extra).__name__}")
 
-    outcomes = [item_outcome(r) for r in records]
-    passed, failed, errors = (outcomes.count(k) for k in ("pass", "fail", "error"))
-    scored = passed + failed
+    counts = outcome_counts(records)
     report: dict[str, Any] = {
         "batch_id": batch_id,
         "backend": backend,
@@ -65,17 +81,36 @@ def build_report(
         "package_version": _package_version(),
         "summary": {
             "total": len(records),
-            "passed": passed,
-            "failed": failed,
-            "errors": errors,
-            "pass_rate": passed / scored if scored else 0.0,
+            **counts,
             "stage_ms_median": _stage_medians(records),
+            "fallbacks": fallback_counts(records),
         },
         "items": [_finite(r.as_json()) for r in records],
     }
     if extra is not None:
         report["extra"] = _finite(extra)
     return report
+
+
+def fallback_counts(records: Sequence[ItemRecord]) -> dict[str, dict[str, Any]]:
+    """stage -> {"items": items that fell back, "reasons": {reason kind: items}} (only stages
+    with fallbacks, so ``{}`` means every item used its configured backends)."""
+    out: dict[str, dict[str, Any]] = {}
+    for record in records:
+        for stage, reason in record.fallbacks.items():
+            entry = out.setdefault(stage, {"items": 0, "reasons": {}})
+            entry["items"] += 1
+            kind = str(reason).split(":", 1)[0].strip() or "unknown"
+            entry["reasons"][kind] = entry["reasons"].get(kind, 0) + 1
+    return out
+
+
+def fallback_lines(fallbacks: dict[str, dict[str, Any]], total: int) -> list[str]:
+    """One sentence per stage for people, e.g. ``segment: 3 of 5 items fell back from the
+    configured backend (SAM prediction failed ×3)``."""
+    return [f"{stage}: {entry['items']} of {total} items fell back from the configured backend ("
+            + ", ".join(f"{kind} ×{n}" for kind, n in entry["reasons"].items()) + ")"
+            for stage, entry in fallbacks.items()]
 
 
 def _stage_medians(records: Sequence[ItemRecord]) -> dict[str, float]:

@@ -52,7 +52,7 @@ def render_csv(records: Sequence[ItemRecord]) -> bytes:
     metrics = metric_names(records)
     outputs = sorted({key for r in records for key in r.outputs})
     header = ["id", "source", "status", "verdict", "reasons", "error"]
-    header += metrics + [f"output_{name}" for name in outputs] + ["total_ms"]
+    header += metrics + [f"output_{name}" for name in outputs] + ["total_ms", "duplicate_of", "notes"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
@@ -64,5 +64,6 @@ def render_csv(records: Sequence[ItemRecord]) -> bytes:
             + [_number(values.get(name)) for name in metrics]
             + [_text(r.outputs.get(name)) for name in outputs]
             + ["" if ms is None else f"{ms:.1f}"]
+            + [_text(r.duplicate_of), _text("; ".join(r.notes))]
         )
     return buf.getvalue().encode("utf-8")

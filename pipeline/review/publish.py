@@ -1,9 +1,9 @@
 """Publish a reviewed batch: copy the approved composites to a target, with a manifest.
 
-For every item whose decision is ``approved`` the composite the reviewer chose (``composite.png``,
-or ``composite_v<k>.png`` for a chosen variant) is copied to ``TARGET/<source key>`` with its
-extension made ``.png`` (``shoes/red.jpg`` -> ``shoes/red.png``; ``--strip-prefix incoming/`` drops
-a leading folder). Rejected and undecided items are never copied. Bytes are copied only when their
+For every item whose decision is ``approved`` the composite the reviewer chose (``composite.<ext>``,
+or ``composite_v<k>.<ext>`` for a chosen variant, in the batch's output format) is copied to
+``TARGET/<source key>`` with the composite's extension (``shoes/red.jpg`` -> ``shoes/red.png``;
+``--strip-prefix incoming/`` drops a leading folder). Rejected and undecided items are never copied. Bytes are copied only when their
 sha256 is the one the reviewer saw (``composite_sha256`` in decisions.json): a composite that
 changed after its approval (a ``--reprocess`` run) is refused until it is reviewed again.
 
@@ -63,13 +63,17 @@ class PublishResult:
         return bool(self.stale or self.refused)
 
 
-def composite_file(item_id: str, variant: int | None) -> str:
-    """The batch-relative file of an item's chosen composite."""
-    return item_file(item_id, "composite.png" if variant is None else f"composite_v{int(variant)}.png")
+def composite_file(item: dict[str, Any], variant: int | None) -> str:
+    """The batch-relative file of an item's chosen composite (``variant`` None: the one the report
+    shows), named by the item's report outputs (``composite.png``, ``composite_v1.webp``, ...)."""
+    name = "composite" if variant is None else f"composite_v{int(variant)}"
+    uri = (item.get("outputs") or {}).get(name)
+    return item_file(str(item["id"]), posixpath.basename(str(uri)) if uri else f"{name}.png")
 
 
-def target_key(source: str, strip_prefix: str = "") -> str:
-    """``shoes/red.jpg`` -> ``shoes/red.png`` (after dropping ``strip_prefix``); ``UnsafeKeyError`` if unsafe."""
+def target_key(source: str, strip_prefix: str = "", suffix: str = ".png") -> str:
+    """``shoes/red.jpg`` -> ``shoes/red.png`` (``suffix``: the composite's own extension), after
+    dropping ``strip_prefix``; ``UnsafeKeyError`` if unsafe."""
     key = safe_key(source)
     prefix = strip_prefix.strip("/")
     if prefix and key.startswith(prefix + "/"):
@@ -77,7 +81,7 @@ def target_key(source: str, strip_prefix: str = "") -> str:
     stem, dot, ext = key.rpartition(".")
     if dot and "/" not in ext:
         key = stem
-    return safe_key(key + ".png")
+    return safe_key(key + suffix)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -134,8 +138,8 @@ def _publish_one(folder: BatchFolder, target: Bucket, item: dict[str, Any], entr
                  result: PublishResult, now: str) -> dict[str, Any] | None:
     item_id = item["id"]
     try:
-        key = target_key(str(item.get("source", "")), strip_prefix)
-        rel = composite_file(item_id, entry.get("variant"))
+        rel = composite_file(item, entry.get("variant"))
+        key = target_key(str(item.get("source", "")), strip_prefix, posixpath.splitext(rel)[1] or ".png")
     except (UnsafeKeyError, ValueError, TypeError) as exc:
         result.refused.append({"item_id": item_id, "key": None, "reason": f"unsafe name: {exc}"})
         return None

@@ -107,13 +107,13 @@ class ReviewSession:
         if item.get("status") != "ok":
             return out
         _, sha = self.composite(item_id, None)
-        out["composite"] = {"file": composite_file(item_id, None), "sha256": sha}
+        out["composite"] = {"file": composite_file(item, None), "sha256": sha}
         out["has_original"] = self.folder.exists(item_file(item_id, "original.png"))
         out["has_mask"] = self.folder.exists(item_file(item_id, "mask.png"))
         variants = meta.get("variants") if isinstance(meta.get("variants"), list) else []
         for k, variant in enumerate(variants):
             _, vsha = self.composite(item_id, k)
-            out["variants"].append({"index": k, "file": composite_file(item_id, k), "sha256": vsha,
+            out["variants"].append({"index": k, "file": composite_file(item, k), "sha256": vsha,
                                     "verdict": variant.get("verdict"), "reasons": variant.get("reasons") or [],
                                     "metrics": variant.get("metrics") or {}, "seed": variant.get("seed")})
         placement = _placement(meta)
@@ -140,8 +140,7 @@ class ReviewSession:
 
     def composite(self, item_id: str, variant: int | None) -> tuple[bytes, str]:
         """(bytes, sha256) of an item's composite (``variant`` None: the one the report shows)."""
-        self.item(item_id)
-        data = self.read_file(composite_file(item_id, variant))
+        data = self.read_file(composite_file(self.item(item_id), variant))
         return data, sha256_hex(data)
 
     # ------------------------------------------------------------------ pictures

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,7 +31,8 @@ import numpy as np
 from pipeline.config import PipelineConfig
 from pipeline.models.cache import CachedModel
 from pipeline.models.devices import generator_device
-from pipeline.scene.diffusion_config import DiffusionConfig, diffusion_config
+from pipeline.scene.accel import does_cfg, to_pil
+from pipeline.scene.diffusion_config import ControlNetSpec, DiffusionConfig, diffusion_config
 from pipeline.scene.diffusion_inputs import DiffusionInputs, composite, from_work, prepare_inputs, to_work
 from pipeline.scene.diffusion_pipeline import LoadedPipeline, load_pipeline
 from pipeline.scene.schedulers import make_scheduler
@@ -90,7 +92,7 @@ class DiffusionBackend:
         check_inputs(placed, control, seed, n)
         inputs = prepare_inputs(self.cfg, placed, control, theme, item_meta)
         seeds = [seed + k for k in range(n)]
-        with self._entry.lock:
+        with self._entry.lock, self._entry.value.accel.product():
             frames = self._generate_scenes(inputs, seeds)
             if self.mode == "harmonised":
                 frames = [self._harmonise(inputs, placed, frame, s) for frame, s in zip(frames, seeds, strict=True)]
@@ -103,6 +105,44 @@ class DiffusionBackend:
             )
             for k, (frame, s) in enumerate(zip(frames, seeds, strict=True))
         ]
+
+    def generate_batch(self, requests: Sequence[SceneRequest]) -> list[SceneResult]:
+        """One scene (variant 0) per request. Products whose work size matches share pipeline calls
+        of up to ``batch_size`` images; each image keeps its own seed, so a product's scene equals
+        its solo scene up to batched-kernel rounding. Union ControlNets, or embeddings computed
+        per call (``accel.cache_prompt_embeds`` / ``cache_ip_embeds`` off), run one product per call."""
+        for r in requests:
+            check_inputs(r.placed, r.control, r.seed, 1)
+        prepared = [prepare_inputs(self.cfg, r.placed, r.control, r.theme, r.item_meta) for r in requests]
+        loaded = self._entry.value
+        batchable = not loaded.union and self.cfg.accel.cache_prompt_embeds and (
+            not loaded.n_ip_adapters or self.cfg.accel.cache_ip_embeds)
+        size = self.cfg.batch_size if batchable else 1
+        buckets: dict[tuple[int, int], list[int]] = {}
+        for i, inp in enumerate(prepared):
+            buckets.setdefault(inp.geometry.work_hw, []).append(i)
+        frames: list[np.ndarray | None] = [None] * len(requests)
+        with self._entry.lock, loaded.accel.product():
+            for idxs in buckets.values():
+                for start in range(0, len(idxs), size):
+                    chunk = idxs[start : start + size]
+                    items = [(prepared[i], prepared[i].init_image, prepared[i].inpaint_mask) for i in chunk]
+                    outs = self._run_items(items, self.cfg.strength, self.cfg.steps, [requests[i].seed for i in chunk])
+                    for i, frame in zip(chunk, outs, strict=True):
+                        frames[i] = frame
+            if self.mode == "harmonised":
+                frames = [self._harmonise(prepared[i], r.placed, frames[i], r.seed) for i, r in enumerate(requests)]
+        return [
+            SceneResult(image=from_work(frame, inp.geometry), backend=self.name,
+                        product_altered=self.mode == "harmonised", info=self._info(inp, r.theme, r.seed, 0, 1))
+            for frame, inp, r in zip(frames, prepared, requests, strict=True)
+        ]
+
+    def run_inputs(self, inputs: DiffusionInputs, seeds: Sequence[int]) -> list[np.ndarray]:
+        """Scenes (HWC uint8, work size) for prepared ``inputs``, one per seed, in ``batch_size``
+        calls: the generation step of :meth:`generate` alone (bench/gpu.py times this)."""
+        with self._entry.lock, self._entry.value.accel.product():
+            return self._generate_scenes(inputs, seeds)
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -133,31 +173,58 @@ class DiffusionBackend:
         steps: int,
         seeds: Sequence[int],
     ) -> list[np.ndarray]:
-        """One pipeline call (caller holds the lock): HWC uint8 frames at the work size."""
+        """One pipeline call for one product, one image per seed (caller holds the lock)."""
+        return self._run_items([(inputs, image, mask)], strength, steps, seeds)
+
+    def _run_items(
+        self,
+        items: Sequence[tuple[DiffusionInputs, np.ndarray, np.ndarray]],
+        strength: float,
+        steps: int,
+        seeds: Sequence[int],
+    ) -> list[np.ndarray]:
+        """One pipeline call (caller holds the lock): HWC uint8 frames at the work size.
+
+        items: (inputs, init image, inpaint mask) per product, all of one work size. One product:
+        one image per seed. Several: one image per product, ``seeds[i]`` for product i.
+        """
         import torch
 
+        from pipeline.scene.product_batch import merge_ip_embeds, merge_prompt_kwargs, stack_control_images
+
         loaded = self._entry.value
-        pipe = loaded.pipe
+        pipe, accel = loaded.pipe, loaded.accel
         pipe.scheduler = make_scheduler(self.cfg.scheduler, loaded.scheduler_config)
-        if loaded.n_ip_adapters:
-            pipe.set_ip_adapter_scale([s.scale for s in self.cfg.ip_adapters])
-        gdev = generator_device(pipe.device)
+        do_cfg = does_cfg(pipe, self.cfg.guidance_scale)
+        many = len(items) > 1
+        if many and len(seeds) != len(items):
+            raise ValueError(f"seeds: one per product when batching products, got {len(seeds)} for {len(items)}")
+        inputs = items[0][0]
         kwargs = self._control_kwargs(inputs, loaded)
-        if loaded.n_ip_adapters:
-            kwargs["ip_adapter_image"] = [_pil(im) for im in inputs.ip_images]
+        if many:
+            kwargs["control_image"] = stack_control_images([it[0].control_images for it in items])
+        gdev = generator_device(pipe.device)
         h, w = inputs.geometry.work_hw
-        with torch.inference_mode():
+        with torch.inference_mode(), accel.call(pipe, (h, w, len(seeds), steps)):
+            prompt = [accel.prompt_kwargs(pipe, loaded.family, it[0].prompt, it[0].negative_prompt,
+                                          self.cfg.clip_skip, do_cfg) for it in items]
+            kwargs.update(merge_prompt_kwargs(prompt) if many else prompt[0])
+            if loaded.n_ip_adapters:
+                pipe.set_ip_adapter_scale([s.scale for s in self.cfg.ip_adapters])
+                ip = [accel.ip_kwargs(pipe, it[0].ip_images, do_cfg) for it in items]
+                kwargs.update({"ip_adapter_image_embeds": merge_ip_embeds(
+                    [p["ip_adapter_image_embeds"] for p in ip], do_cfg)} if many else ip[0])
+            images = [to_pil(it[1]) for it in items]
+            masks = [to_pil(it[2].astype(np.uint8) * 255) for it in items]
             out = pipe(
-                prompt=inputs.prompt,
-                negative_prompt=inputs.negative_prompt,
-                image=_pil(image),
-                mask_image=_pil(mask.astype(np.uint8) * 255),
+                image=images if many else images[0],
+                mask_image=masks if many else masks[0],
                 height=h,
                 width=w,
                 strength=strength,
                 num_inference_steps=steps,
                 guidance_scale=self.cfg.guidance_scale,
-                num_images_per_prompt=len(seeds),
+                num_images_per_prompt=1 if many else len(seeds),
                 generator=[torch.Generator(gdev).manual_seed(int(s)) for s in seeds],
                 clip_skip=self.cfg.clip_skip,
                 output_type="np",
@@ -166,22 +233,22 @@ class DiffusionBackend:
         return [np.clip(im * 255.0 + 0.5, 0, 255).astype(np.uint8) for im in out.images]
 
     def _control_kwargs(self, inputs: DiffusionInputs, loaded: LoadedPipeline) -> dict[str, Any]:
-        images = [_pil(c) for c in inputs.control_images]
-        specs = self.cfg.controlnets
+        images = [to_pil(c) for c in inputs.control_images]
+        windows = [controlnet_window(s, self.cfg.accel.controlnet_stop_at) for s in self.cfg.controlnets]
         if loaded.union:
-            spec = specs[0]
+            scale, start, end = windows[0]
             return {
                 "control_image": images,
                 "control_mode": list(inputs.control_modes or ()),
-                "controlnet_conditioning_scale": spec.conditioning_scale,
-                "control_guidance_start": spec.guidance_start,
-                "control_guidance_end": spec.guidance_end,
+                "controlnet_conditioning_scale": scale,
+                "control_guidance_start": start,
+                "control_guidance_end": end,
             }
         return {
             "control_image": images,
-            "controlnet_conditioning_scale": [s.conditioning_scale for s in specs],
-            "control_guidance_start": [s.guidance_start for s in specs],
-            "control_guidance_end": [s.guidance_end for s in specs],
+            "controlnet_conditioning_scale": [w[0] for w in windows],
+            "control_guidance_start": [w[1] for w in windows],
+            "control_guidance_end": [w[2] for w in windows],
         }
 
     def _info(self, inputs: DiffusionInputs, theme: Theme, seed: int, k: int, n: int) -> dict[str, Any]:
@@ -209,16 +276,32 @@ class DiffusionBackend:
                 for s, r in zip(cfg.ip_adapters, inputs.ip_references, strict=True)
             ],
             "models": self.provenance,
+            "accel": self._entry.value.accel.describe(),
         }
         if self.mode == "harmonised":
             info["harmonise_strength"] = cfg.harmonise_strength
         return info
 
 
-def _pil(array: np.ndarray) -> Any:
-    from PIL import Image
+@dataclass(frozen=True)
+class SceneRequest:
+    """One product for :meth:`DiffusionBackend.generate_batch` (the arguments of ``__call__``)."""
 
-    return Image.fromarray(np.ascontiguousarray(array))
+    placed: PlacedProduct
+    control: ControlMaps
+    theme: Theme
+    seed: int
+    item_meta: Mapping[str, Any]
+
+
+def controlnet_window(spec: ControlNetSpec, stop_at: float | None) -> tuple[float, float, float]:
+    """(conditioning scale, guidance start, guidance end) of one ControlNet, its end capped at
+    ``stop_at`` (accel.controlnet_stop_at); a window that closes before it opens turns the net off."""
+    if stop_at is None or spec.guidance_end <= stop_at:
+        return spec.conditioning_scale, spec.guidance_start, spec.guidance_end
+    if stop_at <= spec.guidance_start:
+        return 0.0, spec.guidance_start, spec.guidance_end
+    return spec.conditioning_scale, spec.guidance_start, stop_at
 
 
 def check_inputs(placed: PlacedProduct, control: ControlMaps, seed: int, variants: int) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from pipeline.config import PipelineConfig
 from pipeline.models.sources import ModelSource
@@ -75,6 +75,70 @@ class IPAdapterSpec(_Strict):
         return self
 
 
+class AccelConfig(_Strict):
+    """Speed switches of the diffusion backend (``backends.diffusion.accel``); see pipeline/scene/accel.py.
+
+    Exact ones (same maths as stock diffusers; on by default where they are also bit-exact on the
+    CPU): ``cache_prompt_embeds``, ``cache_ip_embeds`` (text / IP-Adapter image embeddings computed
+    once per prompt / reference image), ``cache_control_embeddings`` (each ControlNet's conditioning
+    embedding computed once per call, not once per step), ``skip_inactive_controlnets`` (a ControlNet
+    outside its guidance window is not run; stock runs it and multiplies by 0), ``encode_once`` (the
+    VAE encoding of an identical masked image is reused across the calls of one product).
+    Same maths, different rounding (off by default; GPU levers): ``channels_last``, ``fuse_qkv``,
+    ``sdpa_backend``, ``compile`` (static shapes: one compiled graph per resolution bucket and batch
+    size; ``compile_mode: reduce-overhead`` adds CUDA graphs), ``cuda_graphs`` (the UNet and ControlNet
+    forwards captured as CUDA graphs, one per bucket, without torch.compile; CUDA only).
+    Approximations (off by default; opt-in presets such as configs/fast.yaml): ``controlnet_stop_at``
+    (every ControlNet stops after this fraction of the steps), ``deepcache_interval`` (DeepCache-style:
+    the UNet's deep blocks run every N-th step, the shallow ones every step), ``vae_tiling``.
+    """
+
+    cache_prompt_embeds: bool = True
+    cache_ip_embeds: bool = True
+    cache_control_embeddings: bool = True
+    skip_inactive_controlnets: bool = True
+    encode_once: bool = True
+    channels_last: bool = False
+    fuse_qkv: bool = Field(False, description="fused QKV projections (UNet only without IP-Adapters; ControlNets, VAE)")
+    sdpa_backend: Literal["auto", "flash", "efficient", "cudnn", "math"] = "auto"
+    compile: Literal["off", "regional", "full"] = Field(
+        "off", description="torch.compile: regional = the repeated transformer blocks (fast to compile), full = whole models"
+    )
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = "default"
+    compile_backend: Literal["inductor", "aot_eager", "eager"] = Field(
+        "inductor", description="torch.compile backend; aot_eager/eager only trace (tests, debugging)"
+    )
+    cuda_graphs: bool = Field(False, description="capture UNet/ControlNet forwards as CUDA graphs (ignored on the CPU)")
+    controlnet_stop_at: float | None = Field(None, gt=0.0, le=1.0, description="approximation: cap every guidance_end")
+    deepcache_interval: int = Field(1, ge=1, le=10, description="approximation: full UNet every N steps (1 = off)")
+    vae_tiling: Literal["off", "auto", "on"] = Field(
+        "off", description="tiled VAE encode/decode; auto = above 1024x1024 work pixels (approximation at tile seams)"
+    )
+
+    @field_validator("compile", "vae_tiling", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object, info: ValidationInfo) -> object:
+        """YAML reads a bare ``off`` / ``on`` as a boolean: take it as the word."""
+        if value is False:
+            return "off"
+        if value is True and info.field_name == "vae_tiling":
+            return "on"
+        return value
+
+    @model_validator(mode="after")
+    def _compatible(self) -> AccelConfig:
+        if self.cuda_graphs and self.deepcache_interval > 1:
+            raise ValueError("accel: cuda_graphs and deepcache_interval > 1 do not combine (a graph fixes one path)")
+        if self.cuda_graphs and self.compile == "full":
+            raise ValueError("accel: cuda_graphs with compile: full; use compile_mode: reduce-overhead instead")
+        return self
+
+    @property
+    def exact(self) -> bool:
+        """True when no approximation is switched on (the output is stock diffusers' up to rounding)."""
+        return self.controlnet_stop_at is None and self.deepcache_interval == 1 and self.vae_tiling == "off"
+
+
 class DiffusionConfig(_Strict):
     """The diffusion backend: base inpainting model, ControlNets, IP-Adapters and sampling.
 
@@ -113,6 +177,7 @@ class DiffusionConfig(_Strict):
     cache_dir: str | None = None
     local_files_only: bool = False
     clip_skip: int | None = Field(None, ge=1, le=4)
+    accel: AccelConfig = AccelConfig()
 
     @model_validator(mode="after")
     def _controlnets(self) -> DiffusionConfig:

@@ -20,6 +20,7 @@ from typing import Any
 from pipeline.models.cache import CachedModel, cache_key, get_or_load
 from pipeline.models.devices import resolve_device, resolve_dtype
 from pipeline.models.sources import ModelSource, ResolvedSource, loaded_provenance, resolve_source
+from pipeline.scene.accel import AccelState, prepare_pipeline
 from pipeline.scene.diffusion_config import ControlNetSpec, DiffusionConfig, IPAdapterSpec
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class LoadedPipeline:
 
     scheduler_config: the base model's scheduler config (fresh schedulers are built from it).
     control_names: ControlNet names in the order the pipeline expects control images.
+    accel: the speed levers applied to ``pipe`` and their per-call caches (pipeline/scene/accel.py).
     """
 
     pipe: Any
@@ -47,6 +49,7 @@ class LoadedPipeline:
     n_ip_adapters: int
     device: str
     dtype: str
+    accel: AccelState
 
 
 def _resolve(cfg: DiffusionConfig, source: ModelSource) -> ResolvedSource:
@@ -96,6 +99,7 @@ def pipeline_cache_key(cfg: DiffusionConfig, device: str, dtype: str) -> str:
             "ip_adapters": [(s.source.model_dump(), s.subfolder, s.weight_name) for s in cfg.ip_adapters],
             "image_encoder": image_encoder_source(cfg).model_dump() if cfg.ip_adapters else None,
             "cache_dir": cfg.cache_dir,
+            "accel": cfg.accel.model_dump(),  # the levers change the loaded modules
             "device": device,
             "dtype": dtype,
         }
@@ -134,6 +138,7 @@ def _load(cfg: DiffusionConfig, device: str, dtype: str) -> tuple[LoadedPipeline
         _load_ip_adapters(pipe, resolved["ip_adapters"])
     pipe.to(torch_device)
     pipe.set_progress_bar_config(disable=True)
+    accel = prepare_pipeline(pipe, cfg.accel, n_ip_adapters=len(cfg.ip_adapters), union=union)
     loaded = LoadedPipeline(
         pipe=pipe,
         family=cfg.family,
@@ -143,6 +148,7 @@ def _load(cfg: DiffusionConfig, device: str, dtype: str) -> tuple[LoadedPipeline
         n_ip_adapters=len(cfg.ip_adapters),
         device=device,
         dtype=dtype,
+        accel=accel,
     )
     return loaded, _provenance(cfg, resolved, pipe, device, dtype)
 

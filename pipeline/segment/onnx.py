@@ -13,7 +13,8 @@ Steps (``OnnxSegmenter.__call__``):
 
 Fallback: when the model is not set, missing, refused, fails to load, has an unexpected layout,
 raises, finds nothing, or disagrees wildly with the classical mask, the classical segmentation is
-returned with ``info["fallback_reason"]`` (and a warning logged); meta.json carries it.
+returned with ``info["fallback_reason"]``; meta.json carries it, the batch report counts it, and
+a warning is logged once per kind of reason, not per item.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pipeline.errors import BackendUnavailableError
 from pipeline.models.cache import CachedModel
 from pipeline.segment import Segmenter
 from pipeline.segment.classical import ClassicalSegmenter, _resize_long_side
-from pipeline.segment.fallback import classical_fallback, mask_iou
+from pipeline.segment.fallback import WarnOnce, classical_fallback, mask_iou
 from pipeline.segment.matting import refine_alpha
 from pipeline.segment.onnx_presets import PRESETS, OnnxPreset, family_for_file, get_preset, postprocess, preprocess
 from pipeline.types import Segmentation
@@ -55,6 +56,11 @@ class OnnxSegmenter:
         self.base, self.model, self.preset, self.family = base, model, preset, family
         self.min_iou, self.load_error = min_iou, load_error
         self.matting_side = max(work_side, *preset.size) if preset else work_side
+        self._warnings = WarnOnce()
+
+    def _fallback(self, base: Segmentation, reason: str) -> Segmentation:
+        """The classical segmentation, warning only the first time this kind of reason is seen."""
+        return classical_fallback(base, reason, self.name, warn=self._warnings.first(reason))
 
     def saliency(self, rgb: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
         """The model's saliency for ``rgb`` (HWC uint8) as HW float32 in [0, 1] at ``out_hw``."""
@@ -67,18 +73,18 @@ class OnnxSegmenter:
     def __call__(self, rgb: np.ndarray) -> Segmentation:
         base = self.base(rgb)  # 1
         if self.model is None or self.preset is None:
-            return classical_fallback(base, self.load_error or "ONNX model unavailable", self.name)
+            return self._fallback(base, self.load_error or "ONNX model unavailable")
         small, _ = _resize_long_side(rgb, self.matting_side)
         try:
             prob = self.saliency(rgb, small.shape[:2])  # 2
         except Exception as exc:  # noqa: BLE001 - any model failure: the classical mask is still valid
-            return classical_fallback(base, f"ONNX model failed: {type(exc).__name__}: {exc}", self.name)
+            return self._fallback(base, f"ONNX model failed: {type(exc).__name__}: {exc}")
         alpha, foreground = refine_alpha(rgb, prob >= 0.5, small, base.background_rgb)  # 3
         mask = alpha >= 0.5
         agreement = mask_iou(mask, base.mask)  # 4
         if agreement < self.min_iou:
-            return classical_fallback(base, f"ONNX model disagrees with the classical mask: IoU {agreement:.3f} < "
-                                            f"{self.min_iou:.3f}", self.name)
+            return self._fallback(base, f"ONNX model disagrees with the classical mask: IoU {agreement:.3f} < "
+                                            f"{self.min_iou:.3f}")
         info = {"onnx": self.model.provenance, "family": self.family, "iou_with_classical": round(agreement, 4),
                 "matting_hw": list(small.shape[:2])}
         return Segmentation(alpha=alpha, mask=mask, foreground=foreground, background_rgb=base.background_rgb,
@@ -130,8 +136,8 @@ def build_onnx_segmenter(config: PipelineConfig) -> OnnxSegmenter:
     falls back)."""
     cfg = config.segment
     model, family, error = open_onnx_model(cfg, config.run.device)
-    if error:
-        logger.warning("ONNX segmenter unavailable, segment backend falls back to classical: %s", error)
+    if error:  # the first item's fallback warns, with this reason
+        logger.info("ONNX segmenter unavailable, segment backend falls back to classical: %s", error)
     preset = get_preset(family) if family else None
     return OnnxSegmenter(ClassicalSegmenter(cfg), model, preset, cfg.onnx_min_agreement_iou, cfg.work_side,
                          error, family)

@@ -9,7 +9,8 @@ Steps (``SamSegmenter.__call__``):
 
 Fallback: when the checkpoint is missing or fails to load, SAM raises, or the best IoU is under
 ``segment.sam_min_agreement_iou``, the classical segmentation is returned with
-``info["fallback_reason"]`` (and a warning logged); meta.json carries it.
+``info["fallback_reason"]``; meta.json carries it and the batch report counts it. A warning is
+logged once per segmenter and kind of reason (the text before the first ``:``), not per item.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pipeline.config import PipelineConfig, SegmentConfig
 from pipeline.errors import BackendUnavailableError
 from pipeline.models.cache import CachedModel
 from pipeline.segment import Segmenter
-from pipeline.segment.fallback import classical_fallback, mask_iou
+from pipeline.segment.fallback import WarnOnce, classical_fallback, mask_iou
 from pipeline.segment.matting import refine_alpha
 from pipeline.types import Segmentation
 
@@ -65,20 +66,21 @@ class SamSegmenter:
         self.model = model
         self.min_iou = min_iou
         self.load_error = load_error
+        self._warnings = WarnOnce()
 
     def __call__(self, rgb: np.ndarray) -> Segmentation:
         base = self.base(rgb)  # 1
         if self.model is None:
-            return fallback(base, self.load_error or "SAM unavailable")
+            return self._fallback(base, self.load_error or "SAM unavailable")
         box, points, labels = sam_prompts(base.mask)  # 2
         try:
             masks, scores = self._predict(rgb, box, points, labels)  # 3
         except Exception as exc:  # noqa: BLE001 - any SAM failure: the classical mask is still valid
-            return fallback(base, f"SAM prediction failed: {type(exc).__name__}: {exc}")
+            return self._fallback(base, f"SAM prediction failed: {type(exc).__name__}: {exc}")
         ious = [mask_iou(m, base.mask) for m in masks]  # 4
         best = int(np.argmax(ious))
         if ious[best] < self.min_iou:
-            return fallback(
+            return self._fallback(
                 base, f"SAM disagrees with the classical mask: best IoU {ious[best]:.3f} < {self.min_iou:.3f}"
             )
         alpha, foreground = refine_alpha(rgb, masks[best], rgb, base.background_rgb)  # 5 (mask at full size)
@@ -94,6 +96,10 @@ class SamSegmenter:
         return Segmentation(alpha=alpha, mask=alpha >= 0.5, foreground=foreground,
                             background_rgb=base.background_rgb, backend=self.name, info=info)
 
+    def _fallback(self, base: Segmentation, reason: str) -> Segmentation:
+        """:func:`fallback`, warning only the first time this kind of reason is seen."""
+        return fallback(base, reason, warn=self._warnings.first(reason))
+
     def _predict(self, rgb: np.ndarray, box: np.ndarray, points: np.ndarray,
                  labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(masks HW bool x N, scores N) from SamPredictor; the model's lock is held throughout."""
@@ -108,9 +114,10 @@ class SamSegmenter:
         return masks.astype(bool), np.asarray(scores)
 
 
-def fallback(base: Segmentation, reason: str) -> Segmentation:
-    """The classical segmentation, marked with why SAM was not used (logged as a warning)."""
-    return classical_fallback(base, reason, "sam")
+def fallback(base: Segmentation, reason: str, *, warn: bool = True) -> Segmentation:
+    """The classical segmentation, marked with why SAM was not used (a warning when ``warn``,
+    else a debug line)."""
+    return classical_fallback(base, reason, "sam", warn=warn)
 
 
 def load_sam_model(config: SegmentConfig, device: str) -> tuple[CachedModel[Any] | None, str | None]:
@@ -132,6 +139,6 @@ def build_sam_segmenter(config: PipelineConfig) -> SamSegmenter:
     from pipeline.segment.classical import ClassicalSegmenter
 
     model, error = load_sam_model(config.segment, config.run.device)
-    if error:
-        logger.warning("SAM unavailable, segment backend falls back to classical: %s", error)
+    if error:  # the first item's fallback warns, with this reason
+        logger.info("SAM unavailable, segment backend falls back to classical: %s", error)
     return SamSegmenter(ClassicalSegmenter(config.segment), model, config.segment.sam_min_agreement_iou, error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from pipeline.batch import item_id_for_key
 from pipeline.cli import main
 from pipeline.io.storage import Bucket
 from tests.flows.conftest import TEST_BUCKET, encode, synthetic_product
@@ -20,7 +21,7 @@ def test_cli_reads_a_bucket_and_writes_a_folder(s3, tmp_path, capsys):
     assert main([*argv, "--batch-id", "s3"]) == 0
     report = json.loads((tmp_path / "out" / "s3" / "report.json").read_text())
     assert report["summary"]["total"] == 2 and report["summary"]["errors"] == 0
-    assert (tmp_path / "out" / "s3" / "p0.png" / "composite.png").is_file()
+    assert (tmp_path / "out" / "s3" / item_id_for_key("p0.png") / "composite.png").is_file()
     assert s3.secret_key not in (tmp_path / "out" / "s3" / "report.html").read_text()
     # A rerun with the same config finds both photos done in the ledger and processes nothing;
     # a different config (output size) is new work.

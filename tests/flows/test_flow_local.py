@@ -12,7 +12,7 @@ import flows.process_bucket as pb
 from flows.artifacts import REPORT_KEY, SUMMARY_KEY, TABLE_KEY
 from flows.params import BatchOptions, RunnerParams
 from flows.process_bucket import process_bucket
-from pipeline.batch import BatchRunner
+from pipeline.batch import BatchRunner, item_id_for_key
 from pipeline.ledger import Ledger
 from pipeline.io.storage import Bucket
 from tests.flows.checks import assert_exactly_once, flow_run_artifacts, item_folders, task_runs_of
@@ -40,7 +40,7 @@ def test_flow_processes_publishes_and_then_skips_done(prefect_server, tmp_path: 
     artifacts = {a.key: a for a in flow_run_artifacts(run_id)}
     assert set(artifacts) == {TABLE_KEY, SUMMARY_KEY, REPORT_KEY}
     rows = json.loads(artifacts[TABLE_KEY].data)
-    assert sorted(r["id"] for r in rows) == sorted(k.replace("/", "__") for k in keys)
+    assert sorted(r["id"] for r in rows) == sorted(item_id_for_key(k) for k in keys)
     assert {"verdict", "delta_e00_mean", "ssim"} <= set(rows[0])
     assert "Pass rate" in artifacts[SUMMARY_KEY].data and "Timings per image" in artifacts[SUMMARY_KEY].data
     assert artifacts[REPORT_KEY].data.endswith("/report.html)")  # a markdown link
@@ -49,6 +49,18 @@ def test_flow_processes_publishes_and_then_skips_done(prefect_server, tmp_path: 
     assert second["processed"] == 0 and second["skipped_done"] == 4
     assert_exactly_once(Bucket(dest), keys)
     assert sorted(f"incoming/{p.name}" for p in (src / "incoming").iterdir()) == keys  # inputs untouched
+
+
+def test_a_new_sidecar_makes_its_item_new_and_copies_get_their_own_item(prefect_server, tmp_path, small_config):
+    """The plan's fast path (listing fingerprints) sees sidecar edits too; a copy is its own item."""
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    keys = write_images(src, 2)
+    (src / "incoming" / "copy.jpg").write_bytes((src / keys[0]).read_bytes())
+    assert process_bucket(str(src), str(dest), config=small_config)["processed"] == 3
+    assert process_bucket(str(src), str(dest), config=small_config)["processed"] == 0
+    (src / keys[1]).with_suffix(".json").write_text('{"logo_boxes": [[10, 10, 40, 40]]}')
+    again = process_bucket(str(src), str(dest), config=small_config)
+    assert again["processed"] == 1 and again["skipped_done"] == 2
 
 
 def test_new_config_reprocesses_and_new_files_are_picked_up(prefect_server, tmp_path, small_config):
@@ -115,7 +127,8 @@ def test_move_inputs_to_processed_and_failed(prefect_server, tmp_path, small_con
     assert (src / "failed" / "sub" / "broken.png").is_file()
     assert (src / "failed" / "sub" / "broken.png.error.txt").read_text().strip()
     assert not list((src / "incoming").rglob("*.*"))
-    assert item_folders(Bucket(dest)) == {"incoming__product_000.jpg": 1, "incoming__product_001.png": 1}
+    assert item_folders(Bucket(dest)) == {item_id_for_key("incoming/product_000.jpg"): 1,
+                                         item_id_for_key("incoming/product_001.png"): 1}
 
 
 def test_config_and_config_path_are_exclusive(prefect_server, tmp_path, small_config):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -19,8 +18,8 @@ from pipeline.ledger import (
     Owner,
     TransientItemError,
     hash_object,
-    item_name,
     move_input,
+    name_for_key,
     process_once,
 )
 from pipeline.ledger.store import LocalStore, ReadBackStore, is_transient_error
@@ -168,16 +167,22 @@ def test_process_once_commits_then_skips(tmp_path):
     assert (first.status, second.status) == ("processed", "done")
     assert calls == [key]
     assert ledger.check() == [] and ledger.leases() == []
-    done = ledger.get_done(item_name(hashlib.sha256(b"image-0").hexdigest(), CFG))
+    done = ledger.get_done(name_for_key(source, key, CFG))
     assert done.output_prefix == "b1/incoming__p0.png" and done.status == "ok"
 
 
-def test_same_bytes_under_two_keys_is_one_item(tmp_path):
+def test_every_key_is_its_own_item_and_a_new_sidecar_makes_it_new(tmp_path):
+    """The same bytes under two keys are two items (each gets its output); editing a key's
+    sidecar makes that key new, the other key stays done."""
     source, dest, (key,) = setup_source(tmp_path)
     source.write_bytes("incoming/copy.png", b"image-0")
     ledger = Ledger(dest)
     assert run_once(ledger, source, dest, key, "b1").status == "processed"
-    assert run_once(ledger, source, dest, "incoming/copy.png", "b1").status == "done"
+    assert run_once(ledger, source, dest, "incoming/copy.png", "b1").status == "processed"
+    assert run_once(ledger, source, dest, key, "b2").status == "done"
+    source.write_text("incoming/copy.json", '{"logo_boxes": [[1, 1, 5, 5]]}')
+    assert run_once(ledger, source, dest, "incoming/copy.png", "b2").status == "processed"
+    assert run_once(ledger, source, dest, key, "b3").status == "done"
 
 
 @pytest.mark.parametrize("crash_at", ["before-outputs", "partial-outputs", "before-commit", "before-release"])
@@ -186,7 +191,7 @@ def test_rerun_after_a_crash_leaves_exactly_one_output_folder(tmp_path, crash_at
     source, dest, (key,) = setup_source(tmp_path)
     ledger = Ledger(dest)
     chash = hash_object(source, key)
-    name, item_id = item_name(chash, CFG), "incoming__p0.png"
+    name, item_id = name_for_key(source, key, CFG), "incoming__p0.png"
     plant_lease(ledger, name, dead_owner(), f"b1/{item_id}")
     if crash_at != "before-outputs":
         files = FILES[:1] if crash_at == "partial-outputs" else FILES
@@ -207,7 +212,7 @@ def test_chained_crashes_keep_every_orphan(tmp_path):
     source, dest, (key,) = setup_source(tmp_path)
     ledger = Ledger(dest)
     chash = hash_object(source, key)
-    name, item_id = item_name(chash, CFG), "incoming__p0.png"
+    name, item_id = name_for_key(source, key, CFG), "incoming__p0.png"
     plant_lease(ledger, name, dead_owner("first"), f"b1/{item_id}")
     fake_process(dest, "b1", item_id, key, chash)()
     second = ledger.acquire(name, "second", output_prefix=f"b2/{item_id}")
@@ -224,7 +229,7 @@ def test_losing_commit_removes_its_own_outputs(tmp_path):
     source, dest, (key,) = setup_source(tmp_path)
     ledger = Ledger(dest)
     chash = hash_object(source, key)
-    name = item_name(chash, CFG)
+    name = name_for_key(source, key, CFG)
 
     def process_then_someone_commits() -> ItemRecord:
         record = fake_process(dest, "b2", "incoming__p0.png", key, chash)()
@@ -247,16 +252,23 @@ def test_object_changed_while_processing_is_not_committed(tmp_path):
     assert outcome.status == "changed" and ledger.done_names() == set() and item_folders(dest) == {}
 
 
-def test_read_failure_record_is_raised_as_transient(tmp_path):
+def test_errors_are_classified_by_type_not_by_message(tmp_path):
+    """A permanent error record is committed once whatever its text says; a transient error is
+    raised (no record), so the next run retries it."""
     source, dest, (key,) = setup_source(tmp_path)
     ledger = Ledger(dest)
 
-    def unreadable() -> ItemRecord:
-        return ItemRecord(id="x", source=key, status="error", error="could not read: connection reset")
+    def permission_denied() -> ItemRecord:
+        return ItemRecord(id="x", source=key, status="error", error="could not read: [Errno 13] Permission denied")
 
-    with pytest.raises(TransientItemError):
-        run_once(ledger, source, dest, key, "b1", process=unreadable)
+    def connection_reset() -> ItemRecord:
+        raise ConnectionResetError("connection reset by peer")
+
+    with pytest.raises(ConnectionResetError):
+        run_once(ledger, source, dest, key, "b1", process=connection_reset)
     assert ledger.done_names() == set() and ledger.leases() == []
+    assert run_once(ledger, source, dest, key, "b2", process=permission_denied).status == "processed"
+    assert run_once(ledger, source, dest, key, "b3", process=permission_denied).status == "done"
 
 
 def test_error_items_are_committed_once(tmp_path):
@@ -353,7 +365,7 @@ def test_retry_after_a_lost_commit_reply_reports_the_item_once(tmp_path):
     source, dest, (key,) = setup_source(tmp_path)
     ledger = Ledger(dest)
     assert run_once(ledger, source, dest, key, "b1", holder="task-1").status == "processed"
-    name = item_name(hash_object(source, key), CFG)
+    name = name_for_key(source, key, CFG)
     plant_lease(ledger, name, Owner.current("task-1"), "b1/incoming__p0.png")
     retry = run_once(ledger, source, dest, key, "b1", holder="task-1")
     assert retry.status == "processed" and retry.record.source == key

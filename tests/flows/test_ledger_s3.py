@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from pipeline.ledger import DoneRecord, LeaseInfo, Ledger, Owner, hash_object, process_once
+from pipeline.ledger import DoneRecord, LeaseInfo, Ledger, Owner, hash_object, name_for_key, process_once
 from pipeline.ledger.store import S3Store
 from pipeline.io.storage import Bucket
 from tests.flows.checks import item_folders
@@ -51,13 +51,18 @@ def test_create_race_has_one_winner_on_s3(s3_dest):
     assert sorted(results) == [False] * 7 + [True]
 
 
-def test_stale_lease_takeover_and_process_once_on_s3(s3, s3_dest):
+def one_object_source(s3) -> tuple[Bucket, str, str]:
+    """A fresh S3 source holding one object: (bucket, key, content hash)."""
     source = Bucket(f"s3://{TEST_BUCKET}/src-{uuid.uuid4().hex[:8]}", s3.storage_options())
     key = "incoming/p.png"
     source.write_bytes(key, b"bytes")
+    return source, key, hash_object(source, key)
+
+
+def test_stale_lease_takeover_and_process_once_on_s3(s3, s3_dest):
+    source, key, chash = one_object_source(s3)
     ledger = Ledger(s3_dest)
-    chash = hash_object(source, key)
-    name = f"{chash}-{CFG}"
+    name = name_for_key(source, key, CFG)
     other = replace(Owner.current("gone"), node="another-machine")
     now = time.time()
     assert ledger.store.create(ledger.lease_key(name),

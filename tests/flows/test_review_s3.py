@@ -6,6 +6,7 @@ import json
 import threading
 import uuid
 
+from pipeline.batch import item_id_for_key
 from pipeline.cli import main
 from pipeline.review.decisions import Decision, DecisionStore
 from pipeline.review.folder import open_batch_folder
@@ -23,19 +24,20 @@ def test_review_and_publish_a_batch_in_a_bucket(s3, tmp_path):
     assert main(["run", f"{root}/incoming", f"{root}/out", "--endpoint-url", s3.endpoint, "--size", "128x128",
                  "--batch-id", "rv", "--no-progress"]) == 0
     batch_url = f"{root}/out/rv"
+    ids = [item_id_for_key(f"p{i}.png") for i in range(3)]
     with ReviewServer(batch_url, "--endpoint-url", s3.endpoint, reviewer="carol") as srv:
-        items = [json.loads(srv.get(f"/api/items/p{i}.png")[2]) for i in range(3)]
+        items = [json.loads(srv.get(f"/api/items/{ids[i]}")[2]) for i in range(3)]
         for i, decision in ((0, "approved"), (1, "rejected"), (2, "approved")):
-            status, _, text = srv.post("/api/decisions", {"item_id": f"p{i}.png", "decision": decision,
+            status, _, text = srv.post("/api/decisions", {"item_id": ids[i], "decision": decision,
                                                           "composite_sha256": items[i]["composite"]["sha256"]})
             assert status == 200, text
         sha = items[0]["composite"]["sha256"]
-        assert srv.get(f"/files/p0.png/composite.png?sha256={sha}")[0] == 200
+        assert srv.get(f"/files/{ids[0]}/composite.png?sha256={sha}")[0] == 200
         assert srv.get("/files/%2e%2e/_ledger/done")[0] == 400
     out = Bucket(f"{root}/out", opts)
     doc = json.loads(out.read_bytes("rv/decisions.json"))
-    assert {k: v["decision"] for k, v in doc["items"].items()} == {"p0.png": "approved", "p1.png": "rejected",
-                                                                    "p2.png": "approved"}
+    assert {k: v["decision"] for k, v in doc["items"].items()} == {ids[0]: "approved", ids[1]: "rejected",
+                                                                    ids[2]: "approved"}
     assert json.loads(out.read_bytes("rv/report.json"))["decisions"]["counts"]["approved"] == 2
 
     # Two writers at once on S3 (If-Match compare-and-swap): nobody's decision is lost.

@@ -239,6 +239,7 @@ def test_empty_batch():
         "errors": 0,
         "pass_rate": 0.0,
         "stage_ms_median": {},
+        "fallbacks": {},
     }
     sink = Sink()
     write_reports(sink, "empty", report, [])

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pipeline.batch import run_batch
+from pipeline.batch import item_id_for_key, run_batch
 from pipeline.config import PipelineConfig
 from pipeline.samples import write_samples
 from tests.review.browser import CHROMIUM, changed_fraction, launch, shot
@@ -69,7 +69,8 @@ def test_keyboard_decisions_persist_and_show_in_the_report(page, review_batch):
     with ReviewServer(str(review_batch), reviewer="alice") as srv:
         open_review(page, srv.url)
         order = [r.get_attribute("data-id") for r in page.locator("#rows .row").all()]
-        assert order[:3] == ["bottle_teal.png", "pump_bottle_white.jpg", "broken.jpg"]  # failures, errors, passes
+        expected = [item_id_for_key(k) for k in ("bottle_teal.png", "pump_bottle_white.jpg", "broken.jpg")]
+        assert order[:3] == expected  # failures, errors, passes
         assert page.locator("#item-id").text_content() == order[0]
         page.keyboard.press("r")                        # reject; the note field takes the focus
         wait_saved(page, 1)
@@ -156,19 +157,20 @@ def test_html_in_file_names_is_shown_as_text(page, review_batch):
 
 def test_traversal_is_refused_and_posts_from_another_page_get_nowhere(page, review_batch):
     (review_batch.parent / "secret.json").write_text('{"content": "top-secret-value"}')
+    jar = item_id_for_key("jar_gold.jpg")
     with ReviewServer(str(review_batch)) as srv:
         for path in ("files/%2e%2e/secret.json", "files/..%2Fsecret.json", "files/%2Fetc%2Fpasswd"):
             response = page.goto(srv.url + path)
             assert response.status in (400, 404) and "top-secret-value" not in page.content()
         page.goto("about:blank")  # another page: it can send a request, but not with the token
-        status = page.evaluate("""url => fetch(url + "api/decisions", {method: "POST", mode: "no-cors",
+        status = page.evaluate("""([url, id]) => fetch(url + "api/decisions", {method: "POST", mode: "no-cors",
             headers: {"Content-Type": "text/plain"},
-            body: JSON.stringify({item_id: "jar_gold.jpg", decision: "rejected"})}).then(r => r.status, e => -1)""",
-                               srv.url)
+            body: JSON.stringify({item_id: id, decision: "rejected"})}).then(r => r.status, e => -1)""",
+                               [srv.url, jar])
         assert status in (0, -1)
         open_review(page, srv.url)  # the page itself, without the token header, is refused too
-        assert page.evaluate("""() => fetch("/api/decisions", {method: "POST", headers: {"Content-Type": "application/json"},
-            body: JSON.stringify({item_id: "jar_gold.jpg", decision: "rejected"})}).then(r => r.status)""") == 403
+        assert page.evaluate("""id => fetch("/api/decisions", {method: "POST", headers: {"Content-Type": "application/json"},
+            body: JSON.stringify({item_id: id, decision: "rejected"})}).then(r => r.status)""", jar) == 403
     assert not (review_batch / "decisions.json").exists()
 
 

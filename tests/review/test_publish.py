@@ -5,11 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 
+from pipeline.batch import item_id_for_key
 from pipeline.cli import main
 from pipeline.review.decisions import Decision, DecisionStore
 from pipeline.review.folder import open_batch_folder
 from pipeline.review.publish import publish_batch, target_key
 from pipeline.io.storage import Bucket
+
+MUG = item_id_for_key("mug_red.jpg")
+JAR = item_id_for_key("jar_gold.jpg")
+TOTE = item_id_for_key("tote_canvas.jpg")
+BOX = item_id_for_key("box_white.jpg")
 
 
 def _sha(path) -> str:
@@ -30,63 +36,63 @@ def test_target_keys_keep_the_source_name_with_a_png_extension():
 
 
 def test_only_approved_items_are_copied_and_a_second_run_copies_nothing(review_batch, tmp_path):
-    _decide(review_batch, "mug_red.jpg", "approved", variant=0)  # the tinted variant, chosen on purpose
-    _decide(review_batch, "jar_gold.jpg", "approved")
-    _decide(review_batch, "tote_canvas.jpg", "rejected")
-    _decide(review_batch, "box_white.jpg", "undecided")
+    _decide(review_batch, MUG, "approved", variant=0)  # the tinted variant, chosen on purpose
+    _decide(review_batch, JAR, "approved")
+    _decide(review_batch, TOTE, "rejected")
+    _decide(review_batch, BOX, "undecided")
     target = tmp_path / "live"
     folder = open_batch_folder(str(review_batch))
     first = publish_batch(folder, Bucket(target))
     assert sorted(r["key"] for r in first.copied) == ["jar_gold.png", "mug_red.png"]
     assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()) == [
         "_manifests/rb.json", "jar_gold.png", "mug_red.png"]
-    assert (target / "mug_red.png").read_bytes() == (review_batch / "mug_red.jpg" / "composite_v0.png").read_bytes()
-    assert (target / "jar_gold.png").read_bytes() == (review_batch / "jar_gold.jpg" / "composite.png").read_bytes()
+    assert (target / "mug_red.png").read_bytes() == (review_batch / MUG / "composite_v0.png").read_bytes()
+    assert (target / "jar_gold.png").read_bytes() == (review_batch / JAR / "composite.png").read_bytes()
     manifest = json.loads((target / "_manifests" / "rb.json").read_text())
-    assert {i["item_id"]: i["variant"] for i in manifest["items"]} == {"jar_gold.jpg": None, "mug_red.jpg": 0}
+    assert {i["item_id"]: i["variant"] for i in manifest["items"]} == {JAR: None, MUG: 0}
     assert all(i["sha256"] == _sha(target / i["key"]) and i["reviewer"] == "alice" for i in manifest["items"])
     mtimes = {p: p.stat().st_mtime_ns for p in target.rglob("*") if p.is_file()}
     second = publish_batch(folder, Bucket(target))
     assert not second.copied and not second.updated and len(second.unchanged) == 2 and not second.needs_attention
     assert {p: p.stat().st_mtime_ns for p in target.rglob("*") if p.is_file()} == mtimes
     published = json.loads((review_batch / "published.json").read_text())
-    assert set(published["targets"][str(target)]) == {"mug_red.jpg", "jar_gold.jpg"}
+    assert set(published["targets"][str(target)]) == {MUG, JAR}
 
 
 def test_decisions_after_publishing_are_reported_and_acted_on_only_when_asked(review_batch, tmp_path):
     target = tmp_path / "live"
     folder = open_batch_folder(str(review_batch))
-    _decide(review_batch, "mug_red.jpg", "approved")
-    _decide(review_batch, "jar_gold.jpg", "approved")
+    _decide(review_batch, MUG, "approved")
+    _decide(review_batch, JAR, "approved")
     publish_batch(folder, Bucket(target))
-    _decide(review_batch, "jar_gold.jpg", "rejected", reviewer="bob")   # changed their mind
-    _decide(review_batch, "mug_red.jpg", "approved", variant=0)          # another variant
+    _decide(review_batch, JAR, "rejected", reviewer="bob")   # changed their mind
+    _decide(review_batch, MUG, "approved", variant=0)          # another variant
     result = publish_batch(folder, Bucket(target))
-    assert [r["item_id"] for r in result.updated] == ["mug_red.jpg"]
-    assert [(r["item_id"], r["decision"]) for r in result.stale] == [("jar_gold.jpg", "rejected")]
+    assert [r["item_id"] for r in result.updated] == [MUG]
+    assert [(r["item_id"], r["decision"]) for r in result.stale] == [(JAR, "rejected")]
     assert result.needs_attention and (target / "jar_gold.png").exists()  # reported, not silently removed
-    assert (target / "mug_red.png").read_bytes() == (review_batch / "mug_red.jpg" / "composite_v0.png").read_bytes()
+    assert (target / "mug_red.png").read_bytes() == (review_batch / MUG / "composite_v0.png").read_bytes()
     assert main(["publish", str(review_batch), str(target)]) == 3  # the CLI says so too
     withdrawn = publish_batch(folder, Bucket(target), withdraw=True)
-    assert [r["item_id"] for r in withdrawn.withdrawn] == ["jar_gold.jpg"] and not (target / "jar_gold.png").exists()
+    assert [r["item_id"] for r in withdrawn.withdrawn] == [JAR] and not (target / "jar_gold.png").exists()
     manifest = json.loads((target / "_manifests" / "rb.json").read_text())
-    assert [i["item_id"] for i in manifest["items"]] == ["mug_red.jpg"]
+    assert [i["item_id"] for i in manifest["items"]] == [MUG]
     assert main(["publish", str(review_batch), str(target)]) == 0
 
 
 def test_a_composite_changed_after_approval_or_a_foreign_target_file_is_refused(review_batch, tmp_path):
     target = tmp_path / "live"
     folder = open_batch_folder(str(review_batch))
-    _decide(review_batch, "mug_red.jpg", "approved")
-    _decide(review_batch, "jar_gold.jpg", "approved")
-    (review_batch / "mug_red.jpg" / "composite.png").write_bytes(
-        (review_batch / "tote_canvas.jpg" / "composite.png").read_bytes())  # as a --reprocess rerun would
+    _decide(review_batch, MUG, "approved")
+    _decide(review_batch, JAR, "approved")
+    (review_batch / MUG / "composite.png").write_bytes(
+        (review_batch / TOTE / "composite.png").read_bytes())  # as a --reprocess rerun would
     target.mkdir()
     (target / "jar_gold.png").write_bytes(b"someone else's file")
     result = publish_batch(folder, Bucket(target))
     reasons = {r["item_id"]: r["reason"] for r in result.refused}
-    assert "changed after it was approved" in reasons["mug_red.jpg"]
-    assert "not overwritten" in reasons["jar_gold.jpg"]
+    assert "changed after it was approved" in reasons[MUG]
+    assert "not overwritten" in reasons[JAR]
     assert not result.copied and (target / "jar_gold.png").read_bytes() == b"someone else's file"
     assert not (target / "mug_red.png").exists()
 

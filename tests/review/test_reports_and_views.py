@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from pipeline.batch import run_batch
+from pipeline.batch import item_id_for_key, run_batch
 from pipeline.config import PipelineConfig
 from pipeline.ledger import Ledger
 from pipeline.report.html import embed_decisions
@@ -17,20 +17,22 @@ from pipeline.review.views import delta_e_heatmap, delta_e_map, mask_edge_overla
 from pipeline.samples import write_samples
 from pipeline.io.storage import Bucket
 
+MUG = item_id_for_key("mug_red.jpg")
+
 
 def test_a_rerun_keeps_decisions_and_its_reports_show_them(tmp_path):
     write_samples(tmp_path / "in", names=["mug_red", "jar_gold"])
     config = PipelineConfig().with_overrides({"placement.size": (160, 160)})
     run_batch(str(tmp_path / "in"), str(tmp_path / "out"), config, batch_id="b", skip_done=True)
     folder = open_batch_folder(str(tmp_path / "out" / "b"))
-    doc = DecisionStore(folder).record([Decision("mug_red.jpg", "rejected", "alice", note="<script>x</script>")])
+    doc = DecisionStore(folder).record([Decision(MUG, "rejected", "alice", note="<script>x</script>")])
     refresh_reports(folder, doc)
     before = (tmp_path / "out" / "b" / "decisions.json").read_bytes()
     # --reprocess into the same batch: outputs and reports are rewritten, decisions.json is not.
     run_batch(str(tmp_path / "in"), str(tmp_path / "out"), config, batch_id="b")
     assert (tmp_path / "out" / "b" / "decisions.json").read_bytes() == before
     report = json.loads((tmp_path / "out" / "b" / "report.json").read_text())
-    assert report["decisions"]["items"]["mug_red.jpg"]["decision"] == "rejected"
+    assert report["decisions"]["items"][MUG]["decision"] == "rejected"
     assert report["decisions"]["counts"] == {"approved": 0, "rejected": 1, "undecided": 1}
     html = (tmp_path / "out" / "b" / "report.html").read_text()
     assert "\\u003cscript\\u003ex\\u003c/script\\u003e" in html and "<script>x</script>" not in html

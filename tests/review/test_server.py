@@ -9,8 +9,12 @@ import shutil
 
 import pytest
 
+from pipeline.batch import item_id_for_key
 from pipeline.cli import main
 from tests.review.server import ReviewServer
+
+MUG = item_id_for_key("mug_red.jpg")
+JAR = item_id_for_key("jar_gold.jpg")
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +25,7 @@ def shared(review_batch_master, tmp_path_factory):
     outside = batch.parent / "secret.txt"
     outside.write_text("outside the batch")
     (batch.parent / "secret.json").write_text('"outside the batch"')
-    os.symlink(outside, batch / "mug_red.jpg" / "leak.json")
+    os.symlink(outside, batch / MUG / "leak.json")
     os.symlink(batch.parent, batch / "up")
     with ReviewServer(str(batch)) as srv:
         yield srv, batch
@@ -35,9 +39,9 @@ def server(review_batch):
 
 @pytest.mark.parametrize("path", [
     "/files/../secret.txt", "/files/%2e%2e/secret.txt", "/files/%2E%2E%2Fsecret.txt", "/files/..%2fsecret.txt",
-    "/files//etc/passwd", "/files/%2Fetc%2Fpasswd", "/files/mug_red.jpg/..%2F..%2Fsecret.txt",
-    "/files/mug_red.jpg/leak.json", "/files/up/secret.json", "/files/mug_red.jpg%5c..%5c..%5csecret.txt",
-    "/files/.hidden.json", "/files/mug_red.jpg/.x.png",
+    "/files//etc/passwd", "/files/%2Fetc%2Fpasswd", f"/files/{MUG}/..%2F..%2Fsecret.txt",
+    f"/files/{MUG}/leak.json", "/files/up/secret.json", f"/files/{MUG}%5c..%5c..%5csecret.txt",
+    "/files/.hidden.json", f"/files/{MUG}/.x.png",
 ])
 def test_paths_out_of_the_batch_are_refused(shared, path):
     server, _ = shared
@@ -48,11 +52,11 @@ def test_paths_out_of_the_batch_are_refused(shared, path):
 
 def test_files_inside_the_batch_are_served_with_their_hash_checked(shared):
     server, review_batch = shared
-    data = (review_batch / "mug_red.jpg" / "composite.png").read_bytes()
+    data = (review_batch / MUG / "composite.png").read_bytes()
     sha = hashlib.sha256(data).hexdigest()
-    status, headers, _ = server.get(f"/files/mug_red.jpg/composite.png?sha256={sha}")
+    status, headers, _ = server.get(f"/files/{MUG}/composite.png?sha256={sha}")
     assert status == 200 and headers["content-type"] == "image/png" and "immutable" in headers["cache-control"]
-    assert server.get("/files/mug_red.jpg/composite.png?sha256=" + "0" * 64)[0] == 409
+    assert server.get(f"/files/{MUG}/composite.png?sha256=" + "0" * 64)[0] == 409
     status, headers, _ = server.get("/files/report.html")
     assert status == 200 and "sandbox" in headers["content-security-policy"]
     assert "script-src 'self'" in server.get("/")[1]["content-security-policy"]
@@ -60,7 +64,7 @@ def test_files_inside_the_batch_are_served_with_their_hash_checked(shared):
 
 def test_posts_need_the_session_token_and_a_known_host(shared):
     server, review_batch = shared
-    body = {"item_id": "jar_gold.jpg", "decision": "rejected", "note": "n", "composite_sha256": None}
+    body = {"item_id": JAR, "decision": "rejected", "note": "n", "composite_sha256": None}
     assert server.post("/api/decisions", body, token=None)[0] == 403
     assert server.post("/api/decisions", body, token="guess")[0] == 403
     assert server.request("GET", "/api/batch", headers={"Host": f"evil.example:{server.port}"})[0] == 400
@@ -72,21 +76,21 @@ def test_posts_need_the_session_token_and_a_known_host(shared):
 
 
 def test_a_decision_round_trip_updates_decisions_and_reports(server, review_batch):
-    status, _, text = server.get("/api/items/jar_gold.jpg")
+    status, _, text = server.get(f"/api/items/{JAR}")
     item = json.loads(text)
     assert status == 200 and item["has_original"] and len(item["composite"]["sha256"]) == 64
-    status, _, text = server.post("/api/decisions", {"item_id": "jar_gold.jpg", "decision": "approved",
+    status, _, text = server.post("/api/decisions", {"item_id": JAR, "decision": "approved",
                                                      "note": "ok <b>", "composite_sha256": item["composite"]["sha256"]})
     assert status == 200, text
-    entry = json.loads((review_batch / "decisions.json").read_text())["items"]["jar_gold.jpg"]
+    entry = json.loads((review_batch / "decisions.json").read_text())["items"][JAR]
     assert entry["decision"] == "approved" and entry["reviewer"] == "tester"
     assert entry["composite_sha256"] == item["composite"]["sha256"]
     report = json.loads((review_batch / "report.json").read_text())
-    assert report["decisions"]["items"]["jar_gold.jpg"]["note"] == "ok <b>"
+    assert report["decisions"]["items"][JAR]["note"] == "ok <b>"
     html = (review_batch / "report.html").read_text()
     assert '"note": "ok \\u003cb\\u003e"' in html and "ok <b>" not in html
-    assert server.get("/views/jar_gold.jpg/heat.png")[0] == 200
-    assert server.get("/views/jar_gold.jpg/edges.png")[0] == 200
+    assert server.get(f"/views/{JAR}/heat.png")[0] == 200
+    assert server.get(f"/views/{JAR}/edges.png")[0] == 200
     assert server.get("/api/items/nope")[0] == 404
 
 

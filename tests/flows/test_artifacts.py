@@ -1,0 +1,19 @@
+"""flows.artifacts builders (pure, no Prefect server): the summary agrees with report.json."""
+
+from __future__ import annotations
+
+from flows.artifacts import BatchStats, summary_markdown
+from pipeline.report import build_report
+from pipeline.types import ItemRecord
+
+
+def test_pass_rate_has_one_definition_in_the_report_and_the_prefect_summary():
+    """6 pass and 2 errors: 100% everywhere (passed / (passed + failed)), the errors beside it."""
+    records = [ItemRecord(id=f"p{k}", source=f"p{k}.png", status="ok", verdict="pass") for k in range(6)]
+    records += [ItemRecord(id=f"e{k}", source=f"e{k}.png", status="error", error="bad file") for k in range(2)]
+    summary = build_report("b", "studio", "h", records)["summary"]
+    assert (summary["pass_rate"], summary["errors"]) == (1.0, 2)
+    text = summary_markdown(records, BatchStats(batch_id="b", backend="studio", runner="threads"), None)
+    assert "**Pass rate: 100.0%** (6 pass, 0 fail; 2 errors beside it of 8 processed)" in text
+    failing = records + [ItemRecord(id="f", source="f.png", status="ok", verdict="fail")]
+    assert "**Pass rate: 85.7%**" in summary_markdown(failing, BatchStats("b", "studio", "threads"), None)
