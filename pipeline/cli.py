@@ -62,7 +62,7 @@ examples:
   product-scene publish out/<batch_id> shop-images/ --withdraw   # also remove items no longer approved
 
 Copies the composite each approved item's reviewer saw (and chose, for variants) to
-TARGET/<source key> with a .png extension (shoes/red.jpg -> shoes/red.png), and writes
+TARGET/<source key> with the composite's extension (shoes/red.jpg -> shoes/red.png), and writes
 TARGET/_manifests/<batch_id>.json. Rejected and undecided items are never copied; running it
 again copies nothing new. An item published earlier and since rejected or set undecided is
 reported (exit code 3) and removed only with --withdraw; a composite that changed after its

@@ -99,3 +99,21 @@ def test_a_composite_changed_after_approval_or_a_foreign_target_file_is_refused(
 
 def test_publish_cli_refuses_a_folder_that_is_not_a_batch(tmp_path, capsys):
     assert main(["publish", str(tmp_path), str(tmp_path / "t")]) == 2
+
+
+def test_a_webp_batch_publishes_its_webp_composites_under_a_webp_name(tmp_path):
+    from pipeline.batch import run_batch
+    from pipeline.config import PipelineConfig
+    from pipeline.review.session import ReviewSession
+    from pipeline.samples import write_samples
+
+    write_samples(tmp_path / "in", names=["mug_red"])
+    config = PipelineConfig().with_overrides({"placement.size": (160, 160), "output.format": "webp"})
+    run_batch(str(tmp_path / "in"), str(tmp_path / "out"), config, batch_id="w")
+    session = ReviewSession(open_batch_folder(str(tmp_path / "out" / "w")), "alice")
+    view = session.item_view(MUG)
+    assert view["composite"]["file"] == f"{MUG}/composite.webp"
+    session.decide(MUG, "approved", seen_sha256=view["composite"]["sha256"])
+    result = publish_batch(session.folder, Bucket(tmp_path / "live"))
+    assert [r["key"] for r in result.copied] == ["mug_red.webp"]
+    assert (tmp_path / "live" / "mug_red.webp").read_bytes() == (tmp_path / "out" / "w" / MUG / "composite.webp").read_bytes()
