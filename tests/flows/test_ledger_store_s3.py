@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from pipeline.io.storage import Bucket
-from pipeline.ledger import Ledger, process_once
+from pipeline.ledger import Ledger, name_for_key, process_once
 from pipeline.ledger import store as ledger_store
 from pipeline.ledger.store import S3Store
 from tests.flows.checks import item_folders
@@ -104,7 +104,7 @@ def test_a_commit_whose_reply_was_lost_is_not_reported_lost(s3, s3_dest):
     assert len(retried) == 1  # the commit's PUT really was sent twice
     assert outcome.status == "processed", outcome
     assert item_folders(s3_dest) == {"item": 1}  # its outputs were kept
-    assert ledger.get_done(f"{chash}-{CFG}").batch_id == "b1"
+    assert ledger.get_done(name_for_key(source, key, CFG)).batch_id == "b1"
     assert ledger.check() == [] and ledger.leases() == []
 
 
