@@ -38,7 +38,8 @@ from pipeline.types import Segmentation
 DEFAULT_PRODUCTS = Path(__file__).resolve().parents[2] / "shared" / "products"
 DEFAULT_SHEETS = Path(__file__).resolve().parent / "out" / "fidelity"
 GOOD_IOU = 0.95
-SHEET_ROW_PX = 220  # height of one contact-sheet row
+SHEET_ROW_PX = 220  # height of one contact-sheet row (the pictures)
+CAPTION_PX = 22  # height of the caption strip above each row
 COMPOSITE_BG = (58, 62, 70)  # dark slate: white fringes and lost white parts both show
 
 
@@ -90,15 +91,16 @@ def product_sets(products: Path) -> dict[str, list[tuple[str, np.ndarray, np.nda
     return {k: v for k, v in sets.items() if v}
 
 
-def _label(img: np.ndarray, text: str) -> np.ndarray:
-    out = img.copy()
-    for colour, thick in (((0, 0, 0), 3), ((255, 255, 255), 1)):
-        cv2.putText(out, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, thick, cv2.LINE_AA)
-    return out
+def _caption(text: str, width: int) -> np.ndarray:
+    """A white strip (CAPTION_PX x width x 3 uint8) with ``text`` in black."""
+    strip = np.full((CAPTION_PX, width, 3), 255, np.uint8)
+    cv2.putText(strip, text, (6, CAPTION_PX - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return strip
 
 
 def sheet_row(name: str, rgb: np.ndarray, seg: Segmentation, truth: np.ndarray, score: float) -> np.ndarray:
-    """original | mask over the photo (green kept, red wrongly kept, blue missed) | composite, HWC uint8."""
+    """Caption over original | mask over the photo (green kept, red wrongly kept, blue missed) |
+    composite on dark grey; HWC uint8, CAPTION_PX + SHEET_ROW_PX high."""
     h, w = rgb.shape[:2]
     s = SHEET_ROW_PX / h
     size = (max(1, round(w * s)), SHEET_ROW_PX)
@@ -109,9 +111,9 @@ def sheet_row(name: str, rgb: np.ndarray, seg: Segmentation, truth: np.ndarray, 
     a = seg.alpha[..., None]
     comp = seg.foreground.astype(np.float32) * a + np.asarray(COMPOSITE_BG, np.float32) * (1 - a)
     panels = [cv2.resize(p.astype(np.uint8), size, interpolation=cv2.INTER_AREA) for p in (rgb, over, comp)]
-    panels[0] = _label(panels[0], f"{name}  IoU {score:.3f}")
     gap = np.full((SHEET_ROW_PX, 4, 3), 255, np.uint8)
-    return np.concatenate([panels[0], gap, panels[1], gap, panels[2]], axis=1)
+    row = np.concatenate([panels[0], gap, panels[1], gap, panels[2]], axis=1)
+    return np.concatenate([_caption(f"{name}   IoU {score:.3f}", row.shape[1]), row], axis=0)
 
 
 def score_set(segmenter, pairs: list[tuple[str, np.ndarray, np.ndarray]]) -> list[Scored]:
