@@ -24,6 +24,7 @@ from pipeline.config import SegmentConfig
 from pipeline.errors import SegmentationError
 from pipeline.segment.background import BackgroundModel, border_mask, fit_background, shadow_like
 from pipeline.segment.matting import refine_alpha
+from pipeline.segment.shadows import peel_shadows
 from pipeline.types import Segmentation
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ class ClassicalSegmenter:
         passable = ~barrier
         mask = ~_flood_from_border(passable, border)
         mask = _open_holes(mask, passable, dist, max(1.2, 1.5 * bg.noise))
+        mask = peel_shadows(lab, bg.lab, mask)
         mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
         mask = _drop_specks(mask, cfg.min_component_frac)
         return mask, dist

@@ -1,0 +1,97 @@
+"""Peel cast shadows, contact shadows and floor reflections off a coarse product mask.
+
+The backdrop flood stops at any sharp edge, so a shadow with a crisp rim or JPEG noise, a tinted
+shadow or a faint mirror image stays in the mask. Here the backdrop grows again, by continuity:
+
+1. candidates: mask pixels whose colour a dimmed backdrop explains (lighter than ``MIN_RATIO`` of
+   the backdrop, chroma shift small for the darkening: a shadow may pick up some tint from the
+   product, more where it is darker);
+2. the backdrop grows into the candidates through steps of at most ``STEP_DL`` in (slightly
+   blurred) lightness from pixel to pixel: a shadow or a reflection fades smoothly into the floor;
+3. each grown region is then judged as a whole, by how it is lit: a shadow or a reflection gets
+   darker towards the product and lighter towards the open floor. A region is peeled when its
+   darkness correlates clearly (``MIN_DEPTH_CORR``) with depth into the mask or against the
+   distance to the remaining product, and the other of the two measures agrees. A white part of
+   the product reached by the growth (a sole, a rim, a lace) is shaded by its own form, not by
+   distance, and stays.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MIN_RATIO = 0.3  # darkest shadow, as a share of the backdrop's lightness
+MAX_RATIO = 1.02  # a shadow is no lighter than the backdrop (2% for noise)
+BASE_CHROMA = 4.0  # ΔC*ab a shadow may differ from the backdrop by ...
+CHROMA_PER_DL = 0.35  # ... plus this much per unit of darkening (tint bounced off the product)
+STEP_DL = 0.6  # largest lightness step between neighbours the backdrop grows across
+BLUR_SIGMA = 1.0  # lightness is blurred this much (work pixels) before the growth
+MIN_DEPTH_CORR = 0.4  # |correlation| of darkness with depth that marks a shadow ...
+WEAK_DEPTH_CORR = 0.2  # ... while the other measure agrees at least this much (or in sign)
+MIN_REGION_PX = 10  # smaller grown regions are boundary specks and are peeled
+
+
+def shadow_candidates(lab: np.ndarray, bg_lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(candidates HW bool, darkness HW float32 = backdrop L - L) for Lab images (HWC float32)."""
+    dark = bg_lab[..., 0] - lab[..., 0]
+    ratio = lab[..., 0] / np.maximum(bg_lab[..., 0], 1e-3)
+    dchroma = np.hypot(lab[..., 1] - bg_lab[..., 1], lab[..., 2] - bg_lab[..., 2])
+    ok = (ratio > MIN_RATIO) & (ratio < MAX_RATIO) & (dchroma <= BASE_CHROMA + CHROMA_PER_DL * np.maximum(dark, 0))
+    return ok, dark
+
+
+def _grow_backdrop(light: np.ndarray, mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """HW bool: pixels of ``allowed`` reached from the backdrop (~mask) by small lightness steps."""
+    h, w = mask.shape
+    fill = np.ones((h + 2, w + 2), np.uint8)
+    fill[1:-1, 1:-1] = ~allowed
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+    flags = 4 | cv2.FLOODFILL_MASK_ONLY | (2 << 8)
+    for i in range(1, n):
+        if stats[i, cv2.CC_STAT_AREA] < 20:
+            continue
+        ys, xs = np.nonzero(labels == i)
+        for j in range(0, ys.size, max(1, ys.size // 4)):  # a few seeds: the component may be split
+            if fill[ys[j] + 1, xs[j] + 1] == 0:
+                cv2.floodFill(light, fill, (int(xs[j]), int(ys[j])), 0, STEP_DL, STEP_DL, flags)
+    return fill[1:-1, 1:-1] == 2
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    if a.size < 3 or a.std() < 1e-6 or b.std() < 1e-6:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def peel_shadows(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mask (HW bool) without the shadows and reflections found around it (see module doc).
+
+    lab, bg_lab: HWC float32 Lab of the work image and of the fitted backdrop; mask: HW bool.
+    """
+    cand, dark = shadow_candidates(lab, bg_lab)
+    cand &= mask
+    if not cand.any() or mask.all():
+        return mask
+    light = np.ascontiguousarray(cv2.GaussianBlur(lab[..., 0], (0, 0), BLUR_SIGMA))
+    reached = _grow_backdrop(light, mask, ~mask | cand) & mask
+    if not reached.any():
+        return mask
+    rest = mask & ~reached
+    depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    to_product = cv2.distanceTransform((~rest).astype(np.uint8), cv2.DIST_L2, 3)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(reached.astype(np.uint8), connectivity=8)
+    peel = np.zeros(n, bool)
+    for i in range(1, n):
+        if stats[i, cv2.CC_STAT_AREA] < MIN_REGION_PX:
+            peel[i] = True
+            continue
+        x, y, w, h = stats[i, :4]
+        win = (slice(y, y + h), slice(x, x + w))
+        region = labels[win] == i
+        d = dark[win][region]
+        inward = _corr(depth[win][region], d)  # > 0: darker deeper into the mask
+        outward = _corr(to_product[win][region], d)  # < 0: darker nearer the product
+        peel[i] = ((inward >= MIN_DEPTH_CORR and outward <= 0.0)
+                   or (outward <= -MIN_DEPTH_CORR and inward >= WEAK_DEPTH_CORR))
+    return mask & ~peel[labels]
