@@ -33,6 +33,10 @@ ABRUPT_RATIO = 0.65  # blurred/raw slope below this: a step (outline), not a ram
 FLAT_SLOPE = 0.1  # ΔL per pixel under which a grey region counts as flat
 FLAT_MIN_AREA = 0.015  # flat grey regions larger than this share of the image are product faces
 FLOOD_PX = 7  # the backdrop floods in only through passages at least this wide
+HOLE_LOCAL_DE = 1.0  # ΔE76 to the backdrop around it under which a flat enclosed region is a hole
+HOLE_WINDOW = 0.08  # the backdrop "around" a region: its box padded by this share of the long side
+HOLE_MIN_AROUND = 50  # backdrop pixels needed in that window for the local test
+HOLE_SLOPE_MARGIN = 0.1  # ΔL per pixel a hole may be more textured than the backdrop around it
 
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -88,17 +92,40 @@ def _flood_from_border(passable: np.ndarray, border: np.ndarray) -> np.ndarray:
     return (cv2.dilate(reach[labels].astype(np.uint8), kernel) > 0) & passable
 
 
-def _open_holes(mask: np.ndarray, passable: np.ndarray, dist: np.ndarray, threshold: float) -> np.ndarray:
-    """Clear enclosed open regions whose median colour is the backdrop's (real holes)."""
+def _open_holes(mask: np.ndarray, passable: np.ndarray, lab: np.ndarray, bg: BackgroundModel,
+                grad: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
+    """Clear enclosed open regions that continue the backdrop surface (real holes).
+
+    A region is a hole when its median colour is the fitted backdrop's (ΔE76 under
+    ``1.5 x noise``), or when it continues the backdrop seen around it: median Lab within
+    ``HOLE_LOCAL_DE`` of the median of the ``backdrop`` pixels (HW bool) in a window around the
+    region, and no more texture (median slope) than they have. The local test catches a
+    see-through gap where the surface fit is a little off; a white part is shaded or textured.
+    """
     enclosed = passable & mask
-    n, labels = cv2.connectedComponents(enclosed.astype(np.uint8), connectivity=4)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(enclosed.astype(np.uint8), connectivity=4)
     if n <= 1:
         return mask
-    count = np.bincount(labels.ravel(), minlength=n)
+    h, w = mask.shape
+    dist = np.linalg.norm(lab - bg.lab, axis=2)
+    strict = max(1.2, 1.5 * bg.noise)
+    pad = max(8, int(HOLE_WINDOW * max(h, w)))
     hole = np.zeros(n, bool)
-    for i in np.flatnonzero(count > 0.0005 * mask.size):
-        if i and np.median(dist[labels == i]) < threshold:
+    for i in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] > 0.0005 * mask.size):
+        if not i:
+            continue
+        x, y, bw, bh = stats[i, :4]
+        win = (slice(max(0, y - pad), min(h, y + bh + pad)), slice(max(0, x - pad), min(w, x + bw + pad)))
+        region = labels[win] == i
+        if float(np.median(dist[win][region])) < strict:
             hole[i] = True
+            continue
+        around = backdrop[win]
+        if around.sum() < HOLE_MIN_AROUND:
+            continue
+        de = float(np.linalg.norm(np.median(lab[win][region], axis=0) - np.median(lab[win][around], axis=0)))
+        flat = float(np.median(grad[win][region])) <= float(np.median(grad[win][around])) + HOLE_SLOPE_MARGIN
+        hole[i] = de < HOLE_LOCAL_DE and flat
     return mask & ~hole[labels]
 
 
@@ -154,7 +181,7 @@ class ClassicalSegmenter:
         barrier |= _large_flat(grey, slope, FLAT_MIN_AREA * dist.size)
         passable = ~barrier
         mask = ~_flood_from_border(passable, border)
-        mask = _open_holes(mask, passable, dist, max(1.2, 1.5 * bg.noise))
+        mask = _open_holes(mask, passable, lab, bg, grad, ~mask & (dist <= t_weak))
         mask = peel_shadows(lab, bg.lab, mask)
         mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
         mask = _drop_specks(mask, cfg.min_component_frac)
