@@ -92,12 +92,11 @@ def _flood_from_border(passable: np.ndarray, border: np.ndarray) -> np.ndarray:
     return (cv2.dilate(reach[labels].astype(np.uint8), kernel) > 0) & passable
 
 
-def _open_holes(mask: np.ndarray, passable: np.ndarray, lab: np.ndarray, bg: BackgroundModel,
+def _open_holes(mask: np.ndarray, passable: np.ndarray, lab: np.ndarray, dist: np.ndarray, strict: float,
                 grad: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
     """Clear enclosed open regions that continue the backdrop surface (real holes).
 
-    A region is a hole when its median colour is the fitted backdrop's (ΔE76 under
-    ``1.5 x noise``), or when it continues the backdrop seen around it: median Lab within
+    A region is a hole when its median ΔE76 to the fitted backdrop (``dist``) is under ``strict``, or when it continues the backdrop seen around it: median Lab within
     ``HOLE_LOCAL_DE`` of the median of the ``backdrop`` pixels (HW bool) in a window around the
     region, and no more texture (median slope) than they have. The local test catches a
     see-through gap where the surface fit is a little off; a white part is shaded or textured.
@@ -107,8 +106,6 @@ def _open_holes(mask: np.ndarray, passable: np.ndarray, lab: np.ndarray, bg: Bac
     if n <= 1:
         return mask
     h, w = mask.shape
-    dist = np.linalg.norm(lab - bg.lab, axis=2)
-    strict = max(1.2, 1.5 * bg.noise)
     pad = max(8, int(HOLE_WINDOW * max(h, w)))
     hole = np.zeros(n, bool)
     for i in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] > 0.0005 * mask.size):
@@ -181,7 +178,7 @@ class ClassicalSegmenter:
         barrier |= _large_flat(grey, slope, FLAT_MIN_AREA * dist.size)
         passable = ~barrier
         mask = ~_flood_from_border(passable, border)
-        mask = _open_holes(mask, passable, lab, bg, grad, ~mask & (dist <= t_weak))
+        mask = _open_holes(mask, passable, lab, dist, max(1.2, 1.5 * bg.noise), grad, ~mask & (dist <= t_weak))
         mask = peel_shadows(lab, bg.lab, mask)
         mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
         mask = _drop_specks(mask, cfg.min_component_frac)

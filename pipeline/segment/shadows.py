@@ -30,6 +30,7 @@ BLUR_SIGMA = 1.0  # lightness is blurred this much (work pixels) before the grow
 MIN_DEPTH_CORR = 0.4  # |correlation| of darkness with depth that marks a shadow ...
 WEAK_DEPTH_CORR = 0.2  # ... while the other measure agrees at least this much (or in sign)
 MIN_REGION_PX = 10  # smaller grown regions are boundary specks and are peeled
+SEEDS_PER_PIECE = 4  # growth seeds spread over each connected piece of backdrop
 
 
 def shadow_candidates(lab: np.ndarray, bg_lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -42,17 +43,23 @@ def shadow_candidates(lab: np.ndarray, bg_lab: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _grow_backdrop(light: np.ndarray, mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """HW bool: pixels of ``allowed`` reached from the backdrop (~mask) by small lightness steps."""
+    """HW bool: pixels of ``allowed`` reached from the backdrop (~mask) by small lightness steps
+    (``light``: HW float32 lightness)."""
     h, w = mask.shape
     fill = np.ones((h + 2, w + 2), np.uint8)
     fill[1:-1, 1:-1] = ~allowed
+    # A few seeds spread over each piece of backdrop (the backdrop itself may hold larger steps).
     n, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+    ys, xs = np.nonzero(labels)
+    order = np.argsort(labels[ys, xs], kind="stable")
+    starts = np.concatenate([[0], np.cumsum(stats[1:, cv2.CC_STAT_AREA])])
     flags = 4 | cv2.FLOODFILL_MASK_ONLY | (2 << 8)
     for i in range(1, n):
-        if stats[i, cv2.CC_STAT_AREA] < 20:
+        size = int(stats[i, cv2.CC_STAT_AREA])
+        if size < 20:
             continue
-        ys, xs = np.nonzero(labels == i)
-        for j in range(0, ys.size, max(1, ys.size // 4)):  # a few seeds: the component may be split
+        for k in range(0, size, max(1, size // SEEDS_PER_PIECE)):
+            j = order[starts[i - 1] + k]
             if fill[ys[j] + 1, xs[j] + 1] == 0:
                 cv2.floodFill(light, fill, (int(xs[j]), int(ys[j])), 0, STEP_DL, STEP_DL, flags)
     return fill[1:-1, 1:-1] == 2
