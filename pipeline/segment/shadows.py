@@ -5,12 +5,12 @@ shadow or a faint mirror image stays in the mask. Here the backdrop grows again,
 
 1. candidates: mask pixels whose colour a dimmed backdrop explains (lighter than ``MIN_RATIO`` of
    the backdrop, chroma shift small for the darkening: a shadow may pick up some tint from the
-   product, more where it is darker);
+   product, more where it is darker), or a pale tinted one (a faint mirror image);
 2. the backdrop grows into the candidates through steps of at most ``STEP_DL`` in (slightly
    blurred) lightness from pixel to pixel: a shadow or a reflection fades smoothly into the floor;
 3. each grown region is then judged as a whole, by how it is lit: a shadow or a reflection gets
-   darker towards the product and lighter towards the open floor. A region is peeled when its
-   darkness correlates clearly (``MIN_DEPTH_CORR``) with depth into the mask or against the
+   stronger towards the product and fades towards the open floor. A region is peeled when its
+   deviation from the backdrop correlates clearly (``MIN_DEPTH_CORR``) with depth into the mask or against the
    distance to the remaining product, and the other of the two measures agrees. A white part of
    the product reached by the growth (a sole, a rim, a lace) is shaded by its own form, not by
    distance, and stays.
@@ -25,21 +25,29 @@ MIN_RATIO = 0.3  # darkest shadow, as a share of the backdrop's lightness
 MAX_RATIO = 1.02  # a shadow is no lighter than the backdrop (2% for noise)
 BASE_CHROMA = 4.0  # ΔC*ab a shadow may differ from the backdrop by ...
 CHROMA_PER_DL = 0.35  # ... plus this much per unit of darkening (tint bounced off the product)
+PALE_RATIO = 0.85  # a pale tinted patch (a faint mirror image) at least this light ...
+PALE_CHROMA = 16.0  # ... may differ in chroma by up to this much
 STEP_DL = 0.6  # largest lightness step between neighbours the backdrop grows across
 BLUR_SIGMA = 1.0  # lightness is blurred this much (work pixels) before the growth
-MIN_DEPTH_CORR = 0.4  # |correlation| of darkness with depth that marks a shadow ...
+MIN_DEPTH_CORR = 0.4  # |correlation| of deviation with depth that marks a shadow ...
 WEAK_DEPTH_CORR = 0.2  # ... while the other measure agrees at least this much (or in sign)
 MIN_REGION_PX = 10  # smaller grown regions are boundary specks and are peeled
 SEEDS_PER_PIECE = 4  # growth seeds spread over each connected piece of backdrop
 
 
 def shadow_candidates(lab: np.ndarray, bg_lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(candidates HW bool, darkness HW float32 = backdrop L - L) for Lab images (HWC float32)."""
+    """(candidates HW bool, deviation HW float32) for Lab images (HWC float32).
+
+    Candidates: a dimmed backdrop (a shadow) or a pale tinted one (a faint mirror image).
+    Deviation: sqrt(darkening^2 + chroma shift^2), signed darkening only (lighter counts as 0).
+    """
     dark = bg_lab[..., 0] - lab[..., 0]
     ratio = lab[..., 0] / np.maximum(bg_lab[..., 0], 1e-3)
     dchroma = np.hypot(lab[..., 1] - bg_lab[..., 1], lab[..., 2] - bg_lab[..., 2])
-    ok = (ratio > MIN_RATIO) & (ratio < MAX_RATIO) & (dchroma <= BASE_CHROMA + CHROMA_PER_DL * np.maximum(dark, 0))
-    return ok, dark
+    shadow = (ratio > MIN_RATIO) & (ratio < MAX_RATIO) & (dchroma <= BASE_CHROMA + CHROMA_PER_DL * np.maximum(dark, 0))
+    pale = (ratio >= PALE_RATIO) & (ratio < MAX_RATIO) & (dchroma <= PALE_CHROMA)
+    darker = np.maximum(dark, 0)
+    return shadow | pale, np.sqrt(darker * darker + dchroma * dchroma)
 
 
 def _grow_backdrop(light: np.ndarray, mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
@@ -76,7 +84,7 @@ def peel_shadows(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) -> np.nd
 
     lab, bg_lab: HWC float32 Lab of the work image and of the fitted backdrop; mask: HW bool.
     """
-    cand, dark = shadow_candidates(lab, bg_lab)
+    cand, deviation = shadow_candidates(lab, bg_lab)
     cand &= mask
     if not cand.any() or mask.all():
         return mask
@@ -96,9 +104,9 @@ def peel_shadows(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) -> np.nd
         x, y, w, h = stats[i, :4]
         win = (slice(y, y + h), slice(x, x + w))
         region = labels[win] == i
-        d = dark[win][region]
-        inward = _corr(depth[win][region], d)  # > 0: darker deeper into the mask
-        outward = _corr(to_product[win][region], d)  # < 0: darker nearer the product
+        d = deviation[win][region]
+        inward = _corr(depth[win][region], d)  # > 0: stronger deeper into the mask
+        outward = _corr(to_product[win][region], d)  # < 0: stronger nearer the product
         peel[i] = ((inward >= MIN_DEPTH_CORR and outward <= 0.0)
                    or (outward <= -MIN_DEPTH_CORR and inward >= WEAK_DEPTH_CORR))
     return mask & ~peel[labels]
