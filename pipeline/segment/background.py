@@ -111,3 +111,17 @@ def shadow_like(lab: np.ndarray, bg_lab: np.ndarray, *, min_ratio: float = 0.45,
     ratio = lab[..., 0] / np.maximum(bg_lab[..., 0], 1e-3)
     dchroma = np.hypot(lab[..., 1] - bg_lab[..., 1], lab[..., 2] - bg_lab[..., 2])
     return (ratio >= min_ratio) & (ratio < 1.0) & (dchroma <= max_chroma)
+
+
+LOCAL_MATCH_DE = 1.0  # ΔE76 between a region and the backdrop around it under which it continues it
+LOCAL_SLOPE_MARGIN = 0.1  # ΔL per pixel a region may be more textured than that backdrop
+
+
+def continues_backdrop(lab: np.ndarray, grad: np.ndarray, region: np.ndarray, around: np.ndarray) -> bool:
+    """True when ``region`` looks like the backdrop ``around`` it: median Lab within
+    ``LOCAL_MATCH_DE`` and median slope at most ``LOCAL_SLOPE_MARGIN`` above theirs.
+
+    lab: hwC float32 Lab window; grad: hw float32 ΔL per pixel; region, around: hw bool (non-empty).
+    """
+    de = float(np.linalg.norm(np.median(lab[region], axis=0) - np.median(lab[around], axis=0)))
+    return de < LOCAL_MATCH_DE and float(np.median(grad[region])) <= float(np.median(grad[around])) + LOCAL_SLOPE_MARGIN

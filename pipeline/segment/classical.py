@@ -22,7 +22,8 @@ import numpy as np
 
 from pipeline.config import SegmentConfig
 from pipeline.errors import SegmentationError
-from pipeline.segment.background import BackgroundModel, border_mask, fit_background, shadow_like
+from pipeline.segment.background import (BackgroundModel, border_mask, continues_backdrop, fit_background,
+                                         shadow_like)
 from pipeline.segment.matting import refine_alpha
 from pipeline.segment.shadows import peel_shadows
 from pipeline.types import Segmentation
@@ -33,10 +34,8 @@ ABRUPT_RATIO = 0.65  # blurred/raw slope below this: a step (outline), not a ram
 FLAT_SLOPE = 0.1  # ΔL per pixel under which a grey region counts as flat
 FLAT_MIN_AREA = 0.015  # flat grey regions larger than this share of the image are product faces
 FLOOD_PX = 7  # the backdrop floods in only through passages at least this wide
-HOLE_LOCAL_DE = 1.0  # ΔE76 to the backdrop around it under which a flat enclosed region is a hole
 HOLE_WINDOW = 0.08  # the backdrop "around" a region: its box padded by this share of the long side
 HOLE_MIN_AROUND = 50  # backdrop pixels needed in that window for the local test
-HOLE_SLOPE_MARGIN = 0.1  # ΔL per pixel a hole may be more textured than the backdrop around it
 
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -96,10 +95,10 @@ def _open_holes(mask: np.ndarray, passable: np.ndarray, lab: np.ndarray, dist: n
                 grad: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
     """Clear enclosed open regions that continue the backdrop surface (real holes).
 
-    A region is a hole when its median ΔE76 to the fitted backdrop (``dist``) is under ``strict``, or when it continues the backdrop seen around it: median Lab within
-    ``HOLE_LOCAL_DE`` of the median of the ``backdrop`` pixels (HW bool) in a window around the
-    region, and no more texture (median slope) than they have. The local test catches a
-    see-through gap where the surface fit is a little off; a white part is shaded or textured.
+    A region is a hole when its median ΔE76 to the fitted backdrop (``dist``) is under ``strict``,
+    or when it continues the ``backdrop`` pixels (HW bool) seen in a window around it (same colour,
+    no more texture: ``background.continues_backdrop``). The local test catches a see-through gap
+    where the surface fit is a little off; a white part is shaded or textured.
     """
     enclosed = passable & mask
     n, labels, stats, _ = cv2.connectedComponentsWithStats(enclosed.astype(np.uint8), connectivity=4)
@@ -120,9 +119,7 @@ def _open_holes(mask: np.ndarray, passable: np.ndarray, lab: np.ndarray, dist: n
         around = backdrop[win]
         if around.sum() < HOLE_MIN_AROUND:
             continue
-        de = float(np.linalg.norm(np.median(lab[win][region], axis=0) - np.median(lab[win][around], axis=0)))
-        flat = float(np.median(grad[win][region])) <= float(np.median(grad[win][around])) + HOLE_SLOPE_MARGIN
-        hole[i] = de < HOLE_LOCAL_DE and flat
+        hole[i] = continues_backdrop(lab[win], grad[win], region, around)
     return mask & ~hole[labels]
 
 
@@ -179,7 +176,7 @@ class ClassicalSegmenter:
         passable = ~barrier
         mask = ~_flood_from_border(passable, border)
         mask = _open_holes(mask, passable, lab, dist, max(1.2, 1.5 * bg.noise), grad, ~mask & (dist <= t_weak))
-        mask = peel_shadows(lab, bg.lab, mask)
+        mask = peel_shadows(lab, bg.lab, mask, grad, ~mask & (dist <= t_weak))
         mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
         mask = _drop_specks(mask, cfg.min_component_frac)
         return mask, dist

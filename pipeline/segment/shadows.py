@@ -21,12 +21,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pipeline.segment.background import continues_backdrop
+
 MIN_RATIO = 0.3  # darkest shadow, as a share of the backdrop's lightness
 MAX_RATIO = 1.02  # a shadow is no lighter than the backdrop (2% for noise)
 BASE_CHROMA = 4.0  # ΔC*ab a shadow may differ from the backdrop by ...
 CHROMA_PER_DL = 0.35  # ... plus this much per unit of darkening (tint bounced off the product)
 PALE_RATIO = 0.85  # a pale tinted patch (a faint mirror image) at least this light ...
 PALE_CHROMA = 16.0  # ... may differ in chroma by up to this much
+NEAR_DL, NEAR_CHROMA = 3.0, 3.0  # |ΔL| and ΔC*ab within which a pixel may be the backdrop itself
+WINDOW = 0.08  # the backdrop "around" a region: its box padded by this share of the long side
 STEP_DL = 0.6  # largest lightness step between neighbours the backdrop grows across
 BLUR_SIGMA = 1.0  # lightness is blurred this much (work pixels) before the growth
 MIN_DEPTH_CORR = 0.4  # |correlation| of deviation with depth that marks a shadow ...
@@ -44,10 +48,11 @@ def shadow_candidates(lab: np.ndarray, bg_lab: np.ndarray) -> tuple[np.ndarray, 
     dark = bg_lab[..., 0] - lab[..., 0]
     ratio = lab[..., 0] / np.maximum(bg_lab[..., 0], 1e-3)
     dchroma = np.hypot(lab[..., 1] - bg_lab[..., 1], lab[..., 2] - bg_lab[..., 2])
+    backdrop = (np.abs(dark) <= NEAR_DL) & (dchroma <= NEAR_CHROMA)
     shadow = (ratio > MIN_RATIO) & (ratio < MAX_RATIO) & (dchroma <= BASE_CHROMA + CHROMA_PER_DL * np.maximum(dark, 0))
     pale = (ratio >= PALE_RATIO) & (ratio < MAX_RATIO) & (dchroma <= PALE_CHROMA)
     darker = np.maximum(dark, 0)
-    return shadow | pale, np.sqrt(darker * darker + dchroma * dchroma)
+    return shadow | pale | backdrop, np.sqrt(darker * darker + dchroma * dchroma)
 
 
 def _grow_backdrop(light: np.ndarray, mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
@@ -79,10 +84,13 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def peel_shadows(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def peel_shadows(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarray,
+                 backdrop: np.ndarray) -> np.ndarray:
     """Mask (HW bool) without the shadows and reflections found around it (see module doc).
 
-    lab, bg_lab: HWC float32 Lab of the work image and of the fitted backdrop; mask: HW bool.
+    lab, bg_lab: HWC float32 Lab of the work image and of the fitted backdrop; mask: HW bool;
+    grad: HW float32 ΔL per pixel; backdrop: HW bool, pixels known to be plain backdrop (a grown
+    region that continues them is peeled too).
     """
     cand, deviation = shadow_candidates(lab, bg_lab)
     cand &= mask
@@ -97,6 +105,8 @@ def peel_shadows(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) -> np.nd
     to_product = cv2.distanceTransform((~rest).astype(np.uint8), cv2.DIST_L2, 3)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(reached.astype(np.uint8), connectivity=8)
     peel = np.zeros(n, bool)
+    full_h, full_w = mask.shape
+    pad = max(8, int(WINDOW * max(full_h, full_w)))
     for i in range(1, n):
         if stats[i, cv2.CC_STAT_AREA] < MIN_REGION_PX:
             peel[i] = True
@@ -109,4 +119,9 @@ def peel_shadows(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) -> np.nd
         outward = _corr(to_product[win][region], d)  # < 0: stronger nearer the product
         peel[i] = ((inward >= MIN_DEPTH_CORR and outward <= 0.0)
                    or (outward <= -MIN_DEPTH_CORR and inward >= WEAK_DEPTH_CORR))
+        if not peel[i]:
+            big = (slice(max(0, y - pad), y + h + pad), slice(max(0, x - pad), x + w + pad))
+            around = backdrop[big]
+            if around.sum() >= 50:
+                peel[i] = continues_backdrop(lab[big], grad[big], labels[big] == i, around)
     return mask & ~peel[labels]

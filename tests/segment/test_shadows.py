@@ -22,9 +22,14 @@ def _scene(part: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lab, np.broadcast_to(to_lab(np.full((1, 1, 3), 250, np.uint8)), lab.shape).copy(), mask
 
 
+def _extra(lab: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    grad = np.hypot(*np.gradient(lab[..., 0])).astype(np.float32)
+    return grad, ~mask
+
+
 def test_soft_shadow_under_the_product_is_peeled():
     lab, bg, mask = _scene("shadow")
-    out = peel_shadows(lab, bg, mask)
+    out = peel_shadows(lab, bg, mask, *_extra(lab, mask))
     assert not out[124:170].any()  # the shadow is gone
     assert out[40:120, 50:150].all()  # the product stays whole
 
@@ -32,11 +37,11 @@ def test_soft_shadow_under_the_product_is_peeled():
 def test_flat_white_part_with_an_outline_is_kept():
     lab, bg, mask = _scene("sole")
     assert shadow_candidates(lab, bg)[0][120:135, 50:150].all()  # it looks like a shadow by colour ...
-    out = peel_shadows(lab, bg, mask)
+    out = peel_shadows(lab, bg, mask, *_extra(lab, mask))
     assert out[120:135, 50:150].all()  # ... but is not one
 
 
 def test_empty_and_full_masks_pass_through():
     lab, bg, _ = _scene("shadow")
     for mask in (np.zeros((200, 200), bool), np.ones((200, 200), bool)):
-        np.testing.assert_array_equal(peel_shadows(lab, bg, mask), mask)
+        np.testing.assert_array_equal(peel_shadows(lab, bg, mask, *_extra(lab, mask)), mask)
