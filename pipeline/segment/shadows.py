@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from pipeline.segment.background import continues_backdrop
+from pipeline.segment.matting import normalized_blur
 
 MIN_RATIO = 0.3  # darkest shadow, as a share of the backdrop's lightness
 MAX_RATIO = 1.02  # a shadow is no lighter than the backdrop (2% for noise)
@@ -78,6 +79,16 @@ def _grow_backdrop(light: np.ndarray, mask: np.ndarray, allowed: np.ndarray) -> 
     return fill[1:-1, 1:-1] == 2
 
 
+def _near_local_backdrop(lab: np.ndarray, backdrop: np.ndarray, radius: int) -> np.ndarray:
+    """HW bool: pixels within NEAR_DL / NEAR_CHROMA of the local backdrop colour (the mean Lab of
+    the ``backdrop`` pixels in a (2 radius + 1)^2 box), where a graded sweep or a vignette makes
+    the fitted surface drift."""
+    local, cover = normalized_blur(lab, backdrop, 2 * radius + 1)
+    near = (np.abs(lab[..., 0] - local[..., 0]) <= NEAR_DL) & (
+        np.hypot(lab[..., 1] - local[..., 1], lab[..., 2] - local[..., 2]) <= NEAR_CHROMA)
+    return near & (cover > 0.05)
+
+
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
     if a.size < 3 or a.std() < 1e-6 or b.std() < 1e-6:
         return 0.0
@@ -93,6 +104,7 @@ def peel_shadows(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np
     region that continues them is peeled too).
     """
     cand, deviation = shadow_candidates(lab, bg_lab)
+    cand |= _near_local_backdrop(lab, backdrop, max(8, int(WINDOW * max(mask.shape))))
     cand &= mask
     if not cand.any() or mask.all():
         return mask
