@@ -8,9 +8,11 @@ Steps (``ClassicalSegmenter.__call__``):
     plus large flat grey faces;
  4. flood the backdrop in from the frame through everything else (shadows included), through a
     thinned passage so one-pixel gaps in an outline cannot leak into a white product;
- 5. what the flood cannot reach is the product, except enclosed regions that look exactly like
-    the backdrop (mug handles, straps);
- 6. small specks dropped; full-resolution soft alpha + decontaminated colours at the edge.
+ 5. what the flood cannot reach is the product, plus pockets it entered only through a narrow
+    gap that rest on the product (a mug's white inside: ``pockets``), except enclosed regions
+    that continue the backdrop (mug handles, straps);
+ 6. shadows and floor reflections left in the mask are peeled off (``shadows``);
+ 7. small specks dropped; full-resolution soft alpha + decontaminated colours at the edge.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pipeline.errors import SegmentationError
 from pipeline.segment.background import (BackgroundModel, border_mask, continues_backdrop, fit_background,
                                          shadow_like)
 from pipeline.segment.matting import refine_alpha
+from pipeline.segment.pockets import flood_from_border, narrow_pockets
 from pipeline.segment.shadows import peel_shadows
 from pipeline.types import Segmentation
 
@@ -78,17 +81,6 @@ def _large_flat(candidates: np.ndarray, slope: np.ndarray, min_area: float) -> n
     big = stats[:, cv2.CC_STAT_AREA] > min_area
     big[0] = False
     return big[labels]
-
-
-def _flood_from_border(passable: np.ndarray, border: np.ndarray) -> np.ndarray:
-    """HW bool: passable pixels reachable from the frame through passages >= FLOOD_PX wide."""
-    kernel = np.ones((FLOOD_PX, FLOOD_PX), np.uint8)
-    thin = cv2.erode(passable.astype(np.uint8), kernel)
-    n, labels = cv2.connectedComponents(thin, connectivity=4)
-    reach = np.zeros(n, bool)
-    reach[np.unique(labels[border & (thin > 0)])] = True
-    reach[0] = False
-    return (cv2.dilate(reach[labels].astype(np.uint8), kernel) > 0) & passable
 
 
 def _open_holes(mask: np.ndarray, passable: np.ndarray, lab: np.ndarray, dist: np.ndarray, strict: float,
@@ -174,7 +166,8 @@ class ClassicalSegmenter:
         barrier = ((dist > t_weak) & ~shadow) | (edges & (~shadow | abrupt))
         barrier |= _large_flat(grey, slope, FLAT_MIN_AREA * dist.size)
         passable = ~barrier
-        mask = ~_flood_from_border(passable, border)
+        reach = flood_from_border(passable, border, FLOOD_PX)
+        mask = ~reach | narrow_pockets(reach, passable, border, dist, t_weak)
         mask = _open_holes(mask, passable, lab, dist, max(1.2, 1.5 * bg.noise), grad, ~mask & (dist <= t_weak))
         mask = peel_shadows(lab, bg.lab, mask, grad, ~mask & (dist <= t_weak))
         mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
