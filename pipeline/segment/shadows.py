@@ -83,7 +83,12 @@ def _near_local_backdrop(lab: np.ndarray, backdrop: np.ndarray, radius: int) -> 
     """HW bool: pixels within NEAR_DL / NEAR_CHROMA of the local backdrop colour (the mean Lab of
     the ``backdrop`` pixels in a (2 radius + 1)^2 box), where a graded sweep or a vignette makes
     the fitted surface drift."""
-    local, cover = normalized_blur(lab, backdrop, 2 * radius + 1)
+    step = max(1, radius // 8)  # the local mean is smooth: take it on a coarser grid
+    local, cover = normalized_blur(np.ascontiguousarray(lab[::step, ::step]), backdrop[::step, ::step],
+                                   2 * (radius // step) + 1)
+    size = (lab.shape[1], lab.shape[0])
+    local = cv2.resize(local, size, interpolation=cv2.INTER_LINEAR)
+    cover = cv2.resize(cover, size, interpolation=cv2.INTER_LINEAR)
     near = (np.abs(lab[..., 0] - local[..., 0]) <= NEAR_DL) & (
         np.hypot(lab[..., 1] - local[..., 1], lab[..., 2] - local[..., 2]) <= NEAR_CHROMA)
     return near & (cover > 0.05)
@@ -101,10 +106,25 @@ def peel_shadows(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np
 
     lab, bg_lab: HWC float32 Lab of the work image and of the fitted backdrop; mask: HW bool;
     grad: HW float32 ΔL per pixel; backdrop: HW bool, pixels known to be plain backdrop (a grown
-    region that continues them is peeled too).
+    region that continues them is peeled too). Works inside the mask's box, padded by twice the
+    local window.
     """
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if ys.size == 0:
+        return mask
+    h, w = mask.shape
+    pad = 2 * max(8, int(WINDOW * max(h, w)))
+    box = (slice(max(0, ys[0] - pad), min(h, ys[-1] + 1 + pad)), slice(max(0, xs[0] - pad), min(w, xs[-1] + 1 + pad)))
+    out = mask.copy()
+    out[box] = _peel(lab[box], bg_lab[box], mask[box], grad[box], backdrop[box], pad // 2)
+    return out
+
+
+def _peel(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarray, backdrop: np.ndarray,
+          pad: int) -> np.ndarray:
+    """``peel_shadows`` inside its box; ``pad``: the local window's radius in pixels."""
     cand, deviation = shadow_candidates(lab, bg_lab)
-    cand |= _near_local_backdrop(lab, backdrop, max(8, int(WINDOW * max(mask.shape))))
+    cand |= _near_local_backdrop(lab, backdrop, pad)
     cand &= mask
     if not cand.any() or mask.all():
         return mask
@@ -117,8 +137,6 @@ def peel_shadows(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np
     to_product = cv2.distanceTransform((~rest).astype(np.uint8), cv2.DIST_L2, 3)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(reached.astype(np.uint8), connectivity=8)
     peel = np.zeros(n, bool)
-    full_h, full_w = mask.shape
-    pad = max(8, int(WINDOW * max(full_h, full_w)))
     for i in range(1, n):
         if stats[i, cv2.CC_STAT_AREA] < MIN_REGION_PX:
             peel[i] = True
