@@ -122,6 +122,17 @@ def continues_backdrop(lab: np.ndarray, grad: np.ndarray, region: np.ndarray, ar
     ``LOCAL_MATCH_DE`` and median slope at most ``LOCAL_SLOPE_MARGIN`` above theirs.
 
     lab: hwC float32 Lab window; grad: hw float32 ΔL per pixel; region, around: hw bool (non-empty).
+    Medians are taken over at most about ``MEDIAN_SAMPLES`` pixels of each.
     """
-    de = float(np.linalg.norm(np.median(lab[region], axis=0) - np.median(lab[around], axis=0)))
-    return de < LOCAL_MATCH_DE and float(np.median(grad[region])) <= float(np.median(grad[around])) + LOCAL_SLOPE_MARGIN
+    r_lab, a_lab = _sample(lab[region]), _sample(lab[around])
+    de = float(np.linalg.norm(np.median(r_lab, axis=0) - np.median(a_lab, axis=0)))
+    if de >= LOCAL_MATCH_DE:
+        return False
+    return float(np.median(_sample(grad[region]))) <= float(np.median(_sample(grad[around]))) + LOCAL_SLOPE_MARGIN
+
+
+MEDIAN_SAMPLES = 4096
+
+
+def _sample(values: np.ndarray) -> np.ndarray:
+    return values[:: max(1, len(values) // MEDIAN_SAMPLES)]
