@@ -11,7 +11,8 @@ Steps (``ClassicalSegmenter.__call__``):
  5. what the flood cannot reach is the product, plus pockets it entered only through a narrow
     gap that rest on the product (a mug's white inside: ``pockets``), except enclosed regions
     that continue the backdrop (mug handles, straps);
- 6. shadows and floor reflections left in the mask are peeled off (``shadows``);
+ 6. shadows and floor reflections left in the mask are peeled off, and thin contact-shadow
+    strips along the outline trimmed (``shadows``);
  7. small specks dropped; full-resolution soft alpha + decontaminated colours at the edge.
 """
 
@@ -28,7 +29,7 @@ from pipeline.segment.background import (BackgroundModel, border_mask, continues
                                          shadow_like)
 from pipeline.segment.matting import refine_alpha
 from pipeline.segment.pockets import flood_from_border, narrow_pockets
-from pipeline.segment.shadows import peel_shadows
+from pipeline.segment.shadows import peel_shadows, trim_shadow_fringe
 from pipeline.types import Segmentation
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ class ClassicalSegmenter:
         mask = ~reach | narrow_pockets(reach, passable, border, dist, t_weak)
         mask = _open_holes(mask, passable, lab, dist, max(1.2, 1.5 * bg.noise), grad, ~mask & (dist <= t_weak))
         mask = peel_shadows(lab, bg.lab, mask, grad, ~mask & (dist <= t_weak))
+        mask = trim_shadow_fringe(lab, bg.lab, mask)
         mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
         mask = _drop_specks(mask, cfg.min_component_frac)
         return mask, dist

@@ -155,3 +155,45 @@ def _peel(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarra
             if around.sum() >= 50:
                 peel[i] = continues_backdrop(lab[big], grad[big], labels[big] == i, around)
     return mask & ~peel[labels]
+
+
+FRINGE_PX = 4  # thickest strip of contact shadow hugging the outline that is trimmed
+FRINGE_CONTRAST = 10.0  # ΔE76 between product and backdrop colours needed to tell them apart
+FRINGE_DARKER = 6.0  # a trimmed pixel is at least this much darker (ΔL) than the fitted backdrop
+FRINGE_RATIO = 0.6  # ... and this much closer to the backdrop's colour than to the product's
+
+
+def trim_shadow_fringe(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mask (HW bool) without the thin strip of contact shadow along its outline.
+
+    A strip a few pixels wide under an edge gives no region to judge, so it is judged per pixel:
+    layer by layer from the outline (at most ``FRINGE_PX``), a pixel goes when it is a shadow
+    candidate, clearly darker than the fitted backdrop, and much closer in colour to the backdrop
+    next to it than to the product next to it (where those two differ enough to tell).
+    lab, bg_lab: HWC float32 Lab of the work image and the fitted backdrop.
+    """
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if ys.size == 0:
+        return mask
+    h, w = mask.shape
+    pad = 4 * FRINGE_PX
+    box = (slice(max(0, ys[0] - pad), min(h, ys[-1] + 1 + pad)), slice(max(0, xs[0] - pad), min(w, xs[-1] + 1 + pad)))
+    m8 = mask[box].astype(np.uint8)
+    part = np.ascontiguousarray(lab[box])
+    k3 = np.ones((3, 3), np.uint8)
+    product, p_cover = normalized_blur(part, cv2.erode(m8, k3, iterations=FRINGE_PX) > 0, 2 * FRINGE_PX + 9)
+    floor, f_cover = normalized_blur(part, cv2.dilate(m8, k3, iterations=2) == 0, 2 * FRINGE_PX + 9)
+    cand, _ = shadow_candidates(part, bg_lab[box])
+    to_product = np.linalg.norm(part - product, axis=2)
+    to_floor = np.linalg.norm(part - floor, axis=2)
+    shadow = (cand & (bg_lab[box][..., 0] - part[..., 0] > FRINGE_DARKER) & (p_cover > 0.02) & (f_cover > 0.02)
+              & (np.linalg.norm(product - floor, axis=2) > FRINGE_CONTRAST) & (to_floor < FRINGE_RATIO * to_product))
+    m = m8 > 0
+    for _ in range(FRINGE_PX):
+        edge = m & ~(cv2.erode(m.astype(np.uint8), k3) > 0) & shadow
+        if not edge.any():
+            break
+        m &= ~edge
+    out = mask.copy()
+    out[box] = m
+    return out

@@ -1,7 +1,7 @@
 import numpy as np
 
 from pipeline.segment.classical import to_lab
-from pipeline.segment.shadows import peel_shadows, shadow_candidates
+from pipeline.segment.shadows import peel_shadows, shadow_candidates, trim_shadow_fringe
 
 
 def _scene(part: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,3 +45,16 @@ def test_empty_and_full_masks_pass_through():
     lab, bg, _ = _scene("shadow")
     for mask in (np.zeros((200, 200), bool), np.ones((200, 200), bool)):
         np.testing.assert_array_equal(peel_shadows(lab, bg, mask, *_extra(lab, mask)), mask)
+
+
+def test_thin_contact_shadow_strip_is_trimmed_and_the_product_kept():
+    rgb = np.full((120, 120, 3), 250, np.uint8)
+    rgb[30:80, 30:90] = (30, 60, 160)
+    rgb[80:83, 30:90] = 200  # a 3 px grey contact shadow under the block
+    mask = np.zeros((120, 120), bool)
+    mask[30:83, 30:90] = True
+    lab = to_lab(rgb)
+    bg = np.broadcast_to(to_lab(np.full((1, 1, 3), 250, np.uint8)), lab.shape).copy()
+    out = trim_shadow_fringe(lab, bg, mask)
+    assert not out[80:83].any()
+    assert out[30:80, 30:90].all()
