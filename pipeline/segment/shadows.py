@@ -181,13 +181,19 @@ def trim_shadow_fringe(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) ->
     m8 = mask[box].astype(np.uint8)
     part = np.ascontiguousarray(lab[box])
     k3 = np.ones((3, 3), np.uint8)
-    product, p_cover = normalized_blur(part, cv2.erode(m8, k3, iterations=FRINGE_PX) > 0, 2 * FRINGE_PX + 9)
+    inner = cv2.erode(m8, k3, iterations=FRINGE_PX) > 0
+    band = (m8 > 0) & ~inner  # where a pixel may be trimmed
+    product, p_cover = normalized_blur(part, inner, 2 * FRINGE_PX + 9)
     floor, f_cover = normalized_blur(part, cv2.dilate(m8, k3, iterations=2) == 0, 2 * FRINGE_PX + 9)
-    cand, _ = shadow_candidates(part, bg_lab[box])
-    to_product = np.linalg.norm(part - product, axis=2)
-    to_floor = np.linalg.norm(part - floor, axis=2)
-    shadow = (cand & (bg_lab[box][..., 0] - part[..., 0] > FRINGE_DARKER) & (p_cover > 0.02) & (f_cover > 0.02)
-              & (np.linalg.norm(product - floor, axis=2) > FRINGE_CONTRAST) & (to_floor < FRINGE_RATIO * to_product))
+    yb, xb = np.nonzero(band)
+    px, pr, fl, bgp = part[yb, xb], product[yb, xb], floor[yb, xb], bg_lab[box][yb, xb]
+    cand, _ = shadow_candidates(px[None], bgp[None])
+    to_product = np.linalg.norm(px - pr, axis=1)
+    to_floor = np.linalg.norm(px - fl, axis=1)
+    ok = (cand[0] & (bgp[:, 0] - px[:, 0] > FRINGE_DARKER) & (p_cover[yb, xb] > 0.02) & (f_cover[yb, xb] > 0.02)
+          & (np.linalg.norm(pr - fl, axis=1) > FRINGE_CONTRAST) & (to_floor < FRINGE_RATIO * to_product))
+    shadow = np.zeros(band.shape, bool)
+    shadow[yb[ok], xb[ok]] = True
     m = m8 > 0
     for _ in range(FRINGE_PX):
         edge = m & ~(cv2.erode(m.astype(np.uint8), k3) > 0) & shadow
