@@ -161,6 +161,7 @@ FRINGE_PX = 4  # thickest strip of contact shadow hugging the outline that is tr
 FRINGE_CONTRAST = 10.0  # ΔE76 between product and backdrop colours needed to tell them apart
 FRINGE_DARKER = 6.0  # a trimmed pixel is at least this much darker (ΔL) than the fitted backdrop
 FRINGE_RATIO = 0.6  # ... and this much closer to the backdrop's colour than to the product's
+FRINGE_WINDOW = 9  # the product and backdrop colours are averaged over (2 FRINGE_PX + this)^2 boxes
 
 
 def trim_shadow_fringe(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -183,8 +184,8 @@ def trim_shadow_fringe(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) ->
     k3 = np.ones((3, 3), np.uint8)
     inner = cv2.erode(m8, k3, iterations=FRINGE_PX) > 0
     band = (m8 > 0) & ~inner  # where a pixel may be trimmed
-    product, p_cover = normalized_blur(part, inner, 2 * FRINGE_PX + 9)
-    floor, f_cover = normalized_blur(part, cv2.dilate(m8, k3, iterations=2) == 0, 2 * FRINGE_PX + 9)
+    product, p_cover = normalized_blur(part, inner, 2 * FRINGE_PX + FRINGE_WINDOW)
+    floor, f_cover = normalized_blur(part, cv2.dilate(m8, k3, iterations=2) == 0, 2 * FRINGE_PX + FRINGE_WINDOW)
     yb, xb = np.nonzero(band)
     px, pr, fl, bgp = part[yb, xb], product[yb, xb], floor[yb, xb], bg_lab[box][yb, xb]
     cand, _ = shadow_candidates(px[None], bgp[None])
