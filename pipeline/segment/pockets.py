@@ -17,6 +17,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pipeline.segment.shadows import correlation
+
 WIDE_PX = 21  # passage width (work pixels) of the second, stricter flood
 MIN_AREA = 0.0005  # smallest pocket, as a share of the image
 MIN_RESTING = 0.8  # share of a pocket's columns with product right below it
@@ -46,12 +48,6 @@ def _resting_share(region: np.ndarray, product: np.ndarray) -> float:
     return float(below.mean())
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    if a.size < 3 or not (a.std() > 1e-6 and b.std() > 1e-6):
-        return 0.0
-    return float(np.corrcoef(a.astype(np.float64), b.astype(np.float64))[0, 1])
-
-
 def narrow_pockets(reach: np.ndarray, passable: np.ndarray, border: np.ndarray, dist: np.ndarray,
                    threshold: float) -> np.ndarray:
     """HW bool: pockets of the flood ``reach`` (HW bool) to give back to the product.
@@ -75,5 +71,5 @@ def narrow_pockets(reach: np.ndarray, passable: np.ndarray, border: np.ndarray, 
         region = labels[win] == i
         d = dist[win][region]
         keep[i] = (float(d.mean()) > threshold and _resting_share(region, product[win]) >= MIN_RESTING
-                   and _corr(depth[win][region], d) < MAX_DEPTH_CORR)
+                   and correlation(depth[win][region], d) < MAX_DEPTH_CORR)
     return keep[labels]

@@ -94,10 +94,11 @@ def _near_local_backdrop(lab: np.ndarray, backdrop: np.ndarray, radius: int) -> 
     return near & (cover > 0.05)
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    if a.size < 3 or a.std() < 1e-6 or b.std() < 1e-6:
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two same-length 1-D arrays; 0 when either is (nearly) constant."""
+    if a.size < 3 or not (a.std() > 1e-6 and b.std() > 1e-6):
         return 0.0
-    return float(np.corrcoef(a, b)[0, 1])
+    return float(np.corrcoef(a.astype(np.float64), b.astype(np.float64))[0, 1])
 
 
 def peel_shadows(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarray,
@@ -145,8 +146,8 @@ def _peel(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarra
         win = (slice(y, y + h), slice(x, x + w))
         region = labels[win] == i
         d = deviation[win][region]
-        inward = _corr(depth[win][region], d)  # > 0: stronger deeper into the mask
-        outward = _corr(to_product[win][region], d)  # < 0: stronger nearer the product
+        inward = correlation(depth[win][region], d)  # > 0: stronger deeper into the mask
+        outward = correlation(to_product[win][region], d)  # < 0: stronger nearer the product
         peel[i] = ((inward >= MIN_DEPTH_CORR and outward <= 0.0)
                    or (outward <= -MIN_DEPTH_CORR and inward >= WEAK_DEPTH_CORR))
         if not peel[i]:
