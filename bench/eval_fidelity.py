@@ -106,7 +106,8 @@ def sheet_row(name: str, rgb: np.ndarray, seg: Segmentation, truth: np.ndarray, 
     size = (max(1, round(w * s)), SHEET_ROW_PX)
     pred = seg.mask
     over = rgb.astype(np.float32)
-    for region, colour in ((pred & truth, (40, 200, 60)), (pred & ~truth, (235, 30, 30)), (~pred & truth, (30, 80, 255))):
+    kept, wrong, missed = pred & truth, pred & ~truth, ~pred & truth
+    for region, colour in ((kept, (40, 200, 60)), (wrong, (235, 30, 30)), (missed, (30, 80, 255))):
         over[region] = 0.45 * over[region] + 0.55 * np.asarray(colour, np.float32)
     a = seg.alpha[..., None]
     comp = seg.foreground.astype(np.float32) * a + np.asarray(COMPOSITE_BG, np.float32) * (1 - a)
@@ -140,8 +141,9 @@ def print_summary_table(sets: dict[str, list[Scored]]) -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for title, rows in sets.items():
         ious = [r.iou for r in rows]
-        print(f"| {title} | {len(rows)} | {statistics.mean(ious):.3f} | "
-              f"{statistics.mean(r.boundary_f for r in rows):.3f} | {sum(i >= GOOD_IOU for i in ious)} | {min(ious):.3f} |")
+        mean_f = statistics.mean(r.boundary_f for r in rows)
+        print(f"| {title} | {len(rows)} | {statistics.mean(ious):.3f} | {mean_f:.3f} | "
+              f"{sum(i >= GOOD_IOU for i in ious)} | {min(ious):.3f} |")
 
 
 def write_contact_sheet(rows: list[Scored], path: Path) -> None:

@@ -1,19 +1,26 @@
 """Peel cast shadows, contact shadows and floor reflections off a coarse product mask.
 
 The backdrop flood stops at any sharp edge, so a shadow with a crisp rim or JPEG noise, a tinted
-shadow or a faint mirror image stays in the mask. Here the backdrop grows again, by continuity:
+shadow or a faint mirror image stays in the mask. Here the backdrop grows again, by continuity
+(``peel_shadows``):
 
 1. candidates: mask pixels whose colour a dimmed backdrop explains (lighter than ``MIN_RATIO`` of
    the backdrop, chroma shift small for the darkening: a shadow may pick up some tint from the
-   product, more where it is darker), or a pale tinted one (a faint mirror image);
+   product, more where it is darker), a pale tinted one (a faint mirror image), or the backdrop
+   itself (near the fitted surface, or near the local mean of known backdrop where a vignette or
+   a graded sweep makes the fit drift);
 2. the backdrop grows into the candidates through steps of at most ``STEP_DL`` in (slightly
    blurred) lightness from pixel to pixel: a shadow or a reflection fades smoothly into the floor;
-3. each grown region is then judged as a whole, by how it is lit: a shadow or a reflection gets
-   stronger towards the product and fades towards the open floor. A region is peeled when its
-   deviation from the backdrop correlates clearly (``MIN_DEPTH_CORR``) with depth into the mask or against the
-   distance to the remaining product, and the other of the two measures agrees. A white part of
-   the product reached by the growth (a sole, a rim, a lace) is shaded by its own form, not by
+3. each grown region is then judged as a whole. By how it is lit: a shadow or a reflection gets
+   stronger towards the product and fades towards the open floor, so it is peeled when its
+   deviation from the backdrop correlates clearly (``MIN_DEPTH_CORR``) with depth into the mask
+   or against the distance to the remaining product, and the other measure agrees. Or because it
+   continues the backdrop around it (``background.continues_backdrop``). A white part of the
+   product reached by the growth (a sole, a rim, a lace) is shaded by its own form, not by
    distance, and stays.
+
+``trim_shadow_fringe`` then removes the strip of contact shadow, a few pixels wide, that hugs an
+outline, pixel by pixel.
 """
 
 from __future__ import annotations
