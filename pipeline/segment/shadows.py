@@ -80,19 +80,23 @@ def _grow_backdrop(light: np.ndarray, mask: np.ndarray, allowed: np.ndarray) -> 
     return fill[1:-1, 1:-1] == 2
 
 
-def _near_local_backdrop(lab: np.ndarray, backdrop: np.ndarray, radius: int) -> np.ndarray:
-    """HW bool: pixels within NEAR_DL / NEAR_CHROMA of the local backdrop colour (the mean Lab of
-    the ``backdrop`` pixels in a (2 radius + 1)^2 box), where a graded sweep or a vignette makes
-    the fitted surface drift."""
-    step = max(1, radius // 8)  # the local mean is smooth: take it on a coarser grid
+def _near_local_backdrop(lab: np.ndarray, backdrop: np.ndarray, radius: int,
+                         inner: tuple[slice, slice]) -> np.ndarray:
+    """HW bool, true inside ``inner`` only: pixels within NEAR_DL / NEAR_CHROMA of the local backdrop
+    colour (the mean Lab of the ``backdrop`` pixels in a (2 radius + 1)^2 box), where a graded
+    sweep or a vignette makes the fitted surface drift. The mean is smooth: taken on a coarser grid."""
+    step = max(1, radius // 8)
     local, cover = normalized_blur(np.ascontiguousarray(lab[::step, ::step]), backdrop[::step, ::step],
                                    2 * (radius // step) + 1)
     size = (lab.shape[1], lab.shape[0])
-    local = cv2.resize(local, size, interpolation=cv2.INTER_LINEAR)
-    cover = cv2.resize(cover, size, interpolation=cv2.INTER_LINEAR)
-    near = (np.abs(lab[..., 0] - local[..., 0]) <= NEAR_DL) & (
-        np.hypot(lab[..., 1] - local[..., 1], lab[..., 2] - local[..., 2]) <= NEAR_CHROMA)
-    return near & (cover > 0.05)
+    local = cv2.resize(local, size, interpolation=cv2.INTER_LINEAR)[inner]
+    cover = cv2.resize(cover, size, interpolation=cv2.INTER_LINEAR)[inner]
+    part = lab[inner]
+    out = np.zeros(lab.shape[:2], bool)
+    out[inner] = ((np.abs(part[..., 0] - local[..., 0]) <= NEAR_DL)
+                  & (np.hypot(part[..., 1] - local[..., 1], part[..., 2] - local[..., 2]) <= NEAR_CHROMA)
+                  & (cover > 0.05))
+    return out
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -125,8 +129,14 @@ def peel_shadows(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np
 def _peel(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarray, backdrop: np.ndarray,
           pad: int) -> np.ndarray:
     """``peel_shadows`` inside its box; ``pad``: the local window's radius in pixels."""
-    cand, deviation = shadow_candidates(lab, bg_lab)
-    cand |= _near_local_backdrop(lab, backdrop, pad)
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if ys.size == 0:
+        return mask
+    inner = (slice(ys[0], ys[-1] + 1), slice(xs[0], xs[-1] + 1))  # candidates lie in the mask's box
+    cand = np.zeros(mask.shape, bool)
+    deviation = np.zeros(mask.shape, np.float32)
+    cand[inner], deviation[inner] = shadow_candidates(lab[inner], bg_lab[inner])
+    cand |= _near_local_backdrop(lab, backdrop, pad, inner)
     cand &= mask
     if not cand.any() or mask.all():
         return mask
