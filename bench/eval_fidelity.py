@@ -1,11 +1,18 @@
-"""Quality numbers for the CPU path: segmentation IoU / boundary F, and the gate on real photos.
+"""Quality numbers for the CPU path: segmentation IoU / boundary F per set, and the gate on real photos.
 
-    python bench/eval_fidelity.py [--products ../shared/products]
+    python bench/eval_fidelity.py [--products ../shared/products] [--sheets DIR] [--backend classical]
+                                  [--no-gate]
 
-Prints, per image and in summary:
-  * IoU and boundary F-score of the classical segmenter on the generated samples (exact ground
-    truth) and on the real photos that have ground-truth masks;
-  * pass rate, mean ΔE00 and every metric of the gate in exact mode on all real photos.
+Prints, for each set (real photographs ``ck_*``/``rds_*``, product mockups ``solidus_*``, generated
+samples with exact ground truth):
+  * a per-image table of IoU and boundary F (tolerance 0.4% of the diagonal, at least 2 px),
+    worst first;
+  * a summary table: mean IoU, mean boundary F, how many at IoU >= 0.95, the minimum;
+  * a contact sheet per set (PNG under ``--sheets``; default ``bench/out/fidelity``): original |
+    mask over the photo (green kept, red wrongly kept, blue missed) | composite on dark grey,
+    one row per photo, worst first. Sheets of the real photos are derived from licensed photos:
+    keep them out of the repository.
+Then, unless ``--no-gate``: pass rate, mean ΔE00 and every gate metric in exact mode on all real photos.
 """
 
 from __future__ import annotations
@@ -13,66 +20,144 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from pipeline.compose import build_stages, process_product
-from pipeline.config import PipelineConfig
-from pipeline.io.imageio import decode_image
+from pipeline.config import PipelineConfig, SegmentConfig
+from pipeline.io.imageio import decode_image, encode_png
 from pipeline.samples import write_samples
 from pipeline.score.mask_metrics import boundary_f_score, iou
-from pipeline.segment.classical import ClassicalSegmenter
-from pipeline.io.storage import IMAGE_SUFFIXES
+from pipeline.segment import build_segmenter
+from pipeline.io.storage import IMAGE_SUFFIXES, atomic_write_file
+from pipeline.types import Segmentation
 
 DEFAULT_PRODUCTS = Path(__file__).resolve().parents[2] / "shared" / "products"
+DEFAULT_SHEETS = Path(__file__).resolve().parent / "out" / "fidelity"
+GOOD_IOU = 0.95
+SHEET_ROW_PX = 220  # height of one contact-sheet row (the pictures)
+CAPTION_PX = 22  # height of the caption strip above each row
+COMPOSITE_BG = (58, 62, 70)  # dark slate: white fringes and lost white parts both show
 
 
-def _read_mask(path: Path) -> np.ndarray:
+@dataclass(frozen=True)
+class Scored:
+    """One image's result: name, IoU, boundary F, and a contact-sheet row (HWC uint8)."""
+
+    name: str
+    iou: float
+    boundary_f: float
+    sheet_row: np.ndarray
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """HW bool ground truth from an 8-bit PNG (alpha channel if it has one), >= 128 is product."""
     m = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if m is None:
+        raise ValueError(f"cannot read mask {path}")
     if m.ndim == 3:
         m = m[..., 3] if m.shape[2] == 4 else m[..., 0]
     return m >= 128
 
 
-def segmentation_table(pairs: list[tuple[str, np.ndarray, np.ndarray]]) -> tuple[float, float]:
-    seg = ClassicalSegmenter()
-    ious, fs = [], []
+def sample_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, rgb HWC uint8, truth HW bool) for every generated sample, decoded from its file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pairs = []
+        for p in write_samples(Path(tmp)):
+            if p.suffix.lower() in IMAGE_SUFFIXES:
+                rgb = decode_image(p.read_bytes(), name=p.name).rgb
+                pairs.append((p.name, rgb, read_mask(Path(tmp) / "_ground_truth" / f"{p.stem}_mask.png")))
+    return pairs
+
+
+def product_sets(products: Path) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
+    """The photos of ``products`` that have a ground-truth mask, split into real photographs and
+    (``solidus_*``) mockups. Empty dict when the folder is absent."""
+    images, masks = products / "images", products / "masks"
+    if not images.is_dir() or not masks.is_dir():
+        return {}
+    sets: dict[str, list] = {"real photographs": [], "mockups": []}
+    for m in sorted(masks.glob("*.png")):
+        photo = next((images / f"{m.stem}{s}" for s in (".jpg", ".png", ".jpeg", ".webp")
+                      if (images / f"{m.stem}{s}").exists()), None)
+        if photo is None:
+            continue
+        rgb = decode_image(photo.read_bytes(), name=photo.name).rgb
+        sets["mockups" if m.stem.startswith("solidus_") else "real photographs"].append((photo.name, rgb, read_mask(m)))
+    return {k: v for k, v in sets.items() if v}
+
+
+def _caption(text: str, width: int) -> np.ndarray:
+    """A white strip (CAPTION_PX x width x 3 uint8) with ``text`` in black."""
+    strip = np.full((CAPTION_PX, width, 3), 255, np.uint8)
+    cv2.putText(strip, text, (6, CAPTION_PX - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return strip
+
+
+def sheet_row(name: str, rgb: np.ndarray, seg: Segmentation, truth: np.ndarray, score: float) -> np.ndarray:
+    """Caption over original | mask over the photo (green kept, red wrongly kept, blue missed) |
+    composite on dark grey; HWC uint8, CAPTION_PX + SHEET_ROW_PX high."""
+    h, w = rgb.shape[:2]
+    s = SHEET_ROW_PX / h
+    size = (max(1, round(w * s)), SHEET_ROW_PX)
+    pred = seg.mask
+    over = rgb.astype(np.float32)
+    kept, wrong, missed = pred & truth, pred & ~truth, ~pred & truth
+    for region, colour in ((kept, (40, 200, 60)), (wrong, (235, 30, 30)), (missed, (30, 80, 255))):
+        over[region] = 0.45 * over[region] + 0.55 * np.asarray(colour, np.float32)
+    a = seg.alpha[..., None]
+    comp = seg.foreground.astype(np.float32) * a + np.asarray(COMPOSITE_BG, np.float32) * (1 - a)
+    panels = [cv2.resize(p.astype(np.uint8), size, interpolation=cv2.INTER_AREA) for p in (rgb, over, comp)]
+    gap = np.full((SHEET_ROW_PX, 4, 3), 255, np.uint8)
+    row = np.concatenate([panels[0], gap, panels[1], gap, panels[2]], axis=1)
+    return np.concatenate([_caption(f"{name}   IoU {score:.3f}", row.shape[1]), row], axis=0)
+
+
+def score_set(segmenter, pairs: list[tuple[str, np.ndarray, np.ndarray]]) -> list[Scored]:
+    """Segment every (name, rgb, truth) and score it; worst IoU first."""
+    rows = []
+    for name, rgb, truth in pairs:
+        seg = segmenter(rgb)
+        score = iou(seg.mask, truth)
+        rows.append(Scored(name, score, boundary_f_score(seg.mask, truth), sheet_row(name, rgb, seg, truth, score)))
+    return sorted(rows, key=lambda r: r.iou)
+
+
+def print_image_table(title: str, rows: list[Scored]) -> None:
+    print(f"\n## {title}: per image, worst first\n")
     print("| image | IoU | boundary F |")
     print("|---|---:|---:|")
-    for name, rgb, truth in pairs:
-        pred = seg(rgb).mask
-        ious.append(iou(pred, truth))
-        fs.append(boundary_f_score(pred, truth))
-        print(f"| {name} | {ious[-1]:.4f} | {fs[-1]:.4f} |")
-    print(f"| **mean** | **{statistics.mean(ious):.4f}** | **{statistics.mean(fs):.4f}** |")
-    return statistics.mean(ious), statistics.mean(fs)
+    for r in rows:
+        print(f"| {r.name} | {r.iou:.4f} | {r.boundary_f:.4f} |")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--products", type=Path, default=DEFAULT_PRODUCTS)
-    args = parser.parse_args()
+def print_summary_table(sets: dict[str, list[Scored]]) -> None:
+    print("\n## Summary per set\n")
+    print(f"| set | images | mean IoU | mean boundary F | IoU ≥ {GOOD_IOU} | min IoU |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for title, rows in sets.items():
+        ious = [r.iou for r in rows]
+        mean_f = statistics.mean(r.boundary_f for r in rows)
+        print(f"| {title} | {len(rows)} | {statistics.mean(ious):.3f} | {mean_f:.3f} | "
+              f"{sum(i >= GOOD_IOU for i in ious)} | {min(ious):.3f} |")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = [p for p in write_samples(Path(tmp)) if p.suffix.lower() in IMAGE_SUFFIXES]
-        pairs = []
-        for p in paths:
-            d = decode_image(p.read_bytes(), name=p.name)
-            pairs.append((p.name, d.rgb, _read_mask(Path(tmp) / "_ground_truth" / f"{p.stem}_mask.png")))
-    print("\n## Classical segmentation on the generated samples")
-    segmentation_table(pairs)
 
-    images = args.products / "images"
-    if not images.is_dir():
-        print(f"\n(no real photos at {images}: skipped)")
-        return
-    masks = sorted((args.products / "masks").glob("*.png"))
-    print("\n## Classical segmentation on the real photos with ground-truth masks")
-    segmentation_table([(m.name, decode_image((images / m.name).read_bytes()).rgb, _read_mask(m)) for m in masks])
+def write_contact_sheet(rows: list[Scored], path: Path) -> None:
+    """Stack the rows (already worst first) into one PNG at ``path``, rows padded to one width."""
+    width = max(r.sheet_row.shape[1] for r in rows)
+    padded = [np.pad(r.sheet_row, ((0, 4), (0, width - r.sheet_row.shape[1]), (0, 0)), constant_values=255)
+              for r in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_file(path, encode_png(np.concatenate(padded, axis=0)))
 
-    print("\n## Gate in exact mode on every real photo (studio backend, default config)")
+
+def gate_table(images: Path) -> None:
+    """Gate in exact mode (studio backend, default config) on every photo in ``images``."""
+    print("\n## Gate in exact mode on every real photo (studio backend, default config)\n")
     config = PipelineConfig()
     stages = build_stages(config)
     rows, errors = [], 0
@@ -95,6 +180,33 @@ def main() -> None:
     passed = sum(r.verdict.passed for r in rows)
     print(f"\npass rate {passed}/{len(rows)} = {passed / max(len(rows), 1):.3f}; errors {errors}; "
           f"mean ΔE00 {statistics.mean(r.metrics.delta_e00_mean for r in rows):.4f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--products", type=Path, default=DEFAULT_PRODUCTS, help="folder with images/ and masks/")
+    parser.add_argument("--sheets", type=Path, default=DEFAULT_SHEETS, help="folder for the contact-sheet PNGs")
+    parser.add_argument("--backend", default="classical", help="segmentation backend to score (segment.backend)")
+    parser.add_argument("--no-gate", action="store_true", help="skip the gate table (the slow part)")
+    parser.add_argument("--no-samples", action="store_true", help="skip the generated samples")
+    args = parser.parse_args()
+
+    segmenter = build_segmenter(PipelineConfig(segment=SegmentConfig(backend=args.backend)))
+    inputs = product_sets(args.products)
+    if not inputs:
+        print(f"(no real photos with masks under {args.products}: skipped)")
+    if not args.no_samples:
+        inputs["generated samples"] = sample_pairs()
+    scored = {title: score_set(segmenter, pairs) for title, pairs in inputs.items()}
+    for title, rows in scored.items():
+        print_image_table(title, rows)
+        sheet = args.sheets / f"{title.replace(' ', '_')}.png"
+        write_contact_sheet(rows, sheet)
+        print(f"\ncontact sheet: {sheet}")
+    print_summary_table(scored)
+
+    if not args.no_gate and (args.products / "images").is_dir():
+        gate_table(args.products / "images")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import pytest
 from pipeline.batch import BatchRunner, item_id_for_key, run_batch, sidecar_key
 from pipeline.cli import main
 from pipeline.config import PipelineConfig
-from pipeline.samples import write_samples
+from pipeline.samples import SAMPLE_SPECS, write_samples
 from pipeline.score.mask_metrics import iou
 from pipeline.io.storage import Bucket
 from tests.fixtures.bad_inputs import CASES, write_corpus
@@ -42,7 +42,7 @@ def test_cli_exit_code_and_report_schema(cli_run):
     report = json.loads((batch / "report.json").read_text())
     assert report["batch_id"] == "t1" and report["backend"] == "studio" and report["config_hash"]
     s = report["summary"]
-    assert s["total"] == len(report["items"]) == 11
+    assert s["total"] == len(report["items"]) == len(SAMPLE_SPECS)
     assert s["passed"] + s["failed"] + s["errors"] == s["total"]
     for item in report["items"]:
         assert REPORT_ITEM_KEYS <= set(item)
@@ -77,7 +77,7 @@ def test_outputs_per_product(cli_run, samples_dir):
 def test_reports_csv_html_and_no_leftover_temp_files(cli_run):
     _, batch, _ = cli_run
     rows = list(csv.DictReader((batch / "report.csv").open()))
-    assert len(rows) == 11
+    assert len(rows) == len(SAMPLE_SPECS)
     html = (batch / "report.html").read_text()
     assert "data:image/jpeg;base64," in html and "http://" not in html
     assert not [p for p in batch.rglob("*") if p.name.endswith(".part")]

@@ -141,6 +141,25 @@ class Canvas:
         x0, y0, x1, y1 = box
         self.bg[y0:y1, x0:x1] *= (1.0 - s)[..., None].astype(np.float32)
 
+    def reflect(self, floor_y: float, strength: float, fade: float) -> None:
+        """Mirror what is painted so far into the background below ``floor_y`` (design units): a
+        glossy floor. The reflection is background (the product mask does not change); it fades
+        from ``strength`` (0..1) at the floor line with an exponential scale of ``fade`` design units.
+        Call it after the product is painted."""
+        yf = (floor_y + self.offset[1]) * self.sy
+        alpha = shapes.block_sum(self.union).astype(np.float32) / float(SS * SS)
+        colour = self.prem / np.maximum(self.acc, 1e-6)[..., None]
+        y0 = int(np.ceil(yf))
+        ys = np.arange(y0, self.H)
+        src = np.rint(2.0 * yf - ys).astype(int)
+        ok = src >= 0
+        ys, src = ys[ok], src[ok]
+        if ys.size == 0:
+            return
+        weight = (strength * np.exp(-(ys - yf) / max(fade * self.sy, 1e-3)))[:, None] * alpha[src]
+        w3 = weight[..., None].astype(np.float32)
+        self.bg[ys] = (1.0 - w3) * self.bg[ys] + w3 * colour[src]
+
     # ---- result -----------------------------------------------------------------------------
     def finish(self, noise_sigma: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """(rgb HWC uint8 with sensor noise, alpha HW float32 exact coverage)."""

@@ -175,6 +175,22 @@ def scene_pump_bottle_white(c: Canvas, rng: np.random.Generator) -> None:
     )
 
 
+def scene_mug_teal_glossy(c: Canvas, rng: np.random.Generator) -> None:
+    c.set_background(WHITE)
+    _jitter(c, rng)
+    brand = Brand("TIDE", "BREWED BY THE SEA", (240, 246, 246), "crescent")
+    pr.draw_mug(c, 400, 600, 400, 180, body=(22, 128, 150), inside=(236, 238, 238), brand=brand, gloss=0.5)
+    c.reflect(600, strength=0.3, fade=90)
+
+
+def scene_mug_yellow_rim(c: Canvas, rng: np.random.Generator) -> None:
+    c.set_background(WHITE)
+    _jitter(c, rng)
+    brand = Brand("SUNNY", "GOOD MORNING", (30, 30, 32), "ring_letter")
+    pr.draw_mug(c, 400, 690, 440, 200, body=(218, 190, 70), inside=(250, 250, 248), brand=brand,
+                rim=(252, 252, 251), fill=0.75)
+
+
 SAMPLE_SPECS: dict[str, SampleSpec] = {
     "bottle_teal": SampleSpec(
         "bottle",
@@ -285,5 +301,25 @@ SAMPLE_SPECS: dict[str, SampleSpec] = {
         "off-white 240,238,232",
         ("white_on_white", "off_white_background", "text", "logo"),
         scene_pump_bottle_white,
+    ),
+    "mug_teal_glossy": SampleSpec(
+        "mug",
+        "teal",
+        "teal mug on a glossy white floor: its mirror image below the contact line is background",
+        (900, 900),
+        "jpg",
+        "white 255, glossy floor",
+        ("floor_reflection", "hole", "text", "logo", "floor_shadow"),
+        scene_mug_teal_glossy,
+    ),
+    "mug_yellow_rim": SampleSpec(
+        "mug",
+        "yellow and white",
+        "yellow mug with a white glazed rim and white inside on white: the rim and inside are product",
+        (900, 840),
+        "jpg",
+        "white 255",
+        ("white_rim", "hole", "text", "logo", "floor_shadow"),
+        scene_mug_yellow_rim,
     ),
 }

@@ -186,8 +186,11 @@ def draw_mug(
     brand: Brand,
     fill: float = 0.6,
     gloss: float = 0.4,
+    rim: RGB | None = None,
 ) -> None:
-    """A mug with its handle on the right: the handle's hole shows the background."""
+    """A mug with its handle on the right: the handle's hole shows the background.
+
+    rim: colour of the rim seen from above (default: the body colour; a white glaze is common)."""
     r = radius
     e = 0.17 * r
     top = base_y - height
@@ -203,7 +206,7 @@ def draw_mug(
     wall = c.rrect(cx - r, top, cx + r, base_y - e, 0) | c.ellipse((cx, base_y - e), (r, e))
     c.paint(wall, body_field)
     # Rim (top ellipse), then the inside seen over the rim: far wall lit, near wall in shade.
-    c.paint(c.ellipse((cx, top), (r, e)), sh.gradient(body, (cx, top - e), (cx, top + e), 1.0, 0.9))
+    c.paint(c.ellipse((cx, top), (r, e)), sh.gradient(rim or body, (cx, top - e), (cx, top + e), 1.0, 0.9))
     t = 0.055 * r
     c.paint(
         c.ellipse((cx, top + 0.1 * t), (r - t, e - t * e / r)),

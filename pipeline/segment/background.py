@@ -111,3 +111,28 @@ def shadow_like(lab: np.ndarray, bg_lab: np.ndarray, *, min_ratio: float = 0.45,
     ratio = lab[..., 0] / np.maximum(bg_lab[..., 0], 1e-3)
     dchroma = np.hypot(lab[..., 1] - bg_lab[..., 1], lab[..., 2] - bg_lab[..., 2])
     return (ratio >= min_ratio) & (ratio < 1.0) & (dchroma <= max_chroma)
+
+
+LOCAL_MATCH_DE = 1.0  # ΔE76 between a region and the backdrop around it under which it continues it
+LOCAL_SLOPE_MARGIN = 0.1  # ΔL per pixel a region may be more textured than that backdrop
+
+
+def continues_backdrop(lab: np.ndarray, grad: np.ndarray, region: np.ndarray, around: np.ndarray) -> bool:
+    """True when ``region`` looks like the backdrop ``around`` it: median Lab within
+    ``LOCAL_MATCH_DE`` and median slope at most ``LOCAL_SLOPE_MARGIN`` above theirs.
+
+    lab: hwC float32 Lab window; grad: hw float32 ΔL per pixel; region, around: hw bool (non-empty).
+    Medians are taken over at most about ``MEDIAN_SAMPLES`` pixels of each.
+    """
+    r_lab, a_lab = _sample(lab[region]), _sample(lab[around])
+    de = float(np.linalg.norm(np.median(r_lab, axis=0) - np.median(a_lab, axis=0)))
+    if de >= LOCAL_MATCH_DE:
+        return False
+    return float(np.median(_sample(grad[region]))) <= float(np.median(_sample(grad[around]))) + LOCAL_SLOPE_MARGIN
+
+
+MEDIAN_SAMPLES = 4096
+
+
+def _sample(values: np.ndarray) -> np.ndarray:
+    return values[:: max(1, len(values) // MEDIAN_SAMPLES)]

@@ -8,9 +8,12 @@ Steps (``ClassicalSegmenter.__call__``):
     plus large flat grey faces;
  4. flood the backdrop in from the frame through everything else (shadows included), through a
     thinned passage so one-pixel gaps in an outline cannot leak into a white product;
- 5. what the flood cannot reach is the product, except enclosed regions that look exactly like
-    the backdrop (mug handles, straps);
- 6. small specks dropped; full-resolution soft alpha + decontaminated colours at the edge.
+ 5. what the flood cannot reach is the product, plus pockets it entered only through a narrow
+    gap that rest on the product (a mug's white inside: ``pockets``), except enclosed regions
+    that continue the backdrop (mug handles, straps);
+ 6. shadows and floor reflections left in the mask are peeled off, and thin contact-shadow
+    strips along the outline trimmed (``shadows``);
+ 7. small specks dropped; full-resolution soft alpha + decontaminated colours at the edge.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ import numpy as np
 
 from pipeline.config import SegmentConfig
 from pipeline.errors import SegmentationError
-from pipeline.segment.background import BackgroundModel, border_mask, fit_background, shadow_like
+from pipeline.segment.background import (BackgroundModel, border_mask, continues_backdrop, fit_background,
+                                         shadow_like)
 from pipeline.segment.matting import refine_alpha
+from pipeline.segment.pockets import flood_from_border, narrow_pockets
+from pipeline.segment.shadows import peel_shadows, trim_shadow_fringe
 from pipeline.types import Segmentation
 
 log = logging.getLogger(__name__)
@@ -32,6 +38,8 @@ ABRUPT_RATIO = 0.65  # blurred/raw slope below this: a step (outline), not a ram
 FLAT_SLOPE = 0.1  # ΔL per pixel under which a grey region counts as flat
 FLAT_MIN_AREA = 0.015  # flat grey regions larger than this share of the image are product faces
 FLOOD_PX = 7  # the backdrop floods in only through passages at least this wide
+HOLE_WINDOW = 0.08  # the backdrop "around" a region: its box padded by this share of the long side
+HOLE_MIN_AROUND = 50  # backdrop pixels needed in that window for the local test
 
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -76,28 +84,35 @@ def _large_flat(candidates: np.ndarray, slope: np.ndarray, min_area: float) -> n
     return big[labels]
 
 
-def _flood_from_border(passable: np.ndarray, border: np.ndarray) -> np.ndarray:
-    """HW bool: passable pixels reachable from the frame through passages >= FLOOD_PX wide."""
-    kernel = np.ones((FLOOD_PX, FLOOD_PX), np.uint8)
-    thin = cv2.erode(passable.astype(np.uint8), kernel)
-    n, labels = cv2.connectedComponents(thin, connectivity=4)
-    reach = np.zeros(n, bool)
-    reach[np.unique(labels[border & (thin > 0)])] = True
-    reach[0] = False
-    return (cv2.dilate(reach[labels].astype(np.uint8), kernel) > 0) & passable
+def _open_holes(mask: np.ndarray, passable: np.ndarray, lab: np.ndarray, dist: np.ndarray, strict: float,
+                grad: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
+    """Clear enclosed open regions that continue the backdrop surface (real holes).
 
-
-def _open_holes(mask: np.ndarray, passable: np.ndarray, dist: np.ndarray, threshold: float) -> np.ndarray:
-    """Clear enclosed open regions whose median colour is the backdrop's (real holes)."""
+    A region is a hole when its median ΔE76 to the fitted backdrop (``dist``) is under ``strict``,
+    or when it continues the ``backdrop`` pixels (HW bool) seen in a window around it (same colour,
+    no more texture: ``background.continues_backdrop``). The local test catches a see-through gap
+    where the surface fit is a little off; a white part is shaded or textured.
+    """
     enclosed = passable & mask
-    n, labels = cv2.connectedComponents(enclosed.astype(np.uint8), connectivity=4)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(enclosed.astype(np.uint8), connectivity=4)
     if n <= 1:
         return mask
-    count = np.bincount(labels.ravel(), minlength=n)
+    h, w = mask.shape
+    pad = max(8, int(HOLE_WINDOW * max(h, w)))
     hole = np.zeros(n, bool)
-    for i in np.flatnonzero(count > 0.0005 * mask.size):
-        if i and np.median(dist[labels == i]) < threshold:
+    for i in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] > 0.0005 * mask.size):
+        if not i:
+            continue
+        x, y, bw, bh = stats[i, :4]
+        win = (slice(max(0, y - pad), min(h, y + bh + pad)), slice(max(0, x - pad), min(w, x + bw + pad)))
+        region = labels[win] == i
+        if float(np.median(dist[win][region])) < strict:
             hole[i] = True
+            continue
+        around = backdrop[win]
+        if around.sum() < HOLE_MIN_AROUND:
+            continue
+        hole[i] = continues_backdrop(lab[win], grad[win], region, around)
     return mask & ~hole[labels]
 
 
@@ -152,8 +167,11 @@ class ClassicalSegmenter:
         barrier = ((dist > t_weak) & ~shadow) | (edges & (~shadow | abrupt))
         barrier |= _large_flat(grey, slope, FLAT_MIN_AREA * dist.size)
         passable = ~barrier
-        mask = ~_flood_from_border(passable, border)
-        mask = _open_holes(mask, passable, dist, max(1.2, 1.5 * bg.noise))
+        reach = flood_from_border(passable, border, FLOOD_PX)
+        mask = ~reach | narrow_pockets(reach, passable, border, dist, t_weak)
+        mask = _open_holes(mask, passable, lab, dist, max(1.2, 1.5 * bg.noise), grad, ~mask & (dist <= t_weak))
+        mask = peel_shadows(lab, bg.lab, mask, grad, ~mask & (dist <= t_weak))
+        mask = trim_shadow_fringe(lab, bg.lab, mask)
         mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
         mask = _drop_specks(mask, cfg.min_component_frac)
         return mask, dist

@@ -16,8 +16,9 @@ import cv2
 import numpy as np
 
 
-def _normalized_blur(rgb: np.ndarray, weight: np.ndarray, ksize: int) -> np.ndarray:
-    """Average of ``rgb`` (HWC float32) over pixels where ``weight`` is 1, in a ksize box."""
+def normalized_blur(rgb: np.ndarray, weight: np.ndarray, ksize: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean of ``rgb`` (HWC float32) over the pixels where ``weight`` (HW) is 1 in a ksize box,
+    share of such pixels in the box HW float32)."""
     w = weight.astype(np.float32)
     num = cv2.blur(rgb * w[..., None], (ksize, ksize))
     den = cv2.blur(w, (ksize, ksize))[..., None]
@@ -73,8 +74,8 @@ def refine_alpha(
     inner = cv2.erode(mask_small.astype(np.uint8), kernel, iterations=2)
     outer = 1 - cv2.dilate(mask_small.astype(np.uint8), kernel, iterations=2)
     small_f = small_rgb.astype(np.float32)
-    f_small, _ = _normalized_blur(small_f, inner, 7)
-    b_small, b_cover = _normalized_blur(small_f, outer, 9)
+    f_small, _ = normalized_blur(small_f, inner, 7)
+    b_small, b_cover = normalized_blur(small_f, outer, 9)
     b_small[b_cover < 1e-3] = np.asarray(background_rgb, np.float32)
 
     ys, xs = np.nonzero(band)

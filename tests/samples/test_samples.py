@@ -41,7 +41,7 @@ def _mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
 
 # ---- the catalogue -----------------------------------------------------------------------------
 def test_catalogue_size_and_coverage():
-    assert 10 <= len(SAMPLE_SPECS) <= 12
+    assert 10 <= len(SAMPLE_SPECS) <= 14
     covered = set().union(*(spec.covers for spec in SAMPLE_SPECS.values()))
     assert REQUIRED_COVERS <= covered, REQUIRED_COVERS - covered
     categories = {spec.category for spec in SAMPLE_SPECS.values()}
@@ -105,6 +105,14 @@ def test_covered_hard_cases_are_really_there(rendered, name):
         # Shadow pixels are visibly darker than the background yet are background.
         lum, bg_lum = s.rgb.astype(np.float32).mean(axis=2), float(bg.mean())
         assert ((lum < bg_lum - 15) & ~s.mask & (s.alpha == 0)).sum() > 500
+    if "white_rim" in covers:
+        # A thin white part (rim) sits right against the white background.
+        assert (diff[s.mask] < 8).mean() > 0.002
+    if "floor_reflection" in covers:
+        # Below the product a tinted mirror image lies on the floor, and it is background.
+        below = np.arange(s.mask.shape[0])[:, None] > np.nonzero(s.mask)[0].max()
+        tint = s.rgb.max(axis=2).astype(np.int16) - s.rgb.min(axis=2)
+        assert (below & (tint > 15)).sum() > 500
     if "off_white_background" in covers:
         assert bg.max() - bg.min() >= 3 and bg.min() < 248
     if "grey_sweep_background" in covers:

@@ -1,0 +1,222 @@
+"""Peel cast shadows, contact shadows and floor reflections off a coarse product mask.
+
+The backdrop flood stops at any sharp edge, so a shadow with a crisp rim or JPEG noise, a tinted
+shadow or a faint mirror image stays in the mask. Here the backdrop grows again, by continuity
+(``peel_shadows``):
+
+1. candidates: mask pixels whose colour a dimmed backdrop explains (lighter than ``MIN_RATIO`` of
+   the backdrop, chroma shift small for the darkening: a shadow may pick up some tint from the
+   product, more where it is darker), a pale tinted one (a faint mirror image), or the backdrop
+   itself (near the fitted surface, or near the local mean of known backdrop where a vignette or
+   a graded sweep makes the fit drift);
+2. the backdrop grows into the candidates through steps of at most ``STEP_DL`` in (slightly
+   blurred) lightness from pixel to pixel: a shadow or a reflection fades smoothly into the floor;
+3. each grown region is then judged as a whole. By how it is lit: a shadow or a reflection gets
+   stronger towards the product and fades towards the open floor, so it is peeled when its
+   deviation from the backdrop correlates clearly (``MIN_DEPTH_CORR``) with depth into the mask
+   or against the distance to the remaining product, and the other measure agrees. Or because it
+   continues the backdrop around it (``background.continues_backdrop``). A white part of the
+   product reached by the growth (a sole, a rim, a lace) is shaded by its own form, not by
+   distance, and stays.
+
+``trim_shadow_fringe`` then removes the strip of contact shadow, a few pixels wide, that hugs an
+outline, pixel by pixel.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from pipeline.segment.background import continues_backdrop
+from pipeline.segment.matting import normalized_blur
+
+MIN_RATIO = 0.3  # darkest shadow, as a share of the backdrop's lightness
+MAX_RATIO = 1.02  # a shadow is no lighter than the backdrop (2% for noise)
+BASE_CHROMA = 4.0  # ΔC*ab a shadow may differ from the backdrop by ...
+CHROMA_PER_DL = 0.35  # ... plus this much per unit of darkening (tint bounced off the product)
+PALE_RATIO = 0.85  # a pale tinted patch (a faint mirror image) at least this light ...
+PALE_CHROMA = 16.0  # ... may differ in chroma by up to this much
+NEAR_DL, NEAR_CHROMA = 3.0, 3.0  # |ΔL| and ΔC*ab within which a pixel may be the backdrop itself
+WINDOW = 0.08  # the backdrop "around" a region: its box padded by this share of the long side
+STEP_DL = 0.6  # largest lightness step between neighbours the backdrop grows across
+BLUR_SIGMA = 1.0  # lightness is blurred this much (work pixels) before the growth
+MIN_DEPTH_CORR = 0.4  # |correlation| of deviation with depth that marks a shadow ...
+WEAK_DEPTH_CORR = 0.2  # ... while the other measure agrees at least this much (or in sign)
+MIN_REGION_PX = 10  # smaller grown regions are boundary specks and are peeled
+SEED_STEP = 64  # growth seeds: every SEED_STEP-th backdrop pixel along the outline
+
+
+def shadow_candidates(lab: np.ndarray, bg_lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(candidates HW bool, deviation HW float32) for Lab images (HWC float32).
+
+    Candidates: a dimmed backdrop (a shadow) or a pale tinted one (a faint mirror image).
+    Deviation: sqrt(darkening^2 + chroma shift^2), signed darkening only (lighter counts as 0).
+    """
+    dark = bg_lab[..., 0] - lab[..., 0]
+    ratio = lab[..., 0] / np.maximum(bg_lab[..., 0], 1e-3)
+    dchroma = np.hypot(lab[..., 1] - bg_lab[..., 1], lab[..., 2] - bg_lab[..., 2])
+    backdrop = (np.abs(dark) <= NEAR_DL) & (dchroma <= NEAR_CHROMA)
+    shadow = (ratio > MIN_RATIO) & (ratio < MAX_RATIO) & (dchroma <= BASE_CHROMA + CHROMA_PER_DL * np.maximum(dark, 0))
+    pale = (ratio >= PALE_RATIO) & (ratio < MAX_RATIO) & (dchroma <= PALE_CHROMA)
+    darker = np.maximum(dark, 0)
+    return shadow | pale | backdrop, np.sqrt(darker * darker + dchroma * dchroma)
+
+
+def _grow_backdrop(light: np.ndarray, mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """HW bool: pixels of ``allowed`` reached from the backdrop (~mask) by small lightness steps
+    (``light``: HW float32 lightness)."""
+    h, w = mask.shape
+    fill = np.ones((h + 2, w + 2), np.uint8)
+    fill[1:-1, 1:-1] = ~allowed
+    # Seeds: every SEED_STEP-th backdrop pixel along the mask's outline (the backdrop itself may
+    # hold larger steps, so one seed per piece of backdrop is not enough).
+    ring = ~mask & (cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    ys, xs = np.nonzero(ring)
+    flags = 4 | cv2.FLOODFILL_MASK_ONLY | (2 << 8)
+    for y, x in zip(ys[::SEED_STEP].tolist(), xs[::SEED_STEP].tolist()):
+        if fill[y + 1, x + 1] == 0:
+            cv2.floodFill(light, fill, (x, y), 0, STEP_DL, STEP_DL, flags)
+    return fill[1:-1, 1:-1] == 2
+
+
+def _near_local_backdrop(lab: np.ndarray, backdrop: np.ndarray, radius: int,
+                         inner: tuple[slice, slice]) -> np.ndarray:
+    """HW bool, true inside ``inner`` only: pixels within NEAR_DL / NEAR_CHROMA of the local backdrop
+    colour (the mean Lab of the ``backdrop`` pixels in a (2 radius + 1)^2 box), where a graded
+    sweep or a vignette makes the fitted surface drift. The mean is smooth: taken on a coarser grid."""
+    step = max(1, radius // 8)
+    local, cover = normalized_blur(np.ascontiguousarray(lab[::step, ::step]), backdrop[::step, ::step],
+                                   2 * (radius // step) + 1)
+    size = (lab.shape[1], lab.shape[0])
+    local = cv2.resize(local, size, interpolation=cv2.INTER_LINEAR)[inner]
+    cover = cv2.resize(cover, size, interpolation=cv2.INTER_LINEAR)[inner]
+    part = lab[inner]
+    out = np.zeros(lab.shape[:2], bool)
+    out[inner] = ((np.abs(part[..., 0] - local[..., 0]) <= NEAR_DL)
+                  & (np.hypot(part[..., 1] - local[..., 1], part[..., 2] - local[..., 2]) <= NEAR_CHROMA)
+                  & (cover > 0.05))
+    return out
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two same-length 1-D arrays; 0 when either is (nearly) constant."""
+    if a.size < 3 or not (a.std() > 1e-6 and b.std() > 1e-6):
+        return 0.0
+    return float(np.corrcoef(a.astype(np.float64), b.astype(np.float64))[0, 1])
+
+
+def peel_shadows(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarray,
+                 backdrop: np.ndarray) -> np.ndarray:
+    """Mask (HW bool) without the shadows and reflections found around it (see module doc).
+
+    lab, bg_lab: HWC float32 Lab of the work image and of the fitted backdrop; mask: HW bool;
+    grad: HW float32 ΔL per pixel; backdrop: HW bool, pixels known to be plain backdrop (a grown
+    region that continues them is peeled too). Works inside the mask's box, padded by twice the
+    local window.
+    """
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if ys.size == 0:
+        return mask
+    h, w = mask.shape
+    pad = 2 * max(8, int(WINDOW * max(h, w)))
+    box = (slice(max(0, ys[0] - pad), min(h, ys[-1] + 1 + pad)), slice(max(0, xs[0] - pad), min(w, xs[-1] + 1 + pad)))
+    out = mask.copy()
+    out[box] = _peel(lab[box], bg_lab[box], mask[box], grad[box], backdrop[box], pad // 2)
+    return out
+
+
+def _peel(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarray, backdrop: np.ndarray,
+          pad: int) -> np.ndarray:
+    """``peel_shadows`` inside its box; ``pad``: the local window's radius in pixels."""
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if ys.size == 0:
+        return mask
+    inner = (slice(ys[0], ys[-1] + 1), slice(xs[0], xs[-1] + 1))  # candidates lie in the mask's box
+    cand = np.zeros(mask.shape, bool)
+    deviation = np.zeros(mask.shape, np.float32)
+    cand[inner], deviation[inner] = shadow_candidates(lab[inner], bg_lab[inner])
+    cand |= _near_local_backdrop(lab, backdrop, pad, inner)
+    cand &= mask
+    if not cand.any() or mask.all():
+        return mask
+    light = np.ascontiguousarray(cv2.GaussianBlur(lab[..., 0], (0, 0), BLUR_SIGMA))
+    reached = _grow_backdrop(light, mask, ~mask | cand) & mask
+    if not reached.any():
+        return mask
+    rest = mask & ~reached
+    depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    to_product = cv2.distanceTransform((~rest).astype(np.uint8), cv2.DIST_L2, 3)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(reached.astype(np.uint8), connectivity=8)
+    peel = np.zeros(n, bool)
+    for i in range(1, n):
+        if stats[i, cv2.CC_STAT_AREA] < MIN_REGION_PX:
+            peel[i] = True
+            continue
+        x, y, w, h = stats[i, :4]
+        win = (slice(y, y + h), slice(x, x + w))
+        region = labels[win] == i
+        d = deviation[win][region]
+        inward = correlation(depth[win][region], d)  # > 0: stronger deeper into the mask
+        outward = correlation(to_product[win][region], d)  # < 0: stronger nearer the product
+        peel[i] = ((inward >= MIN_DEPTH_CORR and outward <= 0.0)
+                   or (outward <= -MIN_DEPTH_CORR and inward >= WEAK_DEPTH_CORR))
+        if not peel[i]:
+            big = (slice(max(0, y - pad), y + h + pad), slice(max(0, x - pad), x + w + pad))
+            around = backdrop[big]
+            if around.sum() >= 50:
+                peel[i] = continues_backdrop(lab[big], grad[big], labels[big] == i, around)
+    return mask & ~peel[labels]
+
+
+FRINGE_PX = 4  # thickest strip of contact shadow hugging the outline that is trimmed
+FRINGE_CONTRAST = 10.0  # ΔE76 between product and backdrop colours needed to tell them apart
+FRINGE_DARKER = 6.0  # a trimmed pixel is at least this much darker (ΔL) than the fitted backdrop
+FRINGE_RATIO = 0.6  # ... and this much closer to the backdrop's colour than to the product's
+FRINGE_WINDOW = 9  # the product and backdrop colours are averaged over (2 FRINGE_PX + this)^2 boxes
+
+
+def trim_shadow_fringe(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mask (HW bool) without the thin strip of contact shadow along its outline.
+
+    A strip a few pixels wide under an edge gives no region to judge, so it is judged per pixel:
+    layer by layer from the outline (at most ``FRINGE_PX``), a pixel goes when it is a shadow
+    candidate, clearly darker than the fitted backdrop, and much closer in colour to the backdrop
+    next to it than to the product next to it (where those two differ enough to tell).
+    lab, bg_lab: HWC float32 Lab of the work image and the fitted backdrop.
+    """
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if ys.size == 0:
+        return mask
+    h, w = mask.shape
+    pad = 4 * FRINGE_PX
+    box = (slice(max(0, ys[0] - pad), min(h, ys[-1] + 1 + pad)), slice(max(0, xs[0] - pad), min(w, xs[-1] + 1 + pad)))
+    m8 = mask[box].astype(np.uint8)
+    part = np.ascontiguousarray(lab[box])
+    k3 = np.ones((3, 3), np.uint8)
+    inner = cv2.erode(m8, k3, iterations=FRINGE_PX) > 0
+    band = (m8 > 0) & ~inner  # where a pixel may be trimmed
+    # Local product and backdrop colours are box means: smooth, so taken on a 2x coarser grid.
+    half = np.ascontiguousarray(part[::2, ::2])
+    size = FRINGE_PX + FRINGE_WINDOW // 2
+    product, p_cover = normalized_blur(half, inner[::2, ::2], size | 1)
+    floor, f_cover = normalized_blur(half, (cv2.dilate(m8, k3, iterations=2) == 0)[::2, ::2], size | 1)
+    yb, xb = np.nonzero(band)
+    yh, xh = yb // 2, xb // 2
+    px, pr, fl, bgp = part[yb, xb], product[yh, xh], floor[yh, xh], bg_lab[box][yb, xb]
+    cand, _ = shadow_candidates(px[None], bgp[None])
+    to_product = np.linalg.norm(px - pr, axis=1)
+    to_floor = np.linalg.norm(px - fl, axis=1)
+    ok = (cand[0] & (bgp[:, 0] - px[:, 0] > FRINGE_DARKER) & (p_cover[yh, xh] > 0.02) & (f_cover[yh, xh] > 0.02)
+          & (np.linalg.norm(pr - fl, axis=1) > FRINGE_CONTRAST) & (to_floor < FRINGE_RATIO * to_product))
+    shadow = np.zeros(band.shape, bool)
+    shadow[yb[ok], xb[ok]] = True
+    m = m8 > 0
+    for _ in range(FRINGE_PX):
+        edge = m & ~(cv2.erode(m.astype(np.uint8), k3) > 0) & shadow
+        if not edge.any():
+            break
+        m &= ~edge
+    out = mask.copy()
+    out[box] = m
+    return out
