@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.imageio import decode_image
+from pipeline.io.imageio import decode_image
 from pipeline.samples import render_sample
 from pipeline.score.mask_metrics import iou
 from pipeline.segment.classical import ClassicalSegmenter
