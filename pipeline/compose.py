@@ -22,7 +22,7 @@ from pipeline.restore import find_logo_regions, read_sidecar_boxes, restore_prod
 from pipeline.scene import SceneBackend, build_scene_backend
 from pipeline.scene.placement import compute_placement, place_product
 from pipeline.scene.themes import Theme, get_theme
-from pipeline.score import apply_gate, score_composite
+from pipeline.score import apply_gate, cutout_signals, scene_signals, score_composite, with_checks
 from pipeline.segment import Segmenter, build_segmenter
 from pipeline.segment.alpha import has_cutout_alpha, segmentation_from_alpha
 from pipeline.types import (ControlMaps, DecodedImage, PlacedProduct, ProductResult, SceneResult, Segmentation,
@@ -107,12 +107,16 @@ def process_product(
         control = build_control_maps(placed, stages.depth, config.control)
     with timer("scene"):  # 4. the world around the product (one scene per variant)
         scenes = generate_scenes(stages, placed, control, seed=seed, item_meta=meta)
+    with timer("score"):  # 6a. the cut-out judged from the photo alone (a file's own alpha is trusted)
+        cutout = None if seg.backend == "alpha-channel" else cutout_signals(decoded.rgb, seg.mask)
     variants = []
     for scene in scenes:
         with timer("restore"):  # 5. product back in, logos repaired if repainted
             composite = restore_product(scene, placed, config.restore)
-        with timer("score"):  # 6. consistency metrics + gate
+        with timer("score"):  # 6b. consistency metrics + scene checks + gate
             metrics = score_composite(placed, composite, scene.image, seg.background_rgb, config.score)
+            checks = scene_signals(composite, placed.mask, placed.placement.horizon_y, stages.theme.rgb_colors())
+            metrics = with_checks(metrics, cutout, checks)
             verdict = apply_gate(metrics, config.score.gate)
         variants.append(VariantResult(scene=scene, composite=composite, metrics=metrics, verdict=verdict))
     best = pick_variant(variants)

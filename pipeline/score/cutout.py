@@ -1,0 +1,191 @@
+"""Cut-out confidence: is the mask right? Judged from the photo alone, no ground truth.
+
+The appearance metrics compare the composite with the product *as it was cut*, so a kept floor
+shadow or a lost white rim is "the product" to them. These signals look at the photo and the
+mask instead, in a crop around the mask at ``WORK_SIDE`` long side at most:
+
+- ``cutout_edge_off``: share of the mask's outline (frame border excluded) farther than
+  ``EDGE_TOL_PX`` from any edge of the photo. A true outline lies on an edge; a mask grown into
+  the backdrop, or one that kept a soft shadow or a fading reflection, has outline on flat floor.
+  Edge = Lab gradient magnitude (Gaussian sigma 1) above ``max(EDGE_MIN, EDGE_K * noise)``,
+  the noise being the median gradient of the backdrop away from the product.
+- ``cutout_backdrop_in``: share of the band ``IN_BAND`` px inside the outline whose colour is the
+  backdrop's (ΔE76 to the fitted backdrop surface under ``max(BG_DE_MIN, BG_DE_K * noise)``):
+  backdrop or a white fringe cut out with the product.
+- ``cutout_product_out``: share of the band ``OUT_BAND`` px outside the outline that is clearly
+  not backdrop (ΔE76 over ``OUT_DE``) and not a smooth shadow (darker, same chroma, no edge):
+  product left behind (eroded edges, a dropped part).
+The backdrop surface is :func:`pipeline.segment.background.fit_background` on a small copy of
+the whole frame (it fits the frame border, so it never sees the mask). ``cutout_confidence``
+combines the signals (:attr:`CutoutSignals.confidence`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pipeline.segment.background import fit_background, shadow_like
+
+WORK_SIDE = 1024  # long side the signals are computed at (1 MP photos: full resolution)
+BG_SIDE = 256  # long side of the copy the backdrop surface is fitted on
+MARGIN_PX = 16
+EDGE_TOL_PX = 2.0
+EDGE_MIN = 1.2  # ΔE76 per pixel
+EDGE_K = 4.0
+IN_BAND = (2.0, 4.0)
+OUT_BAND = (2.0, 5.0)
+BG_DE_MIN = 2.0
+BG_DE_K = 2.5
+OUT_DE = 6.0
+# Each signal's scale in the confidence; the default gate limits (configs/default.yaml) equal them,
+# so one signal at its limit alone gives confidence 0.5.
+CONFIDENCE_SCALES = {"edge_off": 0.30, "backdrop_in": 0.35, "product_out": 0.60}
+EDGE_UNITS = 4.0  # Sobel output scaled to int16 for cv2.Canny
+
+
+@dataclass(frozen=True)
+class CutoutSignals:
+    """The signals in [0, 1] (see the module docstring); larger is worse for every one."""
+
+    edge_off: float
+    backdrop_in: float
+    product_out: float
+
+    @property
+    def confidence(self) -> float:
+        """``exp(-ln 2 * z²)`` in (0, 1], z² = Σ (signal / its scale)² (:data:`CONFIDENCE_SCALES`):
+        1 for a perfect cut-out, 0.5 when one signal sits at its scale, lower as evidence adds up."""
+        z2 = sum((getattr(self, name) / scale) ** 2 for name, scale in CONFIDENCE_SCALES.items())
+        return float(math.exp(-math.log(2.0) * z2))
+
+    def as_metrics(self) -> dict[str, float]:
+        return {"cutout_edge_off": self.edge_off, "cutout_backdrop_in": self.backdrop_in,
+                "cutout_product_out": self.product_out, "cutout_confidence": self.confidence}
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
+
+
+def _resize(img: np.ndarray, scale: float, interp: int) -> np.ndarray:
+    if scale >= 1.0:
+        return img
+    h, w = img.shape[:2]
+    return cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interp)
+
+
+def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
+    """Signals of ``mask`` (HW bool, not empty) as a cut-out of ``rgb`` (HWC uint8, same HW).
+
+    Raises ``ValueError`` naming the argument on a wrong shape or dtype, or an empty mask.
+    """
+    _check(rgb, mask)
+    h, w = mask.shape
+    scale = min(1.0, WORK_SIDE / max(h, w))
+    small_rgb = _resize(rgb, scale, cv2.INTER_AREA)
+    small_mask = _resize(mask.view(np.uint8), scale, cv2.INTER_NEAREST).view(bool) if scale < 1 else mask
+    if not small_mask.any():
+        small_mask = _resize(mask.astype(np.float32), scale, cv2.INTER_AREA) > 0
+    sh, sw = small_mask.shape
+
+    # Backdrop surface, fitted on the frame border of a small copy.
+    bg_scale = min(1.0, BG_SIDE / max(sh, sw))
+    tiny = _resize(small_rgb, bg_scale, cv2.INTER_AREA)
+    bg = fit_background(_lab(tiny), tiny)
+    noise = max(float(bg.noise), 0.3)
+
+    # Crop around the mask.
+    x, y, bw, bh = cv2.boundingRect(small_mask.view(np.uint8))
+    y0, y1 = max(0, y - MARGIN_PX), min(sh, y + bh + MARGIN_PX)
+    x0, x1 = max(0, x - MARGIN_PX), min(sw, x + bw + MARGIN_PX)
+    m = np.ascontiguousarray(small_mask[y0:y1, x0:x1])
+    lab = _lab(small_rgb[y0:y1, x0:x1])
+    bg_lab = cv2.resize(bg.lab, (sw, sh), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
+
+    m8 = m.view(np.uint8)
+    d_out = cv2.distanceTransform(1 - m8, cv2.DIST_L2, cv2.DIST_MASK_5)  # outside: distance to mask
+    d_in = cv2.distanceTransform(m8, cv2.DIST_L2, cv2.DIST_MASK_5)  # inside: distance to outside
+    at_frame = _frame_sides(m.shape, (y0 == 0, y1 == sh, x0 == 0, x1 == sw))
+    edges = _edges(lab, (d_out > 8.0) & (d_out < 24.0))
+
+    # 1. Outline on an edge.
+    outline = m & (d_in <= 1.0) & ~at_frame
+    r = int(math.ceil(EDGE_TOL_PX))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    near_edge = cv2.dilate(edges.view(np.uint8), disc).view(bool)
+    n_line = int(np.count_nonzero(outline))
+    edge_off = float(np.count_nonzero(outline & ~near_edge)) / n_line if n_line else 0.0
+
+    # 2. Backdrop inside the outline.
+    t_bg = max(BG_DE_MIN, BG_DE_K * noise)
+    band_in = m & (d_in >= IN_BAND[0]) & (d_in <= IN_BAND[1]) & ~at_frame
+    de_in = _delta_e(lab[band_in], bg_lab[band_in])
+    backdrop_in = float(np.mean(de_in < t_bg)) if de_in.size else 0.0
+
+    # 3. Product outside the outline: clearly not backdrop, and not a smooth shadow.
+    band_out = ~m & (d_out >= OUT_BAND[0]) & (d_out <= OUT_BAND[1]) & ~at_frame
+    px, ref = lab[band_out], bg_lab[band_out]
+    if px.shape[0]:
+        unlike = _delta_e(px, ref) > max(OUT_DE, 3.0 * t_bg)
+        shadow = shadow_like(px[None], ref[None])[0] & ~near_edge[band_out]
+        product_out = float(np.mean(unlike & ~shadow))
+    else:
+        product_out = 0.0
+    return CutoutSignals(edge_off=edge_off, backdrop_in=backdrop_in, product_out=product_out)
+
+
+def _delta_e(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, 3) Lab pairs -> (N,) ΔE76."""
+    d = a - b
+    return np.sqrt(np.einsum("ij,ij->i", d, d))
+
+
+def _frame_sides(hw: tuple[int, int], sides: tuple[bool, bool, bool, bool]) -> np.ndarray:
+    """HW bool: a 2 px strip along each crop side that is also the photo's border (top, bottom,
+    left, right): outline there is where the photo cuts the product, not the product's edge."""
+    out = np.zeros(hw, bool)
+    top, bottom, left, right = sides
+    if top:
+        out[:2] = True
+    if bottom:
+        out[-2:] = True
+    if left:
+        out[:, :2] = True
+    if right:
+        out[:, -2:] = True
+    return out
+
+
+def _edges(lab: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
+    """HW bool edges: Canny (non-maximum suppressed,
+    hysteresis) on the Lab gradients after a sigma-1 Gaussian, the strongest channel per pixel.
+    Thresholds: ``max(EDGE_MIN, EDGE_K * noise)`` and twice that, noise = median gradient over
+    ``backdrop`` (HW bool)."""
+    blurred = cv2.GaussianBlur(lab, (0, 0), 1.0)
+    dx = cv2.Sobel(blurred, cv2.CV_16S, 1, 0, ksize=3, scale=EDGE_UNITS)
+    dy = cv2.Sobel(blurred, cv2.CV_16S, 0, 1, ksize=3, scale=EDGE_UNITS)
+    # Backdrop gradient noise from the lightness channel, on at most ~4k sampled pixels.
+    idx = np.flatnonzero(backdrop.ravel())
+    if idx.size > 64:
+        idx = idx[:: max(1, idx.size // 4096)]
+        gl = np.hypot(dx[..., 0].ravel()[idx].astype(np.float32), dy[..., 0].ravel()[idx].astype(np.float32))
+        noise = float(np.median(gl)) / (8.0 * EDGE_UNITS)
+    else:
+        noise = 0.3
+    low = max(EDGE_MIN, EDGE_K * noise) * 8.0 * EDGE_UNITS
+    return cv2.Canny(dx, dy, low, 2.0 * low, L2gradient=True) > 0
+
+
+def _check(rgb: np.ndarray, mask: np.ndarray) -> None:
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must be an HxWx3 uint8 array, got {getattr(rgb, 'dtype', None)} "
+                         f"{getattr(rgb, 'shape', None)}")
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != rgb.shape[:2]:
+        raise ValueError(f"mask must be an HxW bool array with the photo's (H, W) = {rgb.shape[:2]}, got "
+                         f"{getattr(mask, 'dtype', None)} {getattr(mask, 'shape', None)}")
+    if not mask.any():
+        raise ValueError("mask is empty: there is no cut-out to judge")
