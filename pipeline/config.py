@@ -126,8 +126,8 @@ class GateConfig(_Strict):
     expansion_max: float = 0.03
     halo_max: float = 3.0
     # Cut-out confidence (chosen from bench/gate_eval.py's curves; see docs/gate.md).
-    cutout_edge_off_max: float = Field(0.30, ge=0, le=1, description="share of the outline off any photo edge")
-    cutout_backdrop_in_max: float = Field(0.35, ge=0, le=1, description="share of the inner band that is backdrop")
+    cutout_edge_off_max: float = Field(0.25, ge=0, le=1, description="share of the outline off any photo edge")
+    cutout_backdrop_in_max: float = Field(0.30, ge=0, le=1, description="share of the inner band that is backdrop")
     cutout_product_out_max: float = Field(0.60, ge=0, le=1, description="share of the outer band that is product")
     cutout_confidence_min: float = Field(0.5, ge=0, le=1)
     # Scene checks.

@@ -7,8 +7,8 @@ mask instead, in a crop around the mask at ``WORK_SIDE`` long side at most:
 - ``cutout_edge_off``: share of the mask's outline (frame border excluded) farther than
   ``EDGE_TOL_PX`` from any edge of the photo. A true outline lies on an edge; a mask grown into
   the backdrop, or one that kept a soft shadow or a fading reflection, has outline on flat floor.
-  Edge = Lab gradient magnitude (Gaussian sigma 1) above ``max(EDGE_MIN, EDGE_K * noise)``,
-  the noise being the median gradient of the backdrop away from the product.
+  Edges: Canny on the sigma-1 blurred photo, its low threshold ``max(EDGE_MIN, EDGE_K * noise)``
+  grey levels per pixel, the noise being the median gradient of the backdrop near the product.
 - ``cutout_backdrop_in``: share of the band ``IN_BAND`` px inside the outline whose colour is the
   backdrop's (ΔE76 to the fitted backdrop surface under ``max(BG_DE_MIN, BG_DE_K * noise)``):
   backdrop or a white fringe cut out with the product.
@@ -34,8 +34,8 @@ WORK_SIDE = 1024  # long side the signals are computed at (1 MP photos: full res
 BG_SIDE = 256  # long side of the copy the backdrop surface is fitted on
 MARGIN_PX = 16
 EDGE_TOL_PX = 2.0
-EDGE_MIN = 1.2  # ΔE76 per pixel
-EDGE_K = 4.0
+EDGE_MIN = 1.2  # grey levels per pixel (0..255)
+EDGE_K = 2.5
 IN_BAND = (2.0, 4.0)
 OUT_BAND = (2.0, 5.0)
 BG_DE_MIN = 2.0
@@ -43,8 +43,7 @@ BG_DE_K = 2.5
 OUT_DE = 6.0
 # Each signal's scale in the confidence; the default gate limits (configs/default.yaml) equal them,
 # so one signal at its limit alone gives confidence 0.5.
-CONFIDENCE_SCALES = {"edge_off": 0.30, "backdrop_in": 0.35, "product_out": 0.60}
-EDGE_UNITS = 4.0  # Sobel output scaled to int16 for cv2.Canny
+CONFIDENCE_SCALES = {"edge_off": 0.25, "backdrop_in": 0.30, "product_out": 0.60}
 
 
 @dataclass(frozen=True)
@@ -102,33 +101,36 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
     x, y, bw, bh = cv2.boundingRect(small_mask.view(np.uint8))
     y0, y1 = max(0, y - MARGIN_PX), min(sh, y + bh + MARGIN_PX)
     x0, x1 = max(0, x - MARGIN_PX), min(sw, x + bw + MARGIN_PX)
-    m = np.ascontiguousarray(small_mask[y0:y1, x0:x1])
-    lab = _lab(small_rgb[y0:y1, x0:x1])
-    bg_lab = cv2.resize(bg.lab, (sw, sh), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
-
-    m8 = m.view(np.uint8)
-    d_out = cv2.distanceTransform(1 - m8, cv2.DIST_L2, cv2.DIST_MASK_5)  # outside: distance to mask
-    d_in = cv2.distanceTransform(m8, cv2.DIST_L2, cv2.DIST_MASK_5)  # inside: distance to outside
+    m8 = np.ascontiguousarray(small_mask[y0:y1, x0:x1]).view(np.uint8)
+    m = m8.view(bool)
+    crop = np.ascontiguousarray(small_rgb[y0:y1, x0:x1])
     at_frame = _frame_sides(m.shape, (y0 == 0, y1 == sh, x0 == 0, x1 == sw))
-    edges = _edges(lab, (d_out > 8.0) & (d_out < 24.0))
+    far = ~_dilate(m8, 8) & _dilate(m8, 16)  # backdrop near the product, for the gradient noise
+    edges = _edges(crop, far)
 
     # 1. Outline on an edge.
-    outline = m & (d_in <= 1.0) & ~at_frame
-    r = int(math.ceil(EDGE_TOL_PX))
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    near_edge = cv2.dilate(edges.view(np.uint8), disc).view(bool)
+    outline = m & ~cv2.erode(m8, np.ones((3, 3), np.uint8)).view(bool) & ~at_frame
+    near_edge = _dilate(edges.view(np.uint8), int(math.ceil(EDGE_TOL_PX)), disc=True)
     n_line = int(np.count_nonzero(outline))
     edge_off = float(np.count_nonzero(outline & ~near_edge)) / n_line if n_line else 0.0
 
+    # Lab colours and the backdrop surface, only where the bands need them.
+    def band_lab(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ys, xs = np.nonzero(band)
+        px = _lab(crop[ys, xs][None])[0]
+        ty = np.minimum(((ys + y0) * (tiny.shape[0] / sh)).astype(np.intp), tiny.shape[0] - 1)
+        tx = np.minimum(((xs + x0) * (tiny.shape[1] / sw)).astype(np.intp), tiny.shape[1] - 1)
+        return px, bg.lab[ty, tx]
+
     # 2. Backdrop inside the outline.
     t_bg = max(BG_DE_MIN, BG_DE_K * noise)
-    band_in = m & (d_in >= IN_BAND[0]) & (d_in <= IN_BAND[1]) & ~at_frame
-    de_in = _delta_e(lab[band_in], bg_lab[band_in])
-    backdrop_in = float(np.mean(de_in < t_bg)) if de_in.size else 0.0
+    band_in = _erode(m8, int(IN_BAND[0]) - 1) & ~_erode(m8, int(IN_BAND[1])) & ~at_frame
+    px, ref = band_lab(band_in)
+    backdrop_in = float(np.mean(_delta_e(px, ref) < t_bg)) if px.shape[0] else 0.0
 
     # 3. Product outside the outline: clearly not backdrop, and not a smooth shadow.
-    band_out = ~m & (d_out >= OUT_BAND[0]) & (d_out <= OUT_BAND[1]) & ~at_frame
-    px, ref = lab[band_out], bg_lab[band_out]
+    band_out = _dilate(m8, int(OUT_BAND[1]), disc=True) & ~_dilate(m8, int(OUT_BAND[0]) - 1, disc=True) & ~at_frame
+    px, ref = band_lab(band_out)
     if px.shape[0]:
         unlike = _delta_e(px, ref) > max(OUT_DE, 3.0 * t_bg)
         shadow = shadow_like(px[None], ref[None])[0] & ~near_edge[band_out]
@@ -136,6 +138,22 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
     else:
         product_out = 0.0
     return CutoutSignals(edge_off=edge_off, backdrop_in=backdrop_in, product_out=product_out)
+
+
+def _dilate(m8: np.ndarray, r: int, disc: bool = False) -> np.ndarray:
+    """HW bool: ``m8`` (HW uint8 0/1) dilated by radius ``r`` (a square, or a disc)."""
+    if r <= 0:
+        return m8.astype(bool)
+    shape = cv2.MORPH_ELLIPSE if disc else cv2.MORPH_RECT
+    return cv2.dilate(m8, cv2.getStructuringElement(shape, (2 * r + 1, 2 * r + 1))).view(bool)
+
+
+def _erode(m8: np.ndarray, r: int) -> np.ndarray:
+    """HW bool: ``m8`` eroded by a disc of radius ``r`` (the frame counts as inside)."""
+    if r <= 0:
+        return m8.astype(bool)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.erode(m8, k, borderType=cv2.BORDER_REPLICATE).view(bool)
 
 
 def _delta_e(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -160,24 +178,22 @@ def _frame_sides(hw: tuple[int, int], sides: tuple[bool, bool, bool, bool]) -> n
     return out
 
 
-def _edges(lab: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
-    """HW bool edges: Canny (non-maximum suppressed,
-    hysteresis) on the Lab gradients after a sigma-1 Gaussian, the strongest channel per pixel.
-    Thresholds: ``max(EDGE_MIN, EDGE_K * noise)`` and twice that, noise = median gradient over
-    ``backdrop`` (HW bool)."""
-    blurred = cv2.GaussianBlur(lab, (0, 0), 1.0)
-    dx = cv2.Sobel(blurred, cv2.CV_16S, 1, 0, ksize=3, scale=EDGE_UNITS)
-    dy = cv2.Sobel(blurred, cv2.CV_16S, 0, 1, ksize=3, scale=EDGE_UNITS)
-    # Backdrop gradient noise from the lightness channel, on at most ~4k sampled pixels.
+def _edges(rgb: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
+    """HW bool edges of ``rgb`` (HWC uint8): Canny (non-maximum suppressed, hysteresis, the
+    strongest of the three channels per pixel) after a sigma-1 Gaussian. The low threshold is
+    ``max(EDGE_MIN, EDGE_K * noise)`` grey levels per pixel, the high one twice that; noise is
+    the median gradient of the lightness over ``backdrop`` (HW bool)."""
+    blurred = cv2.GaussianBlur(rgb, (0, 0), 1.0)
     idx = np.flatnonzero(backdrop.ravel())
+    noise = 0.8
     if idx.size > 64:
+        gray = cv2.cvtColor(blurred, cv2.COLOR_RGB2GRAY)
+        gx = cv2.Sobel(gray, cv2.CV_16S, 1, 0, ksize=3).ravel()
+        gy = cv2.Sobel(gray, cv2.CV_16S, 0, 1, ksize=3).ravel()
         idx = idx[:: max(1, idx.size // 4096)]
-        gl = np.hypot(dx[..., 0].ravel()[idx].astype(np.float32), dy[..., 0].ravel()[idx].astype(np.float32))
-        noise = float(np.median(gl)) / (8.0 * EDGE_UNITS)
-    else:
-        noise = 0.3
-    low = max(EDGE_MIN, EDGE_K * noise) * 8.0 * EDGE_UNITS
-    return cv2.Canny(dx, dy, low, 2.0 * low, L2gradient=True) > 0
+        noise = float(np.median(np.hypot(gx[idx].astype(np.float32), gy[idx].astype(np.float32)))) / 8.0
+    low = max(EDGE_MIN, EDGE_K * noise) * 8.0
+    return cv2.Canny(blurred, low, 2.0 * low, L2gradient=True) > 0
 
 
 def _check(rgb: np.ndarray, mask: np.ndarray) -> None:

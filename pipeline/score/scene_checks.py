@@ -7,10 +7,11 @@ outside the product, on a copy whose long side is at most ``WORK_SIDE``:
 - ``scene_lightness``: median L* (0..100) of the backdrop: a black frame reads ~0.
 - ``scene_detail``: p99 - p1 of the backdrop's L* after a sigma-1 blur: a flat frame reads ~0
   (a studio sweep has its gradient, vignette and shadows).
-- ``scene_noise``: median absolute difference (L*) between the backdrop and its 3x3 blur, on a
-  2x-subsampled grid (no averaging, so pixel noise survives): grain reads < 1, noise > 10.
+- ``scene_noise``: median absolute difference (grey level on L*'s 0..100 scale) between the
+  backdrop and its 3x3 blur, on a subsampled grid (no averaging, so pixel noise survives):
+  grain reads < 1, noise > 10.
 - ``scene_extra_object``: the largest region of the backdrop unlike its own row (ΔE76 over
-  ``OBJECT_DE`` to the row's median colour, ``OBJECT_OPEN`` opened), as a share of the frame:
+  ``OBJECT_DE`` to the row's mean colour, ``OBJECT_OPEN`` opened), as a share of the frame:
   a second product painted in. Backdrops vary top to bottom (wall, floor) but little along a row.
 - ``scene_palette_de``: ΔE76 from the backdrop's median Lab colour to the theme's palette (the
   nearest point on the segments between any two theme colours); None without a palette.
@@ -97,30 +98,35 @@ def scene_signals(
 
 
 def _noise(composite: np.ndarray, mask: np.ndarray) -> float:
-    """Median |L* - blur3x3(L*)| over the backdrop, on every 2nd row and column (no averaging)."""
+    """Median |Y - blur3x3(Y)| (Y: grey level scaled to 0..100, close to L*) over the backdrop,
+    on every n-th row and column so that the sample is about ``2 * WORK_SIDE`` on its long side
+    (no averaging: pixel noise survives)."""
     step = max(1, max(composite.shape[:2]) // (2 * WORK_SIDE))
     sub = np.ascontiguousarray(composite[::step, ::step])
-    light = _lab(sub)[..., 0]
-    resid = np.abs(light - cv2.blur(light, (3, 3)))
+    grey = cv2.cvtColor(sub, cv2.COLOR_RGB2GRAY).astype(np.float32) * (100.0 / 255.0)
+    resid = np.abs(grey - cv2.blur(grey, (3, 3)))
     keep = ~cv2.dilate(np.ascontiguousarray(mask[::step, ::step]).view(np.uint8), np.ones((5, 5), np.uint8)).view(bool)
     vals = resid[keep]
     return float(np.median(vals)) if vals.size else 0.0
 
 
 def _extra_object(lab: np.ndarray, backdrop: np.ndarray) -> float:
-    """Largest connected region of the backdrop far from its row's median colour / frame area."""
+    """Largest connected region of the backdrop far from its row's mean colour / frame area.
+
+    Rows mostly covered by the product borrow the nearest well-covered row's colour."""
     h, w = backdrop.shape
-    rows = np.zeros((h, 3), np.float32)
-    have = backdrop.sum(axis=1) >= max(4, w // 8)
-    for y in np.flatnonzero(have):
-        rows[y] = np.median(lab[y][backdrop[y]], axis=0)
+    weight = backdrop.astype(np.float32)
+    count = weight.sum(axis=1)
+    have = count >= max(4, w // 8)
     if not have.any():
         return 0.0
+    rows = np.einsum("hwc,hw->hc", lab, weight) / np.maximum(count, 1.0)[:, None]
     idx = np.flatnonzero(have)
-    for c in range(3):  # rows mostly covered by the product borrow the nearest full row's colour
+    for c in range(3):
         rows[:, c] = np.interp(np.arange(h), idx, rows[idx, c])
-    diff = np.linalg.norm(lab - rows[:, None, :], axis=2)
-    far = ((diff > OBJECT_DE) & backdrop).view(np.uint8)
+    d = lab - rows[:, None, :]
+    diff2 = np.einsum("hwc,hwc->hw", d, d)
+    far = ((diff2 > OBJECT_DE**2) & backdrop).view(np.uint8)
     far = cv2.morphologyEx(far, cv2.MORPH_OPEN, np.ones((OBJECT_OPEN, OBJECT_OPEN), np.uint8))
     n, _, stats, _ = cv2.connectedComponentsWithStats(far, connectivity=8)
     if n <= 1:
