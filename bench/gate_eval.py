@@ -57,7 +57,7 @@ DEFAULT_PRODUCTS = Path(__file__).resolve().parents[2] / "shared" / "products"
 DEFAULT_DOCS = Path(__file__).resolve().parents[1] / "docs"
 MAX_SIDE = 1024
 THEME = "marble-counter"
-SWEPT = ("cutout_edge_off_max", "cutout_backdrop_in_max", "cutout_product_out_max", "cutout_confidence_min")
+SWEPT = ("cutout_edge_off_max", "cutout_base_off_max", "cutout_backdrop_in_max", "cutout_product_out_max", "cutout_confidence_min")
 
 
 @dataclasses.dataclass

@@ -144,6 +144,7 @@ class Metrics:
     # Cut-out confidence, judged from the photo and the mask alone (pipeline.score.cutout);
     # None when not computed.
     cutout_edge_off: float | None = None
+    cutout_base_off: float | None = None
     cutout_backdrop_in: float | None = None
     cutout_product_out: float | None = None
     cutout_confidence: float | None = None

@@ -9,6 +9,9 @@ mask instead, in a crop around the mask at ``WORK_SIDE`` long side at most:
   the backdrop, or one that kept a soft shadow or a fading reflection, has outline on flat floor.
   Edges: Canny on the sigma-1 blurred photo, its low threshold ``max(EDGE_MIN, EDGE_K * noise)``
   grey levels per pixel, the noise being the median gradient of the backdrop near the product.
+- ``cutout_base_off``: the same share over the base only (the outline in the lowest
+  ``BASE_FRAC`` of the mask's height), where a kept contact shadow or floor reflection attaches:
+  its soft or fading boundary is off any edge while the rest of the outline is right.
 - ``cutout_backdrop_in``: share of the band ``IN_BAND`` px inside the outline whose colour is the
   backdrop's (ΔE76 to the fitted backdrop surface under ``max(BG_DE_MIN, BG_DE_K * noise)``):
   backdrop or a white fringe cut out with the product.
@@ -41,9 +44,10 @@ OUT_BAND = (2.0, 5.0)
 BG_DE_MIN = 2.0
 BG_DE_K = 2.5
 OUT_DE = 6.0
+BASE_FRAC = 0.2  # the base: the outline in the lowest 20% of the mask's height
 # Each signal's scale in the confidence; the default gate limits (configs/default.yaml) equal them,
 # so one signal at its limit alone gives confidence 0.5.
-CONFIDENCE_SCALES = {"edge_off": 0.25, "backdrop_in": 0.30, "product_out": 0.60}
+CONFIDENCE_SCALES = {"edge_off": 0.25, "base_off": 0.25, "backdrop_in": 0.30, "product_out": 0.60}
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class CutoutSignals:
     """The signals in [0, 1] (see the module docstring); larger is worse for every one."""
 
     edge_off: float
+    base_off: float
     backdrop_in: float
     product_out: float
 
@@ -62,7 +67,8 @@ class CutoutSignals:
         return float(math.exp(-math.log(2.0) * z2))
 
     def as_metrics(self) -> dict[str, float]:
-        return {"cutout_edge_off": self.edge_off, "cutout_backdrop_in": self.backdrop_in,
+        return {"cutout_edge_off": self.edge_off, "cutout_base_off": self.base_off,
+                "cutout_backdrop_in": self.backdrop_in,
                 "cutout_product_out": self.product_out, "cutout_confidence": self.confidence}
 
 
@@ -113,6 +119,12 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
     near_edge = _dilate(edges.view(np.uint8), int(math.ceil(EDGE_TOL_PX)), disc=True)
     n_line = int(np.count_nonzero(outline))
     edge_off = float(np.count_nonzero(outline & ~near_edge)) / n_line if n_line else 0.0
+    # 1b. The same along the base, where kept shadows and reflections attach.
+    rows = np.flatnonzero(m.any(axis=1))
+    base = outline.copy()
+    base[: int(rows[-1] - BASE_FRAC * (rows[-1] - rows[0]))] = False
+    n_base = int(np.count_nonzero(base))
+    base_off = float(np.count_nonzero(base & ~near_edge)) / n_base if n_base >= 8 else 0.0
 
     # Lab colours and the backdrop surface, only where the bands need them.
     def band_lab(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +149,7 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
         product_out = float(np.mean(unlike & ~shadow))
     else:
         product_out = 0.0
-    return CutoutSignals(edge_off=edge_off, backdrop_in=backdrop_in, product_out=product_out)
+    return CutoutSignals(edge_off=edge_off, base_off=base_off, backdrop_in=backdrop_in, product_out=product_out)
 
 
 def _dilate(m8: np.ndarray, r: int, disc: bool = False) -> np.ndarray:

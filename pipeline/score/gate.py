@@ -46,6 +46,7 @@ CHECKS: tuple[Check, ...] = (
     Check("halo", "halo_max", ">", "edge halo", "halo ΔE00", ".2f"),
     # Cut-out confidence (pipeline.score.cutout): the mask judged from the photo alone.
     Check("cutout_edge_off", "cutout_edge_off_max", ">", CUTOUT, "outline off any edge", ".0%"),
+    Check("cutout_base_off", "cutout_base_off_max", ">", CUTOUT, "base outline off any edge", ".0%"),
     Check("cutout_backdrop_in", "cutout_backdrop_in_max", ">", CUTOUT, "backdrop inside the outline", ".0%"),
     Check("cutout_product_out", "cutout_product_out_max", ">", CUTOUT, "product outside the outline", ".0%"),
     Check("cutout_confidence", "cutout_confidence_min", "<", CUTOUT, "confidence", ".2f"),

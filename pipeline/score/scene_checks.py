@@ -16,7 +16,7 @@ outside the product, on a copy whose long side is at most ``WORK_SIDE``:
 - ``scene_palette_de``: ΔE76 from the backdrop's median Lab colour to the theme's palette (the
   nearest point on the segments between any two theme colours); None without a palette.
 - ``scene_contact``: darkening of the floor just under the product's footprint, at full
-  resolution: 1 - median L* of the strip under it / p90 L* of the floor box around it. None when
+  resolution: 1 - median L* of the strip under it / median L* of the floor box around it. None when
   the base is above the horizon or too near the frame's bottom. A product standing on the
   floor darkens it where it touches; a floating one does not.
 """
@@ -31,7 +31,7 @@ import numpy as np
 
 WORK_SIDE = 256
 PRODUCT_PAD = 3  # work pixels kept clear around the product
-OBJECT_DE = 18.0
+OBJECT_DE = 15.0
 OBJECT_OPEN = 3
 CONTACT_BAND = 0.02  # of the product height: the strip just under the footprint
 FLOOR_BAND = 0.12  # of the product height: the floor box under and around the footprint
@@ -148,7 +148,7 @@ def _palette_distance(colour_lab: np.ndarray, palette: Sequence[tuple[int, int, 
 
 
 def _contact(composite: np.ndarray, mask: np.ndarray, horizon_y: int) -> float | None:
-    """1 - median L*(the strip just under the footprint) / p90 L*(the floor around it), full res.
+    """1 - median L*(the strip just under the footprint) / median L*(the floor box around it).
 
     The footprint: columns where the mask reaches its lowest ``FOOT`` of the height. None when
     the base is above ``horizon_y`` or there is no floor below it in the frame.
@@ -172,7 +172,7 @@ def _contact(composite: np.ndarray, mask: np.ndarray, horizon_y: int) -> float |
     around = light[free]
     if under.size < 4 or around.size < 16:
         return None
-    return float(1.0 - np.median(under) / max(float(np.percentile(around, 90)), 1.0))
+    return float(1.0 - np.median(under) / max(float(np.median(around)), 1.0))
 
 
 def _check(composite: np.ndarray, mask: np.ndarray) -> None:
