@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constra
 DEMO   := demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-dev bench bench-flow clean help
+.PHONY: demo test install install-dev bench bench-flow gate-eval clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -16,6 +16,7 @@ help:
 	@echo "make test    - install everything (incl. torch, diffusers, prefect) and run the tests"
 	@echo "make bench   - per-stage CPU timings on the samples and ../shared/products"
 	@echo "make bench-flow - Prefect flow overhead vs calling the pipeline directly (100 images)"
+	@echo "make gate-eval - the gate's catch and false-alarm rates per defect (writes docs/gate.md)"
 	@echo "make clean   - remove .venv and demo/"
 
 $(BIN)/python:
@@ -47,3 +48,7 @@ clean:
 
 bench-flow: $(VENV)/.dev
 	$(BIN)/python bench/bench_flow_overhead.py -n 100
+
+gate-eval: $(VENV)/.core
+	$(PIP) -e ".[bench]"
+	$(BIN)/python bench/gate_eval.py

@@ -5,7 +5,8 @@
 Prints, per image and in summary:
   * IoU and boundary F-score of the classical segmenter on the generated samples (exact ground
     truth) and on the real photos that have ground-truth masks;
-  * pass rate, mean ΔE00 and every metric of the gate in exact mode on all real photos.
+  * pass rate, mean ΔE00 and every metric of the gate in exact mode on all real photos;
+  * the gate's confusion table: bad cut-outs (IoU < 0.95) failed, good ones (>= 0.98) failed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from gate_confusion import confusion_rows, confusion_table
 from pipeline.compose import build_stages, process_product
 from pipeline.config import PipelineConfig
 from pipeline.imageio import decode_image
@@ -95,6 +97,9 @@ def main() -> None:
     passed = sum(r.verdict.passed for r in rows)
     print(f"\npass rate {passed}/{len(rows)} = {passed / max(len(rows), 1):.3f}; errors {errors}; "
           f"mean ΔE00 {statistics.mean(r.metrics.delta_e00_mean for r in rows):.4f}")
+
+    print("\n## The gate against cut-out quality (real photos as segmented; goals: bad >= 90% fail, good <= 10%)")
+    print(confusion_table(confusion_rows(args.products, config)))
 
 
 if __name__ == "__main__":
