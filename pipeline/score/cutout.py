@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline.score.inputs import check_image_and_mask
 from pipeline.segment.background import fit_background, shadow_like
 
 WORK_SIDE = 1024  # long side the signals are computed at (1 MP photos: full resolution)
@@ -88,10 +89,11 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
 
     Raises ``ValueError`` naming the argument on a wrong shape or dtype, or an empty mask.
     """
-    _check(rgb, mask)
+    check_image_and_mask(rgb, mask, "rgb")
     h, w = mask.shape
     scale = min(1.0, WORK_SIDE / max(h, w))
     small_rgb = _resize(rgb, scale, cv2.INTER_AREA)
+    mask = np.ascontiguousarray(mask)
     small_mask = _resize(mask.view(np.uint8), scale, cv2.INTER_NEAREST).view(bool) if scale < 1 else mask
     if not small_mask.any():
         small_mask = _resize(mask.astype(np.float32), scale, cv2.INTER_AREA) > 0
@@ -206,14 +208,3 @@ def _edges(rgb: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
         noise = float(np.median(np.hypot(gx[idx].astype(np.float32), gy[idx].astype(np.float32)))) / 8.0
     low = max(EDGE_MIN, EDGE_K * noise) * 8.0
     return cv2.Canny(blurred, low, 2.0 * low, L2gradient=True) > 0
-
-
-def _check(rgb: np.ndarray, mask: np.ndarray) -> None:
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"rgb must be an HxWx3 uint8 array, got {getattr(rgb, 'dtype', None)} "
-                         f"{getattr(rgb, 'shape', None)}")
-    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != rgb.shape[:2]:
-        raise ValueError(f"mask must be an HxW bool array with the photo's (H, W) = {rgb.shape[:2]}, got "
-                         f"{getattr(mask, 'dtype', None)} {getattr(mask, 'shape', None)}")
-    if not mask.any():
-        raise ValueError("mask is empty: there is no cut-out to judge")

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline.score.inputs import check_image_and_mask
 WORK_SIDE = 256
 PRODUCT_PAD = 3  # work pixels kept clear around the product
 OBJECT_DE = 15.0
@@ -71,7 +72,7 @@ def scene_signals(
     below it; None: never). palette: the theme's ``#rrggbb`` colours as RGB tuples, or None.
     Raises ``ValueError`` naming the argument on a wrong shape or dtype.
     """
-    _check(composite, mask)
+    check_image_and_mask(composite, mask, "composite")
     h, w = mask.shape
     scale = min(1.0, WORK_SIDE / max(h, w))
     size = (max(8, round(w * scale)), max(8, round(h * scale)))
@@ -173,15 +174,3 @@ def _contact(composite: np.ndarray, mask: np.ndarray, horizon_y: int) -> float |
     if under.size < 4 or around.size < 16:
         return None
     return float(1.0 - np.median(under) / max(float(np.median(around)), 1.0))
-
-
-def _check(composite: np.ndarray, mask: np.ndarray) -> None:
-    if (not isinstance(composite, np.ndarray) or composite.dtype != np.uint8 or composite.ndim != 3
-            or composite.shape[2] != 3):
-        raise ValueError(f"composite must be an HxWx3 uint8 array, got {getattr(composite, 'dtype', None)} "
-                         f"{getattr(composite, 'shape', None)}")
-    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != composite.shape[:2]:
-        raise ValueError(f"mask must be an HxW bool array with the composite's (H, W), got "
-                         f"{getattr(mask, 'dtype', None)} {getattr(mask, 'shape', None)}")
-    if not mask.any():
-        raise ValueError("mask is empty: there is no product in the composite")
