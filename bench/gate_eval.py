@@ -139,7 +139,7 @@ def run_item(item: Item, config: PipelineConfig, stages, other: Item, quick: boo
     clean = process_product(data, name=item.name, config=config, stages=stages, seed=0, sidecar=item.sidecar,
                             segmentation=_segmentation(item.photo, item.alpha))
     rows.append(_row(item, "clean", "clean", 0, False, clean.metrics, clean.verdict))
-    sheet[f"{item.name}|clean"] = clean.composite
+    sheet[f"{item.name}|clean"] = _thumb(clean.composite)
     area0 = float(np.count_nonzero(item.mask))
 
     # Cut-out defects, through the whole pipeline.
@@ -153,7 +153,7 @@ def run_item(item: Item, config: PipelineConfig, stages, other: Item, quick: boo
             r = process_product(encode_png(photo), name=item.name, config=config, stages=stages, seed=0,
                                 sidecar=item.sidecar, segmentation=seg)
             rows.append(_row(item, "cut-out", kind, s, visible(s, area), r.metrics, r.verdict, area))
-            sheet[f"{item.name}|{kind}|{s}"] = r.composite
+            sheet[f"{item.name}|{kind}|{s}"] = _thumb(r.composite)
 
     # Appearance defects on the clean composite, scene defects on its scene.
     placed, plate, comp = clean.placed, clean.scene.image, clean.composite
@@ -164,7 +164,7 @@ def run_item(item: Item, config: PipelineConfig, stages, other: Item, quick: boo
               scene: np.ndarray) -> None:
         metrics, verdict = score_and_gate(placed, composite, scene, bg, cutout, stages.theme, config)
         rows.append(_row(item, kind_family, kind, s, visible, metrics, verdict))
-        sheet[f"{item.name}|{kind}|{s}"] = composite
+        sheet[f"{item.name}|{kind}|{s}"] = _thumb(composite)
 
     boxes = sorted(placed.logo_boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
     for kind, (fn, strengths, _unit, visible) in gd.APPEARANCE_DEFECTS.items():
@@ -199,6 +199,11 @@ def run_item(item: Item, config: PipelineConfig, stages, other: Item, quick: boo
     for kind, scene in scenes.items():
         score("scene", kind, 1, True, alpha_paste(placed.rgb, placed.alpha, scene), scene)
     return rows
+
+
+def _thumb(image: np.ndarray, side: int = 220) -> np.ndarray:
+    """A side x side copy for the contact sheets (the full composites would not fit in memory)."""
+    return cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -319,7 +324,7 @@ def plot_curves(rows: list[dict[str, Any]], gate: GateConfig, out_dir: Path) -> 
 def contact_sheet(sheet: dict[str, np.ndarray], keys: list[str], path: Path, labels: dict[str, str]) -> None:
     tiles = []
     for k in keys:
-        img = cv2.resize(sheet[k], (220, 220), interpolation=cv2.INTER_AREA)
+        img = sheet[k]
         img = cv2.copyMakeBorder(img, 0, 30, 0, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
         for i, line in enumerate([k.replace("|", " ")[:34], labels.get(k, "")[:34]]):
             cv2.putText(img, line, (3, 232 + 12 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 0, 0), 1, cv2.LINE_AA)
