@@ -18,6 +18,9 @@ mask instead, in a crop around the mask at ``WORK_SIDE`` long side at most:
 - ``cutout_product_out``: share of the band ``OUT_BAND`` px outside the outline that is clearly
   not backdrop (ΔE76 over ``OUT_DE``) and not a smooth shadow (darker, same chroma, no edge):
   product left behind (eroded edges, a dropped part).
+- ``cutout_cut_through``: share of the outline that is off any edge and has the same, non-backdrop
+  colour on both sides (local means 2-4 px inside and 2-5 px outside): the mask cuts through the
+  product (a bite taken out of a coloured part, backdrop leaking in).
 The backdrop surface is :func:`pipeline.segment.background.fit_background` on a small copy of
 the whole frame (it fits the frame border, so it never sees the mask). ``cutout_confidence``
 combines the signals (:attr:`CutoutSignals.confidence`).
@@ -45,10 +48,13 @@ OUT_BAND = (2.0, 5.0)
 BG_DE_MIN = 2.0
 BG_DE_K = 2.5
 OUT_DE = 6.0
+CUT_DE = 8.0  # ΔE76: inside and outside the outline "the same colour"
+CUT_WIN = 5  # px at half resolution: the window of the local colour means
 BASE_FRAC = 0.2  # the base: the outline in the lowest 20% of the mask's height
 # Each signal's scale in the confidence; the default gate limits (configs/default.yaml) equal them,
 # so one signal at its limit alone gives confidence 0.5.
-CONFIDENCE_SCALES = {"edge_off": 0.25, "base_off": 0.25, "backdrop_in": 0.30, "product_out": 0.60}
+CONFIDENCE_SCALES = {"edge_off": 0.25, "base_off": 0.20, "backdrop_in": 0.30, "product_out": 0.70,
+                     "cut_through": 0.012}
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class CutoutSignals:
     base_off: float
     backdrop_in: float
     product_out: float
+    cut_through: float = 0.0
 
     @property
     def confidence(self) -> float:
@@ -70,7 +77,8 @@ class CutoutSignals:
     def as_metrics(self) -> dict[str, float]:
         return {"cutout_edge_off": self.edge_off, "cutout_base_off": self.base_off,
                 "cutout_backdrop_in": self.backdrop_in,
-                "cutout_product_out": self.product_out, "cutout_confidence": self.confidence}
+                "cutout_product_out": self.product_out, "cutout_cut_through": self.cut_through,
+                "cutout_confidence": self.confidence}
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
@@ -151,7 +159,36 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
         product_out = float(np.mean(unlike & ~shadow))
     else:
         product_out = 0.0
-    return CutoutSignals(edge_off=edge_off, base_off=base_off, backdrop_in=backdrop_in, product_out=product_out)
+    cut_through = _cut_through(crop, m8, outline & ~near_edge, bg.rgb, max(OUT_DE, 3.0 * t_bg))
+    return CutoutSignals(edge_off=edge_off, base_off=base_off, backdrop_in=backdrop_in, product_out=product_out,
+                         cut_through=cut_through)
+
+
+def _cut_through(crop: np.ndarray, m8: np.ndarray, off_edge: np.ndarray, bg_rgb: tuple[float, float, float],
+                 min_de: float) -> float:
+    """Share of the outline that cuts through a uniform part of the product: off any edge, the
+    colour just outside (2-5 px) the same as just inside (2-4 px, within ``CUT_DE`` ΔE76), and
+    not the backdrop's (over ``min_de``, and not shadow-like). At half resolution (local means)."""
+    n_line = int(np.count_nonzero(m8 - cv2.erode(m8, np.ones((3, 3), np.uint8))))
+    if n_line == 0 or not off_edge.any():
+        return 0.0
+    half = (max(1, crop.shape[1] // 2), max(1, crop.shape[0] // 2))
+    lab = _lab(cv2.resize(crop, half, interpolation=cv2.INTER_AREA))
+    m_h = cv2.resize(m8, half, interpolation=cv2.INTER_NEAREST)
+    inner = (_erode(m_h, 1) & ~_erode(m_h, 2)).astype(np.float32)
+    outer = (_dilate(m_h, 3, disc=True) & ~_dilate(m_h, 1, disc=True)).astype(np.float32)
+    k = (CUT_WIN, CUT_WIN)
+    in_mean = cv2.blur(lab * inner[..., None], k) / np.maximum(cv2.blur(inner, k), 1e-3)[..., None]
+    out_mean = cv2.blur(lab * outer[..., None], k) / np.maximum(cv2.blur(outer, k), 1e-3)[..., None]
+    ys, xs = np.nonzero(off_edge)
+    yh = np.minimum(ys // 2, half[1] - 1)
+    xh = np.minimum(xs // 2, half[0] - 1)
+    a, b = in_mean[yh, xh], out_mean[yh, xh]
+    bg = _lab(np.asarray(bg_rgb, np.float32).clip(0, 255).astype(np.uint8).reshape(1, 1, 3))[0, 0]
+    same = _delta_e(a, b) < CUT_DE
+    bg_rows = np.broadcast_to(bg, b.shape)
+    product = (np.linalg.norm(b - bg, axis=1) > min_de) & ~shadow_like(b[None], bg_rows[None])[0]
+    return float(np.count_nonzero(same & product)) / n_line
 
 
 def _dilate(m8: np.ndarray, r: int, disc: bool = False) -> np.ndarray:

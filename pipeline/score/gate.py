@@ -49,6 +49,8 @@ CHECKS: tuple[Check, ...] = (
     Check("cutout_base_off", "cutout_base_off_max", ">", CUTOUT, "base outline off any edge", ".0%"),
     Check("cutout_backdrop_in", "cutout_backdrop_in_max", ">", CUTOUT, "backdrop inside the outline", ".0%"),
     Check("cutout_product_out", "cutout_product_out_max", ">", CUTOUT, "product outside the outline", ".0%"),
+    Check("cutout_cut_through", "cutout_cut_through_max", ">", CUTOUT, "outline cutting through the product",
+          ".1%"),
     Check("cutout_confidence", "cutout_confidence_min", "<", CUTOUT, "confidence", ".2f"),
     # Scene checks (pipeline.score.scene_checks).
     Check("scene_lightness", "scene_lightness_min", "<", "black frame", "backdrop L*", ".1f"),
