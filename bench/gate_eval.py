@@ -57,7 +57,8 @@ DEFAULT_PRODUCTS = Path(__file__).resolve().parents[2] / "shared" / "products"
 DEFAULT_DOCS = Path(__file__).resolve().parents[1] / "docs"
 MAX_SIDE = 1024
 THEME = "marble-counter"
-SWEPT = ("cutout_edge_off_max", "cutout_base_off_max", "cutout_backdrop_in_max", "cutout_product_out_max", "cutout_confidence_min")
+SWEPT = ("cutout_edge_off_max", "cutout_base_off_max", "cutout_backdrop_in_max", "cutout_product_out_max",
+         "cutout_cut_through_max", "cutout_confidence_min")
 
 
 @dataclasses.dataclass
@@ -249,6 +250,28 @@ def rates(rows: list[dict[str, Any]], gate: GateConfig) -> dict[str, Any]:
     return out
 
 
+def per_kind_visible(rows: list[dict[str, Any]], gate: GateConfig) -> list[tuple[str, str, tuple[int, int]]]:
+    """(family, kind, (caught, visible)) for every kind with visible defects, in table order."""
+    out: dict[tuple[str, str], list[int]] = {}
+    for t in catch_table(rows, gate):
+        if t["visible"]:
+            acc = out.setdefault((t["family"], t["kind"]), [0, 0])
+            acc[0] += t["caught_visible"]
+            acc[1] += t["visible"]
+    return [(f, k, (c, n)) for (f, k), (c, n) in out.items()]
+
+
+def headline_markdown(rows: list[dict[str, Any]], gate: GateConfig) -> str:
+    """The README's table: visible defects caught per kind, and the false alarms."""
+    r = rates(rows, gate)
+    lines = ["| visible defect (default thresholds) | caught |", "|---|---:|"]
+    lines += [f"| {fam}: {kind} | {_pct(pair)} |" for fam, kind, pair in per_kind_visible(rows, gate)]
+    lines += [f"| **all visible defects** (goal ≥ 98%) | **{_pct(r['caught_visible'])}** |",
+              f"| **false alarms**, clean composites of the real photos (goal ≤ 2%) | **{_pct(r['false_alarms_real'])}** |",
+              f"| false alarms, clean composites of the generated samples | {_pct(r['false_alarms_sample'])} |"]
+    return "\n".join(lines)
+
+
 def _pct(pair: tuple[int, int]) -> str:
     k, n = pair
     return f"{k}/{n} = {100.0 * k / n:.1f}%" if n else "–"
@@ -304,7 +327,7 @@ def plot_curves(rows: list[dict[str, Any]], gate: GateConfig, out_dir: Path) -> 
     fig, axes = plt.subplots(1, len(SWEPT), figsize=(3.4 * len(SWEPT), 2.9), squeeze=False)
     for ax, field in zip(axes[0], SWEPT):
         current = getattr(gate, field)
-        values = np.linspace(0.02, 0.98, 33) if field != "cutout_confidence_min" else np.linspace(0.02, 0.98, 33)
+        values = np.linspace(0.001, 0.06, 33) if field == "cutout_cut_through_max" else np.linspace(0.02, 0.98, 33)
         pts = sweep(rows, gate, field, values)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "-", color="#c33", label="false alarms (clean real)")
         ax.plot([p[0] for p in pts], [p[2] for p in pts], "-", color="#2a6", label="caught (visible cut-out)")
@@ -313,7 +336,8 @@ def plot_curves(rows: list[dict[str, Any]], gate: GateConfig, out_dir: Path) -> 
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7, loc="center left")
-    fig.suptitle("One cut-out threshold swept, the others at their defaults (dotted: the default)", fontsize=10)
+    fig.suptitle("One cut-out threshold swept, every other check at its default (dotted: the default); the false-alarm "
+                 "floor is what the other checks fail", fontsize=9)
     fig.tight_layout()
     fig.savefig(out_dir / "thresholds.png", dpi=90)
     plt.close(fig)
@@ -370,6 +394,17 @@ def markdown(rows, gate, plots, confusion_md, logo_md, seconds, cost_md) -> str:
         "  or replaced text; a swapped product; every scene defect. Brightness, contrast, halo and JPEG",
         "  are reported but not counted as visible.",
         "",
+        "## How the thresholds were chosen",
+        "",
+        "From the curves below, not per image: each cut-out limit sits at about 1.5–2x the largest value",
+        "that signal takes on the 46 clean composites (edge off 0.16 → 25%, base off 0.12 → 20%, backdrop",
+        "inside 0.17 → 30%, product outside 0.50 → 70%, cut-through 0.0013 → 1.2%), a margin for photos",
+        "this set does not have; the combined confidence fails below 0.5 (one signal at its limit, or",
+        "several near it). Scene limits sit between the clean and the broken frames' distributions",
+        "(backdrop noise: clean 0.22, noise frames 13.6; foreign region: clean ≤ 0.1%; palette ΔE76: clean ≤ 6,",
+        "off-palette 68–75; contact darkening:",
+        "clean 5th percentile 0.06, floating products mostly < 0.02).",
+        "",
         "## Headline (default thresholds)",
         "",
         "| | rate |",
@@ -382,6 +417,10 @@ def markdown(rows, gate, plots, confusion_md, logo_md, seconds, cost_md) -> str:
         f"| false alarms, clean composites of the generated samples | {_pct(r['false_alarms_sample'])} |",
         "",
         "Goals: visible defects caught ≥ 98%, false alarms ≤ 2%.",
+        "",
+        "Per kind of visible defect:",
+        "",
+        headline_markdown(rows, gate),
         "",
         "## Catch rate per defect kind and strength",
         "",
@@ -402,7 +441,9 @@ def markdown(rows, gate, plots, confusion_md, logo_md, seconds, cost_md) -> str:
               "`gate/examples_pass.jpg` (missed defects and passed clean items).", ""]
     lines += ["## Real photos as the segmenter cuts them (not injected)", "", confusion_md, ""]
     lines += ["## Logo / text finder recall", "", logo_md, ""]
-    lines += ["## Cost", "", cost_md, "", f"(evaluation run: {seconds:.0f} s)", ""]
+    lines += ["## Cost", "", cost_md, ""]
+    if seconds is not None:
+        lines += [f"(evaluation run: {seconds:.0f} s)", ""]
     return "\n".join(lines)
 
 
@@ -458,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench_score import cost_markdown
 
     cost_md = cost_markdown()
-    text = markdown(rows, gate, plots, conf_md, logo_md, time.perf_counter() - t0, cost_md)
+    text = markdown(rows, gate, plots, conf_md, logo_md, None if args.rows else time.perf_counter() - t0, cost_md)
     (args.docs / "gate.md").write_text(text)
     r = rates(rows, gate)
     print(f"visible caught {_pct(r['caught_visible'])}; false alarms real {_pct(r['false_alarms_real'])}, "
