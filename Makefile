@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constra
 DEMO   := demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-dev install-flows test-flows bench bench-flow bench-batch clean help
+.PHONY: demo test install install-dev install-flows test-flows bench bench-flow bench-batch gate-eval clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make bench   - per-stage CPU timings on the samples and ../shared/products"
 	@echo "make bench-batch - the whole CLI (outputs + reports) at --workers 1 and all cores"
 	@echo "make bench-flow - Prefect flow overhead vs calling the pipeline directly (100 images)"
+	@echo "make gate-eval - the gate's catch and false-alarm rates per defect (writes docs/gate.md)"
 	@echo "make clean   - remove .venv and demo/"
 
 $(BIN)/python:
@@ -61,3 +62,7 @@ clean:
 
 bench-flow: $(VENV)/.dev
 	$(BIN)/python bench/bench_flow_overhead.py -n 100
+
+gate-eval: $(VENV)/.core
+	$(PIP) -e ".[bench]"
+	$(BIN)/python bench/gate_eval.py

@@ -2,6 +2,9 @@
 
     taskset -c 0 python bench/bench_score.py [--runs 20]
 
+Also times the whole gate per 1 MP image: score_composite + the cut-out signals (on the photo) +
+the scene checks + apply_gate (``cost_markdown``; one core: run it under ``taskset -c 0``).
+
 Two cases: an exact paste (most product pixels identical to the reference, the CPU default) and a
 harmonised composite (every product pixel shifted, so every ΔE00 and SSIM strip is computed).
 Also times the SSIM map against ``skimage.metrics.structural_similarity`` on a 700x700 crop.
@@ -10,14 +13,15 @@ Also times the SSIM map against ``skimage.metrics.structural_similarity`` on a 7
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
 import cv2
 import numpy as np
 
-from pipeline.config import ScoreConfig
-from pipeline.score import score_composite
+from pipeline.config import GateConfig, ScoreConfig
+from pipeline.score import apply_gate, cutout_signals, scene_signals, score_composite, with_checks
 from pipeline.score.ssim import ssim_map
 from pipeline.types import PlacedProduct, Placement
 
@@ -58,6 +62,45 @@ def _time(fn, runs: int) -> str:
     return f"{wall_s}, CPU median {statistics.median(cpu):.1f} ms"
 
 
+def _cpu_ms(fn, runs: int) -> float:
+    fn()
+    cpu = []
+    for _ in range(runs):
+        c0 = time.process_time()
+        fn()
+        cpu.append((time.process_time() - c0) * 1e3)
+    return statistics.median(cpu)
+
+
+def cost_markdown(runs: int = 10) -> str:
+    """Markdown table: CPU ms (one thread) of each part of the gate on a 1024x1024 image."""
+    cv2.setNumThreads(1)
+    placed, exact, _, plate = _scene()
+    config, gate = ScoreConfig(), GateConfig()
+    photo = exact  # a 1 MP photo of the product on a plain backdrop, its mask the product's
+    palette = [(235, 228, 220), (200, 190, 180)]
+    parts = {
+        "score_composite (exact paste)": lambda: score_composite(placed, exact, plate, (255.0,) * 3, config),
+        "cut-out signals": lambda: cutout_signals(photo, placed.mask),
+        "scene checks": lambda: scene_signals(exact, placed.mask, placed.placement.horizon_y, palette),
+    }
+    ms = {name: _cpu_ms(fn, runs) for name, fn in parts.items()}
+
+    def whole():
+        m = score_composite(placed, exact, plate, (255.0,) * 3, config)
+        m = with_checks(m, cutout_signals(photo, placed.mask),
+                        scene_signals(exact, placed.mask, placed.placement.horizon_y, palette))
+        apply_gate(m, gate)
+
+    ms["whole gate"] = _cpu_ms(whole, runs)
+    lines = ["| part (1024x1024, product 39% of the frame, one thread) | CPU ms (median) |", "|---|---:|"]
+    lines += [f"| {name} | {v:.1f} |" for name, v in ms.items()]
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return ("\n".join(lines) + f"\n\nGoal: the whole gate under 40 ms per 1 MP image on one core. Measured with "
+            f"load average {load} on the machine (CPU time still grows under contention; rerun "
+            "`taskset -c 0 python bench/bench_score.py` on a quiet machine).")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
@@ -71,6 +114,7 @@ def main() -> None:
     rng = np.random.default_rng(1)
     x = rng.integers(0, 256, (700, 700)).astype(np.float32)
     y = np.clip(x + rng.normal(0, 5, x.shape), 0, 255).astype(np.float32)
+    print(cost_markdown(args.runs))
     print(f"ssim_map (cv2) 700x700: {_time(lambda: ssim_map(x, y), args.runs)}")
     try:
         from skimage.metrics import structural_similarity

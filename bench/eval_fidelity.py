@@ -13,6 +13,7 @@ samples with exact ground truth):
     one row per photo, worst first. Sheets of the real photos are derived from licensed photos:
     keep them out of the repository.
 Then, unless ``--no-gate``: pass rate, mean ΔE00 and every gate metric in exact mode on all real photos.
+And the gate's confusion table: bad cut-outs (IoU < 0.95) failed, good ones (>= 0.98) failed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from gate_confusion import confusion_rows, confusion_table
 from pipeline.compose import build_stages, process_product
 from pipeline.config import PipelineConfig, SegmentConfig
 from pipeline.io.imageio import decode_image, encode_png
@@ -180,6 +182,9 @@ def gate_table(images: Path) -> None:
     passed = sum(r.verdict.passed for r in rows)
     print(f"\npass rate {passed}/{len(rows)} = {passed / max(len(rows), 1):.3f}; errors {errors}; "
           f"mean ΔE00 {statistics.mean(r.metrics.delta_e00_mean for r in rows):.4f}")
+
+    print("\n## The gate against cut-out quality (real photos as segmented; goals: bad >= 90% fail, good <= 10%)")
+    print(confusion_table(confusion_rows(args.products, config)))
 
 
 def main() -> None:

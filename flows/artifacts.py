@@ -16,7 +16,7 @@ from pipeline.types import ItemRecord
 TABLE_KEY = "process-bucket-items"
 SUMMARY_KEY = "process-bucket-summary"
 REPORT_KEY = "process-bucket-report"
-TABLE_METRICS = ("delta_e00_mean", "delta_e00_p95", "ssim", "logo_ssim_min", "expansion", "halo")
+TABLE_METRICS = ("delta_e00_mean", "delta_e00_p95", "ssim", "logo_ssim_min", "expansion", "halo", "cutout_confidence")
 WORST_N = 5
 
 

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from pipeline.config import PipelineConfig
 from pipeline.control import DepthEstimator, build_depth_estimator
 from pipeline.control.maps import build_control_maps
@@ -22,11 +24,12 @@ from pipeline.restore import find_logo_regions, read_sidecar_boxes, restore_prod
 from pipeline.scene import SceneBackend, build_scene_backend
 from pipeline.scene.placement import compute_placement, place_product
 from pipeline.scene.themes import Theme, get_theme
-from pipeline.score import apply_gate, score_composite
+from pipeline.score import (CutoutSignals, apply_gate, cutout_signals, scene_signals, score_composite,
+                            with_checks)
 from pipeline.segment import Segmenter, build_segmenter
 from pipeline.segment.alpha import has_cutout_alpha, segmentation_from_alpha
-from pipeline.types import (ControlMaps, DecodedImage, PlacedProduct, ProductResult, SceneResult, Segmentation,
-                            VariantResult)
+from pipeline.types import (ControlMaps, DecodedImage, Metrics, PlacedProduct, ProductResult, SceneResult,
+                            Segmentation, Verdict, VariantResult)
 
 log = logging.getLogger(__name__)
 
@@ -84,18 +87,23 @@ def process_product(
     stages: Stages,
     seed: int,
     sidecar: Mapping[str, Any] | None = None,
+    segmentation: Segmentation | None = None,
 ) -> ProductResult:
     """Run one photo (raw bytes) through every stage.
 
     Raises ``pipeline.errors.PipelineError`` (or ``ValueError``) for bad input; the caller turns
     it into an ``error`` item. ``sidecar``: parsed ``<name>.json`` (logo boxes, prompt metadata).
+    ``segmentation``: a cut-out to use instead of segmenting (the gate's evaluation injects
+    known-bad cut-outs this way); it must have the decoded photo's size.
     """
     timer = _Timer()
     meta = dict(sidecar or {})
     with timer("decode"):  # 1. load and validate
         decoded = decode_image(data, name=name, config=config.decode)
     with timer("segment"):  # 2. alpha matte + mask
-        seg = segment_image(decoded, stages.segmenter, config.segment.use_alpha_channel)
+        if segmentation is not None and segmentation.mask.shape != decoded.size_hw:
+            raise ValueError(f"segmentation has size {segmentation.mask.shape}, the photo {decoded.size_hw}")
+        seg = segmentation or segment_image(decoded, stages.segmenter, config.segment.use_alpha_channel)
     with timer("place"):  # 3a. logo regions + placement in the output canvas
         boxes = read_sidecar_boxes(meta, decoded.size_hw)
         if boxes is None:
@@ -107,13 +115,15 @@ def process_product(
         control = build_control_maps(placed, stages.depth, config.control)
     with timer("scene"):  # 4. the world around the product (one scene per variant)
         scenes = generate_scenes(stages, placed, control, seed=seed, item_meta=meta)
+    with timer("score"):  # 6a. the cut-out judged from the photo alone (a file's own alpha is trusted)
+        cutout = None if seg.backend == "alpha-channel" else cutout_signals(decoded.rgb, seg.mask)
     variants = []
     for scene in scenes:
         with timer("restore"):  # 5. product back in, logos repaired if repainted
             composite = restore_product(scene, placed, config.restore)
-        with timer("score"):  # 6. consistency metrics + gate
-            metrics = score_composite(placed, composite, scene.image, seg.background_rgb, config.score)
-            verdict = apply_gate(metrics, config.score.gate)
+        with timer("score"):  # 6b. consistency metrics + scene checks + gate
+            metrics, verdict = score_and_gate(placed, composite, scene.image, seg.background_rgb, cutout,
+                                              stages.theme, config)
         variants.append(VariantResult(scene=scene, composite=composite, metrics=metrics, verdict=verdict))
     best = pick_variant(variants)
     provenance = {
@@ -133,6 +143,17 @@ def process_product(
     return ProductResult(decoded=decoded, segmentation=seg, placed=placed, control=control, scene=best.scene,
                          composite=best.composite, metrics=best.metrics, verdict=best.verdict, timings_ms=timer.ms,
                          provenance=provenance, variants=tuple(variants))
+
+
+def score_and_gate(placed: PlacedProduct, composite: np.ndarray, plate: np.ndarray,
+                   background_rgb: tuple[float, float, float], cutout: CutoutSignals | None, theme: Theme,
+                   config: PipelineConfig) -> tuple[Metrics, Verdict]:
+    """Step 6b: appearance metrics of ``composite`` (HWC uint8) against the placed product on
+    ``plate`` (the scene), the cut-out signals, the scene checks, and the gate's verdict."""
+    metrics = score_composite(placed, composite, plate, background_rgb, config.score)
+    checks = scene_signals(composite, placed.mask, placed.placement.horizon_y, theme.rgb_colors())
+    metrics = with_checks(metrics, cutout, checks)
+    return metrics, apply_gate(metrics, config.score.gate)
 
 
 def generate_scenes(stages: Stages, placed: PlacedProduct, control: ControlMaps, *, seed: int,

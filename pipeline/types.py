@@ -141,16 +141,24 @@ class Metrics:
     logo_ssim_min: float | None
     expansion: float
     halo: float
+    # Cut-out confidence, judged from the photo and the mask alone (pipeline.score.cutout);
+    # None when not computed.
+    cutout_edge_off: float | None = None
+    cutout_base_off: float | None = None
+    cutout_backdrop_in: float | None = None
+    cutout_product_out: float | None = None
+    cutout_cut_through: float | None = None
+    cutout_confidence: float | None = None
+    # Scene checks on the frame around the product (pipeline.score.scene_checks).
+    scene_lightness: float | None = None
+    scene_detail: float | None = None
+    scene_noise: float | None = None
+    scene_extra_object: float | None = None
+    scene_palette_de: float | None = None
+    scene_contact: float | None = None
 
     def as_dict(self) -> dict[str, float | None]:
-        return {
-            "delta_e00_mean": self.delta_e00_mean,
-            "delta_e00_p95": self.delta_e00_p95,
-            "ssim": self.ssim,
-            "logo_ssim_min": self.logo_ssim_min,
-            "expansion": self.expansion,
-            "halo": self.halo,
-        }
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Printed text and logos are dense clusters of short, strong edges; the product's own outline and
 smooth shading are not. We close Canny edges inside the eroded product mask into blobs and keep
-the blobs that are edge-dense, not too large, and not too small.
+the blobs that are edge-dense, not too large, and not too small. A dense label whose blob merged
+with the product's own edges (and so is too large and too sparse as a whole) is found by a
+second pass over windows of high edge density.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import numpy as np
 from pipeline.types import BoxXYXY
 
 WORK_SIDE = 512
+DENSE_WIN = 11  # px at the work size: the window of the edge-density pass
+DENSE_MIN = 0.14  # share of edge pixels in that window that marks printed text
 
 
 def read_sidecar_boxes(sidecar: dict[str, Any] | None, image_hw: tuple[int, int]) -> tuple[BoxXYXY, ...] | None:
@@ -53,6 +57,39 @@ def parse_sidecar(data: bytes, name: str) -> dict[str, Any]:
     return parsed
 
 
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection area / the smaller box's area, for xyxy boxes."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return iw * ih / max(smaller, 1)
+
+
+def _dense_windows(edges: np.ndarray, inner: np.ndarray, product_area: float,
+                   taken: list[tuple[int, int, int, int]]) -> list[tuple[float, tuple[int, int, int, int]]]:
+    """Second pass for dense printed labels, whose blob merges with the product's own outline
+    and shading edges into one large, sparse blob that the first pass rejects: windows
+    (``DENSE_WIN`` px) where the edge density is at least ``DENSE_MIN`` form the regions.
+    Boxes mostly inside one already ``taken`` are skipped. Returns (score, xyxy) pairs."""
+    density = cv2.blur(edges.astype(np.float32), (DENSE_WIN, DENSE_WIN))
+    dense = ((density >= DENSE_MIN) & inner).astype(np.uint8)
+    dense = cv2.morphologyEx(dense, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(dense, connectivity=8)
+    out = []
+    for i in range(1, n):
+        x, y, bw, bh, area = stats[i]
+        box = (int(x), int(y), int(x + bw), int(y + bh))
+        if not (0.001 * product_area <= area <= 0.5 * product_area) or min(bw, bh) < 6:
+            continue
+        if any(_overlap(box, t) > 0.6 for t in taken):
+            continue
+        d = float(edges[y:y + bh, x:x + bw].mean())
+        out.append((d * np.sqrt(area), box))
+    return out
+
+
 def find_logo_regions(rgb: np.ndarray, mask: np.ndarray, max_regions: int = 6) -> tuple[BoxXYXY, ...]:
     """Text/logo-like boxes inside the product.
 
@@ -87,6 +124,7 @@ def find_logo_regions(rgb: np.ndarray, mask: np.ndarray, max_regions: int = 6) -
         if not (0.001 * product_area <= area <= 0.35 * product_area) or min(bw, bh) < 6 or density < 0.06:
             continue
         candidates.append((density * np.sqrt(area), (x, y, x + bw, y + bh)))
+    candidates += _dense_windows(edges, inner, product_area, [c[1] for c in candidates])
     candidates.sort(key=lambda c: -c[0])
     pad = 2
     boxes = []

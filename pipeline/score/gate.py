@@ -4,6 +4,8 @@ Each reason reads ``"<problem>: <metric label> <value> <op> <threshold>"``, for 
 ``"colour drift: ΔE00 mean 3.21 > 2.00"``. :data:`CHECKS` is the single list of checks (also used
 by the batch report to colour failing metrics); :func:`failed_metric` maps a reason back to the
 metric it is about. A metric that is None (no logo regions) is not gated; a NaN metric fails.
+The cut-out confidence is reported only when no single cut-out signal already failed (a reason
+such as ``"cut-out: outline off any edge 31% > 30%"`` names the signal, its value and limit).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 
 from pipeline.config import GateConfig
 from pipeline.types import Metrics, Verdict
+
+CUTOUT = "cut-out"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,22 @@ CHECKS: tuple[Check, ...] = (
     Check("logo_ssim_min", "logo_ssim_min", "<", "logo damage", "logo SSIM", ".3f"),
     Check("expansion", "expansion_max", ">", "product grew into the scene", "expansion", ".3f"),
     Check("halo", "halo_max", ">", "edge halo", "halo ΔE00", ".2f"),
+    # Cut-out confidence (pipeline.score.cutout): the mask judged from the photo alone.
+    Check("cutout_edge_off", "cutout_edge_off_max", ">", CUTOUT, "outline off any edge", ".0%"),
+    Check("cutout_base_off", "cutout_base_off_max", ">", CUTOUT, "base outline off any edge", ".0%"),
+    Check("cutout_backdrop_in", "cutout_backdrop_in_max", ">", CUTOUT, "backdrop inside the outline", ".0%"),
+    Check("cutout_product_out", "cutout_product_out_max", ">", CUTOUT, "product outside the outline", ".0%"),
+    Check("cutout_cut_through", "cutout_cut_through_max", ">", CUTOUT, "outline cutting through the product",
+          ".1%"),
+    Check("cutout_confidence", "cutout_confidence_min", "<", CUTOUT, "confidence", ".2f"),
+    # Scene checks (pipeline.score.scene_checks).
+    Check("scene_lightness", "scene_lightness_min", "<", "black frame", "backdrop L*", ".1f"),
+    Check("scene_detail", "scene_detail_min", "<", "flat frame", "backdrop L* range", ".2f"),
+    Check("scene_noise", "scene_noise_max", ">", "noise frame", "backdrop pixel noise L*", ".2f"),
+    Check("scene_extra_object", "scene_extra_object_max", ">", "second object in the scene", "foreign region",
+          ".1%"),
+    Check("scene_palette_de", "scene_palette_de_max", ">", "backdrop ignores the theme", "palette ΔE76", ".1f"),
+    Check("scene_contact", "scene_contact_min", "<", "floating product", "contact darkening", ".3f"),
 )
 
 
@@ -59,6 +79,8 @@ def apply_gate(metrics: Metrics, gate: GateConfig) -> Verdict:
             reasons.append(f"invalid metric: {check.label} is NaN")
             continue
         limit = float(getattr(gate, check.threshold))
+        if check.metric == "cutout_confidence" and any(r.startswith(CUTOUT + ":") for r in reasons):
+            continue  # one signal already names the cut-out's problem
         if check.fails(value, limit):
             reasons.append(check.reason(value, limit))
     return Verdict(passed=not reasons, reasons=tuple(reasons))

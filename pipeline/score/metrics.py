@@ -30,6 +30,7 @@ window), never on the whole frame.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 
@@ -38,9 +39,11 @@ import numpy as np
 from pipeline.config import ScoreConfig
 from pipeline.score import pixels
 from pipeline.score.color import delta_e00_srgb
+from pipeline.score.cutout import CutoutSignals
 from pipeline.score.geometry import product_geometry
 from pipeline.score.halo import expected_composite, halo_score
 from pipeline.score.resegment import expansion_mask, expansion_ratio
+from pipeline.score.scene_checks import SceneSignals
 from pipeline.score.ssim import RADIUS, masked_ssim
 from pipeline.types import BoxXYXY, Metrics, PlacedProduct
 
@@ -93,6 +96,16 @@ def score_composite(
         expansion=expansion,
         halo=halo,
     )
+
+
+def with_checks(metrics: Metrics, cutout: CutoutSignals | None, scene: SceneSignals | None) -> Metrics:
+    """``metrics`` with the cut-out signals and scene checks filled in (None: left unset)."""
+    extra: dict[str, float | None] = {}
+    if cutout is not None:
+        extra.update(cutout.as_metrics())
+    if scene is not None:
+        extra.update(scene.as_metrics())
+    return dataclasses.replace(metrics, **extra)
 
 
 def _check_image(name: str, image: object, hw: tuple[int, int] | None) -> None:

@@ -271,3 +271,16 @@ def test_bad_inputs():
         write_reports("not callable", "b", report, [])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="marker"):
         render_html(report, [], template="<html></html>")
+
+
+def test_cutout_signals_are_shown_with_their_thresholds():
+    rec = ItemRecord(id="cut", source="cut.jpg", status="ok", verdict="fail",
+                     reasons=("cut-out: outline off any edge 31% > 25%",),
+                     metrics=_metrics(cutout_edge_off=0.31, cutout_confidence=0.38, scene_noise=0.2),
+                     thumbnails=_thumbs((10, 200, 10)))
+    html = render_html(build_report("b", "s", "h", [rec], extra={"gate": GATE}), [rec])
+    row = re.search(r'<tr class="bad"><th>outline off any edge</th><td class="v">31%</td><td class="t">([^<]*)</td>',
+                    html)
+    assert row and row.group(1) == "≤ 25%"
+    assert "<th>confidence</th><td class=\"v\">0.38</td><td class=\"t\">≥ 0.50</td>" in html
+    assert "<th>backdrop pixel noise L*</th>" in html

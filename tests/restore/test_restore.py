@@ -87,3 +87,17 @@ def test_restore_logos_leaves_background_alone(placed_bottle):
     frame = np.full(placed_bottle.rgb.shape, 77, np.uint8)
     out = restore_logos(frame, placed_bottle, 2.0)
     np.testing.assert_array_equal(out[~placed_bottle.mask], frame[~placed_bottle.mask])
+
+
+def test_a_dense_printed_label_is_found():
+    """mug_red's label (logo, text line, small print) merges with the mug's own edges into one
+    large sparse blob; the dense-window pass still finds the text boxes of the sidecar."""
+    from pipeline.samples import render_sample
+
+    s = render_sample("mug_red")
+    found = find_logo_regions(s.rgb, s.mask)
+    canvas = np.zeros(s.mask.shape, bool)
+    for x0, y0, x1, y1 in found:
+        canvas[y0:y1, x0:x1] = True
+    covered = [canvas[y0:y1, x0:x1].mean() >= 0.5 for x0, y0, x1, y1 in s.logo_boxes]
+    assert sum(covered) >= 2, (found, s.logo_boxes)

@@ -36,7 +36,12 @@ def test_exact_paste_scores_clean(ref, dark_plate):
     assert m.logo_ssim_min == pytest.approx(1.0, abs=1e-6)
     assert m.expansion < 0.005
     assert m.halo < 0.5
-    assert all(isinstance(v, float) for v in m.as_dict().values())
+    values = m.as_dict()
+    assert all(isinstance(values[name], float) for name in
+               ("delta_e00_mean", "delta_e00_p95", "ssim", "logo_ssim_min", "expansion", "halo"))
+    # score_composite fills the appearance metrics; the cut-out and scene checks come from
+    # with_checks (pipeline.compose.score_and_gate), so they stay unset here.
+    assert values["cutout_confidence"] is None and values["scene_noise"] is None
 
 
 def test_uniform_cast_of_growing_strength_grows_delta_e(ref, dark_plate):

@@ -1,0 +1,176 @@
+"""Scene checks: is the frame around the product a plausible scene? Cheap, no weights.
+
+A diffusion backend can return garbage (a black or flat frame, coloured noise, a second product,
+a backdrop in the wrong colours, a product hanging in the air). Each check reads the composite
+outside the product, on a copy whose long side is at most ``WORK_SIDE``:
+
+- ``scene_lightness``: median L* (0..100) of the backdrop: a black frame reads ~0.
+- ``scene_detail``: p99 - p1 of the backdrop's L* after a sigma-1 blur: a flat frame reads ~0
+  (a studio sweep has its gradient, vignette and shadows).
+- ``scene_noise``: median absolute difference (grey level on L*'s 0..100 scale) between the
+  backdrop and its 3x3 blur, on a subsampled grid (no averaging, so pixel noise survives):
+  grain reads < 1, noise > 10.
+- ``scene_extra_object``: the largest region of the backdrop unlike its own row (ΔE76 over
+  ``OBJECT_DE`` to the row's mean colour, ``OBJECT_OPEN`` opened), as a share of the frame:
+  a second product painted in. Backdrops vary top to bottom (wall, floor) but little along a row.
+- ``scene_palette_de``: ΔE76 from the backdrop's median Lab colour to the theme's palette (the
+  nearest point on the segments between any two theme colours); None without a palette.
+- ``scene_contact``: darkening of the floor just under the product's footprint, at full
+  resolution: 1 - median L* of the strip under it / median L* of the floor box around it. None when
+  the base is above the horizon or too near the frame's bottom. A product standing on the
+  floor darkens it where it touches; a floating one does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pipeline.score.inputs import check_image_and_mask
+WORK_SIDE = 256
+PRODUCT_PAD = 3  # work pixels kept clear around the product
+OBJECT_DE = 15.0
+OBJECT_OPEN = 3
+CONTACT_BAND = 0.02  # of the product height: the strip just under the footprint
+FLOOR_BAND = 0.12  # of the product height: the floor box under and around the footprint
+FOOT = 0.02  # of the product height: the lowest rows, whose columns are the footprint
+
+
+@dataclass(frozen=True)
+class SceneSignals:
+    """See the module docstring; ``palette_de`` and ``contact`` may be None (not applicable)."""
+
+    lightness: float
+    detail: float
+    noise: float
+    extra_object: float
+    palette_de: float | None
+    contact: float | None
+
+    def as_metrics(self) -> dict[str, float | None]:
+        return {"scene_lightness": self.lightness, "scene_detail": self.detail, "scene_noise": self.noise,
+                "scene_extra_object": self.extra_object, "scene_palette_de": self.palette_de,
+                "scene_contact": self.contact}
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.ascontiguousarray(rgb).astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
+
+
+def scene_signals(
+    composite: np.ndarray,
+    mask: np.ndarray,
+    horizon_y: int | None = None,
+    palette: Sequence[tuple[int, int, int]] | None = None,
+) -> SceneSignals:
+    """Checks of ``composite`` (HWC uint8) around the product ``mask`` (HW bool, same HW).
+
+    horizon_y: the floor line in output pixels (the contact check runs when the base is at or
+    below it; None: never). palette: the theme's ``#rrggbb`` colours as RGB tuples, or None.
+    Raises ``ValueError`` naming the argument on a wrong shape or dtype.
+    """
+    check_image_and_mask(composite, mask, "composite")
+    h, w = mask.shape
+    scale = min(1.0, WORK_SIDE / max(h, w))
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    small = cv2.resize(composite, size, interpolation=cv2.INTER_AREA)
+    product = cv2.resize(mask.view(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+    product = cv2.dilate(product.view(np.uint8), np.ones((2 * PRODUCT_PAD + 1,) * 2, np.uint8)).view(bool)
+    backdrop = ~product
+    if np.count_nonzero(backdrop) < 64:
+        backdrop = np.ones_like(product)
+    lab = _lab(small)
+    light = lab[..., 0]
+    bg_light = light[backdrop]
+    lightness = float(np.median(bg_light))
+    blurred = cv2.GaussianBlur(light, (0, 0), 1.0)[backdrop]
+    p1, p99 = np.percentile(blurred, [1.0, 99.0])
+    return SceneSignals(
+        lightness=lightness,
+        detail=float(p99 - p1),
+        noise=_noise(composite, mask),
+        extra_object=_extra_object(lab, backdrop),
+        palette_de=None if not palette else _palette_distance(np.median(lab[backdrop], axis=0), palette),
+        contact=None if horizon_y is None else _contact(composite, mask, horizon_y),
+    )
+
+
+def _noise(composite: np.ndarray, mask: np.ndarray) -> float:
+    """Median |Y - blur3x3(Y)| (Y: grey level scaled to 0..100, close to L*) over the backdrop,
+    on every n-th row and column so that the sample is about ``2 * WORK_SIDE`` on its long side
+    (no averaging: pixel noise survives)."""
+    step = max(1, max(composite.shape[:2]) // (2 * WORK_SIDE))
+    sub = np.ascontiguousarray(composite[::step, ::step])
+    grey = cv2.cvtColor(sub, cv2.COLOR_RGB2GRAY).astype(np.float32) * (100.0 / 255.0)
+    resid = np.abs(grey - cv2.blur(grey, (3, 3)))
+    keep = ~cv2.dilate(np.ascontiguousarray(mask[::step, ::step]).view(np.uint8), np.ones((5, 5), np.uint8)).view(bool)
+    vals = resid[keep]
+    return float(np.median(vals)) if vals.size else 0.0
+
+
+def _extra_object(lab: np.ndarray, backdrop: np.ndarray) -> float:
+    """Largest connected region of the backdrop far from its row's mean colour / frame area.
+
+    Rows mostly covered by the product borrow the nearest well-covered row's colour."""
+    h, w = backdrop.shape
+    weight = backdrop.astype(np.float32)
+    count = weight.sum(axis=1)
+    have = count >= max(4, w // 8)
+    if not have.any():
+        return 0.0
+    rows = np.einsum("hwc,hw->hc", lab, weight) / np.maximum(count, 1.0)[:, None]
+    idx = np.flatnonzero(have)
+    for c in range(3):
+        rows[:, c] = np.interp(np.arange(h), idx, rows[idx, c])
+    d = lab - rows[:, None, :]
+    diff2 = np.einsum("hwc,hwc->hw", d, d)
+    far = ((diff2 > OBJECT_DE**2) & backdrop).view(np.uint8)
+    far = cv2.morphologyEx(far, cv2.MORPH_OPEN, np.ones((OBJECT_OPEN, OBJECT_OPEN), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(far, connectivity=8)
+    if n <= 1:
+        return 0.0
+    return float(stats[1:, cv2.CC_STAT_AREA].max()) / float(h * w)
+
+
+def _palette_distance(colour_lab: np.ndarray, palette: Sequence[tuple[int, int, int]]) -> float:
+    """ΔE76 from one Lab colour to the nearest point of the segments joining the palette colours."""
+    pal = _lab(np.asarray(palette, np.uint8).reshape(1, -1, 3))[0].astype(np.float64)
+    c = np.asarray(colour_lab, np.float64)
+    best = float(np.min(np.linalg.norm(pal - c, axis=1)))
+    for i in range(len(pal)):
+        for j in range(i + 1, len(pal)):
+            a, b = pal[i], pal[j]
+            t = float(np.clip(np.dot(c - a, b - a) / max(float(np.dot(b - a, b - a)), 1e-9), 0.0, 1.0))
+            best = min(best, float(np.linalg.norm(a + t * (b - a) - c)))
+    return best
+
+
+def _contact(composite: np.ndarray, mask: np.ndarray, horizon_y: int) -> float | None:
+    """1 - median L*(the strip just under the footprint) / median L*(the floor box around it).
+
+    The footprint: columns where the mask reaches its lowest ``FOOT`` of the height. None when
+    the base is above ``horizon_y`` or there is no floor below it in the frame.
+    """
+    ys = np.flatnonzero(mask.any(axis=1))
+    top, base = int(ys[0]), int(ys[-1])
+    height = max(base - top + 1, 8)
+    h, w = mask.shape
+    strip = max(2, round(CONTACT_BAND * height))
+    floor_rows = round(FLOOR_BAND * height)
+    if base < horizon_y or base + floor_rows >= h:
+        return None
+    foot = np.flatnonzero(mask[max(0, base - round(FOOT * height)) : base + 1].any(axis=0))
+    x0, x1 = int(foot[0]), int(foot[-1]) + 1
+    pad = (x1 - x0) // 4
+    fx0, fx1 = max(0, x0 - pad), min(w, x1 + pad)
+    box = (slice(base + 1, base + 1 + floor_rows), slice(fx0, fx1))
+    light = _lab(composite[box])[..., 0]
+    free = ~mask[box]
+    under = light[:strip, x0 - fx0 : x1 - fx0][free[:strip, x0 - fx0 : x1 - fx0]]
+    around = light[free]
+    if under.size < 4 or around.size < 16:
+        return None
+    return float(1.0 - np.median(under) / max(float(np.median(around)), 1.0))

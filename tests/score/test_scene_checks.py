@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.score.cutout import CutoutSignals, cutout_signals
+from pipeline.score.scene_checks import scene_signals
+
+
+def _frame(backdrop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A 200x200 composite: a red box standing at y=150 on ``backdrop``."""
+    img = backdrop.copy()
+    mask = np.zeros(img.shape[:2], bool)
+    mask[70:150, 70:130] = True
+    img[mask] = (200, 30, 30)
+    return img, mask
+
+
+def _sweep() -> np.ndarray:
+    y = np.linspace(235, 215, 200, dtype=np.float32)[:, None, None]
+    img = np.repeat(np.repeat(y, 200, axis=1), 3, axis=2)
+    img[150:154, 75:125] *= 0.7  # a contact shadow under the box
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_a_studio_like_frame_reads_plausible():
+    img, mask = _frame(_sweep())
+    s = scene_signals(img, mask, horizon_y=120, palette=[(235, 235, 235), (215, 215, 215)])
+    assert s.lightness > 80 and s.detail > 3 and s.noise < 1 and s.extra_object == 0
+    assert s.palette_de < 2 and s.contact > 0.1
+
+
+def test_flat_black_and_noise_frames():
+    flat = scene_signals(*_frame(np.full((200, 200, 3), 128, np.uint8)))
+    black = scene_signals(*_frame(np.zeros((200, 200, 3), np.uint8)))
+    noise = scene_signals(*_frame(np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)))
+    assert flat.detail < 0.5 and black.lightness < 1 and noise.noise > 10
+
+
+def test_a_second_object_and_an_off_palette_backdrop():
+    plate = _sweep()
+    plate[120:150, 160:190] = (20, 120, 40)
+    s = scene_signals(*_frame(plate), palette=[(235, 235, 235)])
+    assert s.extra_object > 0.015
+    green = scene_signals(*_frame(np.full((200, 200, 3), (40, 160, 60), np.uint8)), palette=[(235, 235, 235)])
+    assert green.palette_de > 40
+
+
+def test_floating_product_has_no_contact_and_above_the_horizon_is_not_judged():
+    y = np.linspace(235, 215, 200, dtype=np.float32)[:, None, None]
+    plain = np.clip(np.repeat(np.repeat(y, 200, axis=1), 3, axis=2), 0, 255).astype(np.uint8)
+    img, mask = _frame(plain)
+    assert abs(scene_signals(img, mask, horizon_y=120).contact) < 0.02
+    assert scene_signals(img, mask, horizon_y=180).contact is None
+
+
+def test_cutout_signals_see_a_grown_and_an_eroded_mask():
+    rng = np.random.default_rng(1)
+    img = np.clip(rng.normal(245, 1.0, (240, 240, 3)), 0, 255).astype(np.uint8)
+    mask = np.zeros((240, 240), bool)
+    mask[60:180, 80:160] = True
+    img[mask] = (40, 90, 160)
+    good = cutout_signals(img, mask)
+    grown = np.zeros_like(mask)
+    grown[52:188, 72:168] = True
+    eroded = np.zeros_like(mask)
+    eroded[66:174, 86:154] = True
+    assert isinstance(good, CutoutSignals) and good.edge_off < 0.05 and good.confidence > 0.9
+    assert cutout_signals(img, grown).edge_off > 0.9 and cutout_signals(img, grown).backdrop_in > 0.9
+    assert cutout_signals(img, eroded).product_out > 0.9
+    assert cutout_signals(img, grown).confidence < 0.1
+
+
+def test_inputs_are_validated():
+    img = np.zeros((20, 20, 3), np.uint8)
+    with pytest.raises(ValueError, match="mask is empty"):
+        cutout_signals(img, np.zeros((20, 20), bool))
+    with pytest.raises(ValueError, match="mask must be an HxW bool"):
+        scene_signals(img, np.zeros((10, 10), bool))
+    with pytest.raises(ValueError, match="rgb must be an HxWx3 uint8"):
+        cutout_signals(img[..., 0], np.ones((20, 20), bool))
