@@ -44,13 +44,13 @@ from logo_recall import logo_recall_tables  # noqa: E402
 
 from pipeline.compose import build_stages, process_product, score_and_gate  # noqa: E402
 from pipeline.config import GateConfig, PipelineConfig, SceneConfig, ShadowConfig  # noqa: E402
-from pipeline.imageio import decode_image, encode_png  # noqa: E402
+from pipeline.io.imageio import decode_image, encode_png  # noqa: E402
 from pipeline.restore.paste import alpha_paste  # noqa: E402
 from pipeline.samples import write_samples  # noqa: E402
 from pipeline.samples.writer import GROUND_TRUTH_DIR  # noqa: E402
 from pipeline.scene.studio import StudioBackend  # noqa: E402
 from pipeline.score import apply_gate, cutout_signals  # noqa: E402
-from pipeline.storage import IMAGE_SUFFIXES  # noqa: E402
+from pipeline.io.storage import IMAGE_SUFFIXES  # noqa: E402
 from pipeline.types import Metrics, Segmentation  # noqa: E402
 
 log = logging.getLogger("gate_eval")

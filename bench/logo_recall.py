@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.imageio import decode_image
+from pipeline.io.imageio import decode_image
 from pipeline.restore.regions import find_logo_regions
 from pipeline.samples import write_samples
 from pipeline.segment.classical import ClassicalSegmenter
-from pipeline.storage import IMAGE_SUFFIXES
+from pipeline.io.storage import IMAGE_SUFFIXES
 
 DEFAULT_PRODUCTS = Path(__file__).resolve().parents[2] / "shared" / "products"
 

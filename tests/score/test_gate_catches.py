@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.compose import build_stages, process_product, score_and_gate
 from pipeline.config import PipelineConfig
-from pipeline.imageio import encode_png
+from pipeline.io.imageio import encode_png
 from pipeline.restore.paste import alpha_paste
 from pipeline.samples import render_sample
 from pipeline.score import cutout_signals
