@@ -1,6 +1,6 @@
 """Batches for the review tests, made by the real pipeline from the generated samples.
 
-``review_batch``: the 11 samples, a copy of one named ``<img src=x onerror=alert(1)>.jpg`` (its
+``review_batch``: the generated samples, a copy of one named ``<img src=x onerror=alert(1)>.jpg`` (its
 name must be shown as text, never run), and a truncated JPEG (an error item). Mugs get two
 variants from a scene backend whose first variant tints the product (as a diffusion repaint
 would, in ``harmonised`` mode), so the page
