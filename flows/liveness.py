@@ -8,6 +8,8 @@ the ``product-scene serve`` process that started it.
   are set ``Crashed``, so the UI and the API tell the truth. Runs on other machines, or that
   died before they recorded their process, are left alone (nothing waits on them: the
   deployment has no concurrency limit, the ledger keeps overlapping runs apart).
+- :func:`crash_dead_runs_of`: the same sweep at the start of every deployed run, so a dead run
+  that start-up missed is marked by the next scheduled run.
 - :func:`watch_serve_parent`: in a flow-run process started by ``serve``, a daemon thread
   watches the parent; once ``serve`` is gone (even by ``kill -9``) it sends this process
   SIGTERM, which Prefect turns into a ``Crashed`` run, and the ledger's leases of this process
@@ -100,6 +102,19 @@ def crash_dead_runs(flow_name: str, deployment_name: str) -> list[str]:
                         run.state_type.value if run.state_type else "?")
             crashed.append(str(run.id))
     return crashed
+
+
+def crash_dead_runs_of(flow_name: str | None, deployment_name: str | None) -> list[str]:
+    """At the start of every deployed run, the same sweep as at ``serve`` start-up (best effort):
+    a dead run that start-up missed (not yet labelled then, or the API busy) is marked at the next
+    scheduled run. Returns the ids marked crashed; logs, never raises."""
+    if not flow_name or not deployment_name:
+        return []
+    try:
+        return crash_dead_runs(flow_name, deployment_name)
+    except Exception as exc:  # noqa: BLE001 - liveness bookkeeping must never fail a batch
+        log.warning("could not look for dead runs of %s: %s", deployment_name, exc)
+        return []
 
 
 def watch_serve_parent(poll_s: float = PARENT_POLL_S) -> bool:

@@ -31,7 +31,7 @@ from prefect.states import State
 from prefect.tasks import exponential_backoff
 
 from flows.artifacts import BatchStats, publish
-from flows.liveness import record_run_owner, watch_serve_parent
+from flows.liveness import crash_dead_runs_of, record_run_owner, watch_serve_parent
 from flows.params import BatchOptions
 from flows.runners import make_task_runner
 from flows.worker import get_bucket, get_ledger, get_runner, needs_lock, pipeline_guard, runner_builds
@@ -326,10 +326,11 @@ def process_bucket(
     install_log_redaction()
     logger = get_run_logger()
     cfg = resolve_config(config, config_path)
-    from prefect.runtime import flow_run
+    from prefect.runtime import deployment, flow_run
 
     watch_serve_parent()
     record_run_owner(flow_run.id)
+    crash_dead_runs_of(flow_run.flow_name, deployment.name)
     holder = str(flow_run.id or uuid.uuid4())
     storage = options.storage
     job = ItemJob(
