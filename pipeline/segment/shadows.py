@@ -6,8 +6,10 @@ shadow or a faint mirror image stays in the mask. Here the backdrop grows again,
 
 1. candidates: mask pixels whose colour a dimmed backdrop explains (lighter than ``MIN_RATIO`` of
    the backdrop, chroma shift small for the darkening: a shadow may pick up some tint from the
-   product, more where it is darker), a pale tinted one (a faint mirror image), or the backdrop
-   itself (near the fitted surface, or near the local mean of known backdrop where a vignette or
+   product, more where it is darker), a pale tinted one (a faint mirror image), a shadow tinted
+   by light bounced off the product next to it (its chroma shift points towards the local product
+   colour and goes at most ``TINT_SHARE`` of the way: a pink shadow under a pink sandal), or the
+   backdrop itself (near the fitted surface, or near the local mean of known backdrop where a vignette or
    a graded sweep makes the fit drift);
 2. the backdrop grows into the candidates through steps of at most ``STEP_DL`` in (slightly
    blurred) lightness from pixel to pixel: a shadow or a reflection fades smoothly into the floor;
@@ -99,6 +101,40 @@ def _near_local_backdrop(lab: np.ndarray, backdrop: np.ndarray, radius: int,
     return out
 
 
+TINT_SHARE = 0.35  # a bounce tint moves the backdrop's chroma at most this share of the way to the product's
+TINT_MIN_CHROMA = 10.0  # ΔC*ab between product and backdrop under which no tint is told apart
+
+
+def _tinted_by_product(lab: np.ndarray, bg_lab: np.ndarray, product: np.ndarray, radius: int,
+                       inner: tuple[slice, slice]) -> np.ndarray:
+    """HW bool, true inside ``inner`` only: a shadow tinted by light bounced off the product next to
+    it (a pink shadow under a pink sandal). Its chroma shift from the backdrop points towards the
+    local product colour (the mean Lab of ``product`` pixels in a (2 radius + 1)^2 box, on a coarser
+    grid) and goes less than ``TINT_SHARE`` of the way; across that direction it stays within what a
+    plain shadow may drift. Lightness as for a shadow.
+    lab, bg_lab: HWC float32 Lab; product: HW bool, pixels taken for product so far."""
+    step = max(1, radius // 8)
+    local, cover = normalized_blur(np.ascontiguousarray(lab[::step, ::step]), product[::step, ::step],
+                                   2 * (radius // step) + 1)
+    size = (lab.shape[1], lab.shape[0])
+    local = cv2.resize(local, size, interpolation=cv2.INTER_LINEAR)[inner]
+    cover = cv2.resize(cover, size, interpolation=cv2.INTER_LINEAR)[inner]
+    part, bg = lab[inner], bg_lab[inner]
+    to_product = local[..., 1:] - bg[..., 1:]
+    reach = np.linalg.norm(to_product, axis=2)
+    unit = to_product / np.maximum(reach, 1e-3)[..., None]
+    shift = part[..., 1:] - bg[..., 1:]
+    along = np.einsum("hwc,hwc->hw", shift, unit)
+    across = np.abs(shift[..., 0] * unit[..., 1] - shift[..., 1] * unit[..., 0])
+    dark = bg[..., 0] - part[..., 0]
+    ratio = part[..., 0] / np.maximum(bg[..., 0], 1e-3)
+    out = np.zeros(lab.shape[:2], bool)
+    out[inner] = ((cover > 0.05) & (reach > TINT_MIN_CHROMA) & (along >= 0) & (along <= TINT_SHARE * reach)
+                  & (across <= BASE_CHROMA + CHROMA_PER_DL * np.maximum(dark, 0))
+                  & (ratio > MIN_RATIO) & (ratio < MAX_RATIO))
+    return out & product
+
+
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of two same-length 1-D arrays; 0 when either is (nearly) constant."""
     if a.size < 3 or not (a.std() > 1e-6 and b.std() > 1e-6):
@@ -137,6 +173,7 @@ def _peel(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarra
     deviation = np.zeros(mask.shape, np.float32)
     cand[inner], deviation[inner] = shadow_candidates(lab[inner], bg_lab[inner])
     cand |= _near_local_backdrop(lab, backdrop, pad, inner)
+    cand |= _tinted_by_product(lab, bg_lab, mask & ~cand, pad, inner)
     cand &= mask
     if not cand.any() or mask.all():
         return mask
