@@ -109,30 +109,30 @@ def _tinted_by_product(lab: np.ndarray, bg_lab: np.ndarray, product: np.ndarray,
                        inner: tuple[slice, slice]) -> np.ndarray:
     """HW bool, true inside ``inner`` only: a shadow tinted by light bounced off the product next to
     it (a pink shadow under a pink sandal). Its chroma shift from the backdrop points towards the
-    local product colour (the mean Lab of ``product`` pixels in a (2 radius + 1)^2 box, on a coarser
+    local product colour (the mean a*b* of ``product`` pixels in a (2 radius + 1)^2 box, on a coarser
     grid) and goes less than ``TINT_SHARE`` of the way; across that direction it stays within what a
-    plain shadow may drift. Lightness as for a shadow.
+    plain shadow may drift. Lightness as for a shadow. Tested only at the ``product`` pixels.
     lab, bg_lab: HWC float32 Lab; product: HW bool, pixels taken for product so far."""
     step = max(1, radius // 8)
-    local, cover = normalized_blur(np.ascontiguousarray(lab[::step, ::step]), product[::step, ::step],
+    local, cover = normalized_blur(np.ascontiguousarray(lab[::step, ::step, 1:]), product[::step, ::step],
                                    2 * (radius // step) + 1)
-    size = (lab.shape[1], lab.shape[0])
-    local = cv2.resize(local, size, interpolation=cv2.INTER_LINEAR)[inner]
-    cover = cv2.resize(cover, size, interpolation=cv2.INTER_LINEAR)[inner]
+    coarse = np.dstack([local, cover])
+    fine = cv2.resize(coarse, (lab.shape[1], lab.shape[0]), interpolation=cv2.INTER_LINEAR)[inner]
     part, bg = lab[inner], bg_lab[inner]
-    to_product = local[..., 1:] - bg[..., 1:]
-    reach = np.linalg.norm(to_product, axis=2)
-    unit = to_product / np.maximum(reach, 1e-3)[..., None]
-    shift = part[..., 1:] - bg[..., 1:]
-    along = np.einsum("hwc,hwc->hw", shift, unit)
-    across = np.abs(shift[..., 0] * unit[..., 1] - shift[..., 1] * unit[..., 0])
-    dark = bg[..., 0] - part[..., 0]
     ratio = part[..., 0] / np.maximum(bg[..., 0], 1e-3)
+    ys, xs = np.nonzero(product[inner] & (ratio > MIN_RATIO) & (ratio < MAX_RATIO) & (fine[..., 2] > 0.05))
+    px, bgp, near = part[ys, xs], bg[ys, xs], fine[ys, xs]
+    pa, pb = near[:, 0] - bgp[:, 1], near[:, 1] - bgp[:, 2]  # towards the product
+    sa, sb = px[:, 1] - bgp[:, 1], px[:, 2] - bgp[:, 2]  # the pixel's shift
+    reach2 = pa * pa + pb * pb
+    dot = sa * pa + sb * pb  # along * reach
+    cross = sa * pb - sb * pa  # across * reach
+    drift = BASE_CHROMA + CHROMA_PER_DL * np.maximum(bgp[:, 0] - px[:, 0], 0)
+    ok = ((reach2 > TINT_MIN_CHROMA ** 2) & (dot >= 0) & (dot <= TINT_SHARE * reach2)
+          & (cross * cross <= drift * drift * reach2))
     out = np.zeros(lab.shape[:2], bool)
-    out[inner] = ((cover > 0.05) & (reach > TINT_MIN_CHROMA) & (along >= 0) & (along <= TINT_SHARE * reach)
-                  & (across <= BASE_CHROMA + CHROMA_PER_DL * np.maximum(dark, 0))
-                  & (ratio > MIN_RATIO) & (ratio < MAX_RATIO))
-    return out & product
+    out[inner[0].start + ys[ok], inner[1].start + xs[ok]] = True
+    return out
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
