@@ -105,6 +105,21 @@ TINT_SHARE = 0.35  # a bounce tint moves the backdrop's chroma at most this shar
 TINT_MIN_CHROMA = 10.0  # ΔC*ab between product and backdrop under which no tint is told apart
 
 
+def tinted_towards(px: np.ndarray, bg: np.ndarray, product_ab: np.ndarray) -> np.ndarray:
+    """N bool: pixels (``px`` N x 3 Lab) whose chroma shift from the backdrop (``bg`` N x 3 Lab)
+    points towards the product colour next to them (``product_ab`` N x 2 a*b*) and goes at most
+    ``TINT_SHARE`` of the way, drifting across that direction no more than a plain shadow may; where
+    product and backdrop differ by more than ``TINT_MIN_CHROMA``. No square roots: compared squared."""
+    pa, pb = product_ab[:, 0] - bg[:, 1], product_ab[:, 1] - bg[:, 2]  # towards the product
+    sa, sb = px[:, 1] - bg[:, 1], px[:, 2] - bg[:, 2]  # the pixel's shift
+    reach2 = pa * pa + pb * pb
+    dot = sa * pa + sb * pb  # along * reach
+    cross = sa * pb - sb * pa  # across * reach
+    drift = BASE_CHROMA + CHROMA_PER_DL * np.maximum(bg[:, 0] - px[:, 0], 0)
+    return ((reach2 > TINT_MIN_CHROMA ** 2) & (dot >= 0) & (dot <= TINT_SHARE * reach2)
+            & (cross * cross <= drift * drift * reach2))
+
+
 def _tinted_by_product(lab: np.ndarray, bg_lab: np.ndarray, product: np.ndarray, radius: int,
                        inner: tuple[slice, slice]) -> np.ndarray:
     """HW bool, true inside ``inner`` only: a shadow tinted by light bounced off the product next to
@@ -122,14 +137,7 @@ def _tinted_by_product(lab: np.ndarray, bg_lab: np.ndarray, product: np.ndarray,
     ratio = part[..., 0] / np.maximum(bg[..., 0], 1e-3)
     ys, xs = np.nonzero(product[inner] & (ratio > MIN_RATIO) & (ratio < MAX_RATIO) & (fine[..., 2] > 0.05))
     px, bgp, near = part[ys, xs], bg[ys, xs], fine[ys, xs]
-    pa, pb = near[:, 0] - bgp[:, 1], near[:, 1] - bgp[:, 2]  # towards the product
-    sa, sb = px[:, 1] - bgp[:, 1], px[:, 2] - bgp[:, 2]  # the pixel's shift
-    reach2 = pa * pa + pb * pb
-    dot = sa * pa + sb * pb  # along * reach
-    cross = sa * pb - sb * pa  # across * reach
-    drift = BASE_CHROMA + CHROMA_PER_DL * np.maximum(bgp[:, 0] - px[:, 0], 0)
-    ok = ((reach2 > TINT_MIN_CHROMA ** 2) & (dot >= 0) & (dot <= TINT_SHARE * reach2)
-          & (cross * cross <= drift * drift * reach2))
+    ok = tinted_towards(px, bgp, near[:, :2])
     out = np.zeros(lab.shape[:2], bool)
     out[inner[0].start + ys[ok], inner[1].start + xs[ok]] = True
     return out
@@ -217,9 +225,10 @@ def trim_shadow_fringe(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) ->
     """Mask (HW bool) without the thin strip of contact shadow along its outline.
 
     A strip a few pixels wide under an edge gives no region to judge, so it is judged per pixel:
-    layer by layer from the outline (at most ``FRINGE_PX``), a pixel goes when it is a shadow
-    candidate, clearly darker than the fitted backdrop, and much closer in colour to the backdrop
-    next to it than to the product next to it (where those two differ enough to tell).
+    layer by layer from the outline (at most ``FRINGE_PX``), a pixel goes when it is a shadow (plain,
+    or tinted towards the product next to it), clearly darker than the fitted backdrop, much closer
+    in colour to the backdrop next to it than to the product next to it (where those two differ
+    enough to tell).
     lab, bg_lab: HWC float32 Lab of the work image and the fitted backdrop.
     """
     ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
@@ -242,6 +251,7 @@ def trim_shadow_fringe(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) ->
     yh, xh = yb // 2, xb // 2
     px, pr, fl, bgp = part[yb, xb], product[yh, xh], floor[yh, xh], bg_lab[box][yb, xb]
     cand, _ = shadow_candidates(px[None], bgp[None])
+    cand |= tinted_towards(px, bgp, pr[:, 1:])[None]  # or a shadow tinted by the product next to it
     to_product = np.linalg.norm(px - pr, axis=1)
     to_floor = np.linalg.norm(px - fl, axis=1)
     ok = (cand[0] & (bgp[:, 0] - px[:, 0] > FRINGE_DARKER) & (p_cover[yh, xh] > 0.02) & (f_cover[yh, xh] > 0.02)
