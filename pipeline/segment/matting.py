@@ -32,10 +32,12 @@ def _upsample_crop(mask_small: np.ndarray, out_hw: tuple[int, int], box: tuple[i
     h, w = out_hw
     sh, sw = mask_small.shape
     y0, y1, x0, x1 = box
-    # Pixel-centre mapping identical to cv2.resize(INTER_LINEAR) over the whole frame.
-    map_x = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * (sw / w) - 0.5)[None, :].repeat(y1 - y0, 0)
-    map_y = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * (sh / h) - 0.5)[:, None].repeat(x1 - x0, 1)
-    out = cv2.remap(soft, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # Pixel-centre mapping of cv2.resize(INTER_LINEAR) over the whole frame, as one affine map
+    # (no per-pixel coordinate arrays to build).
+    fx, fy = sw / w, sh / h
+    to_src = np.array([[fx, 0.0, (x0 + 0.5) * fx - 0.5], [0.0, fy, (y0 + 0.5) * fy - 0.5]])
+    out = cv2.warpAffine(soft, to_src, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_REPLICATE)
     return np.clip(out, 0.0, 1.0)
 
 

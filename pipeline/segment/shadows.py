@@ -6,8 +6,10 @@ shadow or a faint mirror image stays in the mask. Here the backdrop grows again,
 
 1. candidates: mask pixels whose colour a dimmed backdrop explains (lighter than ``MIN_RATIO`` of
    the backdrop, chroma shift small for the darkening: a shadow may pick up some tint from the
-   product, more where it is darker), a pale tinted one (a faint mirror image), or the backdrop
-   itself (near the fitted surface, or near the local mean of known backdrop where a vignette or
+   product, more where it is darker), a pale tinted one (a faint mirror image), a shadow tinted
+   by light bounced off the product next to it (its chroma shift points towards the local product
+   colour and goes at most ``TINT_SHARE`` of the way: a pink shadow under a pink sandal), or the
+   backdrop itself (near the fitted surface, or near the local mean of known backdrop where a vignette or
    a graded sweep makes the fit drift);
 2. the backdrop grows into the candidates through steps of at most ``STEP_DL`` in (slightly
    blurred) lightness from pixel to pixel: a shadow or a reflection fades smoothly into the floor;
@@ -99,6 +101,48 @@ def _near_local_backdrop(lab: np.ndarray, backdrop: np.ndarray, radius: int,
     return out
 
 
+TINT_SHARE = 0.35  # a bounce tint moves the backdrop's chroma at most this share of the way to the product's
+TINT_MIN_CHROMA = 10.0  # ΔC*ab between product and backdrop under which no tint is told apart
+
+
+def tinted_towards(px: np.ndarray, bg: np.ndarray, product_ab: np.ndarray) -> np.ndarray:
+    """N bool: pixels (``px`` N x 3 Lab) whose chroma shift from the backdrop (``bg`` N x 3 Lab)
+    points towards the product colour next to them (``product_ab`` N x 2 a*b*) and goes at most
+    ``TINT_SHARE`` of the way, drifting across that direction no more than a plain shadow may; where
+    product and backdrop differ by more than ``TINT_MIN_CHROMA``. No square roots: compared squared."""
+    pa, pb = product_ab[:, 0] - bg[:, 1], product_ab[:, 1] - bg[:, 2]  # towards the product
+    sa, sb = px[:, 1] - bg[:, 1], px[:, 2] - bg[:, 2]  # the pixel's shift
+    reach2 = pa * pa + pb * pb
+    dot = sa * pa + sb * pb  # along * reach
+    cross = sa * pb - sb * pa  # across * reach
+    drift = BASE_CHROMA + CHROMA_PER_DL * np.maximum(bg[:, 0] - px[:, 0], 0)
+    return ((reach2 > TINT_MIN_CHROMA ** 2) & (dot >= 0) & (dot <= TINT_SHARE * reach2)
+            & (cross * cross <= drift * drift * reach2))
+
+
+def _tinted_by_product(lab: np.ndarray, bg_lab: np.ndarray, product: np.ndarray, radius: int,
+                       inner: tuple[slice, slice]) -> np.ndarray:
+    """HW bool, true inside ``inner`` only: a shadow tinted by light bounced off the product next to
+    it (a pink shadow under a pink sandal). Its chroma shift from the backdrop points towards the
+    local product colour (the mean a*b* of ``product`` pixels in a (2 radius + 1)^2 box, on a coarser
+    grid) and goes less than ``TINT_SHARE`` of the way; across that direction it stays within what a
+    plain shadow may drift. Lightness as for a shadow. Tested only at the ``product`` pixels.
+    lab, bg_lab: HWC float32 Lab; product: HW bool, pixels taken for product so far."""
+    step = max(1, radius // 8)
+    local, cover = normalized_blur(np.ascontiguousarray(lab[::step, ::step, 1:]), product[::step, ::step],
+                                   2 * (radius // step) + 1)
+    coarse = np.dstack([local, cover])
+    fine = cv2.resize(coarse, (lab.shape[1], lab.shape[0]), interpolation=cv2.INTER_LINEAR)[inner]
+    part, bg = lab[inner], bg_lab[inner]
+    ratio = part[..., 0] / np.maximum(bg[..., 0], 1e-3)
+    ys, xs = np.nonzero(product[inner] & (ratio > MIN_RATIO) & (ratio < MAX_RATIO) & (fine[..., 2] > 0.05))
+    px, bgp, near = part[ys, xs], bg[ys, xs], fine[ys, xs]
+    ok = tinted_towards(px, bgp, near[:, :2])
+    out = np.zeros(lab.shape[:2], bool)
+    out[inner[0].start + ys[ok], inner[1].start + xs[ok]] = True
+    return out
+
+
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of two same-length 1-D arrays; 0 when either is (nearly) constant."""
     if a.size < 3 or not (a.std() > 1e-6 and b.std() > 1e-6):
@@ -137,6 +181,7 @@ def _peel(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarra
     deviation = np.zeros(mask.shape, np.float32)
     cand[inner], deviation[inner] = shadow_candidates(lab[inner], bg_lab[inner])
     cand |= _near_local_backdrop(lab, backdrop, pad, inner)
+    cand |= _tinted_by_product(lab, bg_lab, mask & ~cand, pad, inner)
     cand &= mask
     if not cand.any() or mask.all():
         return mask
@@ -180,9 +225,10 @@ def trim_shadow_fringe(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) ->
     """Mask (HW bool) without the thin strip of contact shadow along its outline.
 
     A strip a few pixels wide under an edge gives no region to judge, so it is judged per pixel:
-    layer by layer from the outline (at most ``FRINGE_PX``), a pixel goes when it is a shadow
-    candidate, clearly darker than the fitted backdrop, and much closer in colour to the backdrop
-    next to it than to the product next to it (where those two differ enough to tell).
+    layer by layer from the outline (at most ``FRINGE_PX``), a pixel goes when it is a shadow (plain,
+    or tinted towards the product next to it), clearly darker than the fitted backdrop, much closer
+    in colour to the backdrop next to it than to the product next to it (where those two differ
+    enough to tell).
     lab, bg_lab: HWC float32 Lab of the work image and the fitted backdrop.
     """
     ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
@@ -205,6 +251,7 @@ def trim_shadow_fringe(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) ->
     yh, xh = yb // 2, xb // 2
     px, pr, fl, bgp = part[yb, xb], product[yh, xh], floor[yh, xh], bg_lab[box][yb, xb]
     cand, _ = shadow_candidates(px[None], bgp[None])
+    cand |= tinted_towards(px, bgp, pr[:, 1:])[None]  # or a shadow tinted by the product next to it
     to_product = np.linalg.norm(px - pr, axis=1)
     to_floor = np.linalg.norm(px - fl, axis=1)
     ok = (cand[0] & (bgp[:, 0] - px[:, 0] > FRINGE_DARKER) & (p_cover[yh, xh] > 0.02) & (f_cover[yh, xh] > 0.02)

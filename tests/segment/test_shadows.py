@@ -58,3 +58,23 @@ def test_thin_contact_shadow_strip_is_trimmed_and_the_product_kept():
     out = trim_shadow_fringe(lab, bg, mask)
     assert not out[80:83].any()
     assert out[30:80, 30:90].all()
+
+
+def test_shadow_tinted_by_the_product_is_peeled():
+    """A pink block casts a short shadow that picks up its pink: too tinted for a plain shadow, but
+    its chroma moves only part of the way towards the block's."""
+    rgb = np.full((200, 200, 3), 250, np.uint8)
+    pink = np.array([235, 60, 110], np.float32)
+    rgb[40:120, 50:150] = pink.astype(np.uint8)
+    for i, y in enumerate(range(120, 165)):
+        grey = 220 + 30 * i / 45
+        tint = 0.2 * (1 - i / 45)
+        rgb[y, 45:155] = np.round((1 - tint) * grey + tint * pink * grey / 250).astype(np.uint8)
+    mask = np.zeros((200, 200), bool)
+    mask[40:165, 45:155] = True
+    lab = to_lab(rgb)
+    bg = np.broadcast_to(to_lab(np.full((1, 1, 3), 250, np.uint8)), lab.shape).copy()
+    assert not shadow_candidates(lab, bg)[0][122:126, 50:150].any()  # too pink for a plain shadow
+    out = peel_shadows(lab, bg, mask, *_extra(lab, mask))
+    assert out[124:165].mean() < 0.05  # the tinted shadow is gone (but for its ends)
+    assert out[40:120, 50:150].all()  # the block stays whole
