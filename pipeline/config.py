@@ -137,7 +137,7 @@ class GateConfig(_Strict):
     delta_e00_p95_max: float = 5.0
     ssim_min: float = 0.95
     logo_ssim_min: float = 0.90
-    expansion_max: float = 0.03
+    expansion_max: float = 0.008
     halo_max: float = 3.0
     # Cut-out confidence (chosen from bench/gate_eval.py's curves; see docs/gate.md).
     cutout_edge_off_max: float = Field(0.25, ge=0, le=1, description="share of the outline off any photo edge")

@@ -29,7 +29,7 @@ def test_reason_text_names_metric_value_and_threshold():
         ("delta_e00_p95", 7.8, "colour drift: ΔE00 p95 7.80 > 5.00"),
         ("ssim", 0.912, "detail loss: SSIM 0.912 < 0.950"),
         ("logo_ssim_min", 0.8123, "logo damage: logo SSIM 0.812 < 0.900"),
-        ("expansion", 0.041, "product grew into the scene: expansion 0.041 > 0.030"),
+        ("expansion", 0.041, "product grew into the scene: expansion 0.041 > 0.008"),
         ("halo", 4.2, "edge halo: halo ΔE00 4.20 > 3.00"),
         ("cutout_edge_off", 0.31, "cut-out: outline off any edge 31% > 25%"),
         ("cutout_base_off", 0.5, "cut-out: base outline off any edge 50% > 20%"),
