@@ -152,7 +152,7 @@ class GateConfig(_Strict):
     scene_noise_max: float = Field(6.0, gt=0, description="backdrop pixel noise (L*)")
     scene_extra_object_max: float = Field(0.003, ge=0, le=1, description="largest foreign region / frame")
     scene_palette_de_max: float = Field(30.0, gt=0, description="backdrop colour to the theme palette, ΔE76")
-    scene_contact_min: float = Field(0.02, description="darkening under the base: a floating product")
+    scene_contact_min: float = Field(0.08, description="darkening under the base: a floating product")
 
 
 class ScoreConfig(_Strict):

@@ -42,7 +42,7 @@ def test_reason_text_names_metric_value_and_threshold():
         ("scene_noise", 25.0, "noise frame: backdrop pixel noise L* 25.00 > 6.00"),
         ("scene_extra_object", 0.061, "second object in the scene: foreign region 6.1% > 0.3%"),
         ("scene_palette_de", 41.0, "backdrop ignores the theme: palette ΔE76 41.0 > 30.0"),
-        ("scene_contact", 0.001, "floating product: contact darkening 0.001 < 0.020"),
+        ("scene_contact", 0.001, "floating product: contact darkening 0.001 < 0.080"),
     ],
 )
 def test_each_check_fails_with_its_reason(field, value, expected):

@@ -54,6 +54,26 @@ def test_floating_product_has_no_contact_and_above_the_horizon_is_not_judged():
     assert scene_signals(img, mask, horizon_y=180).contact is None
 
 
+def test_an_arched_base_is_judged_where_it_touches():
+    # A cap-like product: two feet at y=150 and an arch between them; the floor is darkened only
+    # under the feet. Under the arch the floor is bare, which must not read as floating.
+    y = np.linspace(235, 215, 200, dtype=np.float32)[:, None, None]
+    img = np.repeat(np.repeat(y, 200, axis=1), 3, axis=2)
+    mask = np.zeros((200, 200), bool)
+    mask[70:120, 50:150] = True
+    mask[120:150, 50:62] = True
+    mask[120:150, 138:150] = True
+    img[150:154, 50:62] *= 0.7
+    img[150:154, 138:150] *= 0.7
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    img[mask] = (200, 30, 30)
+    touching = scene_signals(img, mask, horizon_y=120).contact
+    assert touching > 0.1
+    img[150:154, 50:62] = img[160:164, 50:62]  # the shadow under the feet gone: floating
+    img[150:154, 138:150] = img[160:164, 138:150]
+    assert scene_signals(img, mask, horizon_y=120).contact < 0.02
+
+
 def test_cutout_signals_see_a_grown_and_an_eroded_mask():
     rng = np.random.default_rng(1)
     img = np.clip(rng.normal(245, 1.0, (240, 240, 3)), 0, 255).astype(np.uint8)
