@@ -59,7 +59,7 @@ DEFAULT_DOCS = Path(__file__).resolve().parents[1] / "docs"
 MAX_SIDE = 1024
 THEME = "marble-counter"
 SWEPT = ("cutout_edge_off_max", "cutout_base_off_max", "cutout_backdrop_in_max", "cutout_product_out_max",
-         "cutout_cut_through_max", "cutout_confidence_min")
+         "cutout_cut_through_max", "cutout_continues_out_max", "cutout_confidence_min")
 
 
 @dataclasses.dataclass
@@ -328,7 +328,7 @@ def plot_curves(rows: list[dict[str, Any]], gate: GateConfig, out_dir: Path) -> 
     fig, axes = plt.subplots(1, len(SWEPT), figsize=(3.4 * len(SWEPT), 2.9), squeeze=False)
     for ax, field in zip(axes[0], SWEPT):
         current = getattr(gate, field)
-        values = np.linspace(0.001, 0.06, 33) if field == "cutout_cut_through_max" else np.linspace(0.02, 0.98, 33)
+        values = np.linspace(0.001, 0.06, 33) if field in ("cutout_cut_through_max", "cutout_continues_out_max") else np.linspace(0.02, 0.98, 33)
         pts = sweep(rows, gate, field, values)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "-", color="#c33", label="false alarms (clean real)")
         ax.plot([p[0] for p in pts], [p[2] for p in pts], "-", color="#2a6", label="caught (visible cut-out)")

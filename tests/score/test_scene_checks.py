@@ -91,6 +91,21 @@ def test_cutout_signals_see_a_grown_and_an_eroded_mask():
     assert cutout_signals(img, grown).confidence < 0.1
 
 
+def test_a_pale_part_bitten_off_at_the_side_is_seen_continuing_past_the_outline():
+    # A light-grey product on a white backdrop (darker, same chroma: shadow-like), its right side
+    # cut off by a straight line through it: the same colour on both sides of that line.
+    rng = np.random.default_rng(2)
+    img = np.clip(rng.normal(245, 1.0, (240, 240, 3)), 0, 255).astype(np.uint8)
+    mask = np.zeros((240, 240), bool)
+    mask[60:180, 80:160] = True
+    img[mask] = 215
+    assert cutout_signals(img, mask).continues_out == 0.0
+    bitten = mask.copy()
+    bitten[60:150, 140:160] = False
+    s = cutout_signals(img, bitten)
+    assert s.continues_out > 0.05 and s.confidence < 0.5
+
+
 def test_inputs_are_validated():
     img = np.zeros((20, 20, 3), np.uint8)
     with pytest.raises(ValueError, match="mask is empty"):
