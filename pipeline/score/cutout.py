@@ -23,7 +23,8 @@ mask instead, in a crop around the mask at ``WORK_SIDE`` long side at most:
   product (a bite taken out of a coloured part, backdrop leaking in).
 - ``cutout_continues_out``: share of the outline, above the base, that is off any edge and has
   the same colour on both sides (within ``CUT_DE``) where the outside is not the backdrop surface
-  (ΔE76 over ``CONTINUE_BG_K * t_bg``, shadow-like or not): the product continues past the outline
+  (ΔE76 over ``CONTINUE_BG_K * t_bg``, shadow-like or not) 2-5 and 7-10 px out, so a part
+  thinner than that (a rim's lip line) does not count: the product continues past the outline
   (a pale part dropped, backdrop leaking in through a weak edge). Unlike ``cutout_cut_through`` it
   compares with the fitted backdrop surface at each pixel and keeps shadow-like colours, so a
   white or grey part, slightly darker than the backdrop with its chroma, still counts; the base is
@@ -168,7 +169,7 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
         product_out = float(np.mean(unlike & ~shadow))
     else:
         product_out = 0.0
-    in_mean, out_mean = _side_means(crop, m8)
+    in_mean, out_mean, far_mean = _side_means(crop, m8)
     cut_through = _cut_through(in_mean, out_mean, m8, outline & ~near_edge, bg.rgb, max(OUT_DE, 3.0 * t_bg))
     # 5. The product continuing past the outline (above the base), judged against the surface.
     above = outline & ~near_edge & ~base
@@ -177,26 +178,32 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
         ys, xs = np.nonzero(above)
         ty = np.minimum(((ys + y0) * (tiny.shape[0] / sh)).astype(np.intp), tiny.shape[0] - 1)
         tx = np.minimum(((xs + x0) * (tiny.shape[1] / sw)).astype(np.intp), tiny.shape[1] - 1)
-        a, b = _at_half(in_mean, ys, xs), _at_half(out_mean, ys, xs)
-        same = _delta_e(a, b) < CUT_DE
-        not_bg = _delta_e(b, bg.lab[ty, tx]) > CONTINUE_BG_K * t_bg
+        a, b, c = _at_half(in_mean, ys, xs), _at_half(out_mean, ys, xs), _at_half(far_mean, ys, xs)
+        ref = bg.lab[ty, tx]
+        same = (_delta_e(a, b) < CUT_DE) & (_delta_e(a, c) < CUT_DE)
+        not_bg = (_delta_e(b, ref) > CONTINUE_BG_K * t_bg) & (_delta_e(c, ref) > CONTINUE_BG_K * t_bg)
         continues_out = float(np.count_nonzero(same & not_bg)) / n_line
     return CutoutSignals(edge_off=edge_off, base_off=base_off, backdrop_in=backdrop_in, product_out=product_out,
                          cut_through=cut_through, continues_out=continues_out)
 
 
-def _side_means(crop: np.ndarray, m8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _side_means(crop: np.ndarray, m8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Half-resolution (h/2, w/2, 3) float32 Lab: the local mean colour (``CUT_WIN`` window) of the
-    band 2-4 px inside the outline, and of the band 2-5 px outside it (crop pixels)."""
+    band 2-4 px inside the outline, of the band 2-5 px outside it and of the band 7-10 px outside
+    it (crop pixels)."""
     half = (max(1, crop.shape[1] // 2), max(1, crop.shape[0] // 2))
     lab = _lab(cv2.resize(crop, half, interpolation=cv2.INTER_AREA))
     m_h = cv2.resize(m8, half, interpolation=cv2.INTER_NEAREST)
     inner = (_erode(m_h, 1) & ~_erode(m_h, 2)).astype(np.float32)
     outer = (_dilate(m_h, 3, disc=True) & ~_dilate(m_h, 1, disc=True)).astype(np.float32)
+    far = (_dilate(m_h, 5, disc=True) & ~_dilate(m_h, 3, disc=True)).astype(np.float32)
     k = (CUT_WIN, CUT_WIN)
-    in_mean = cv2.blur(lab * inner[..., None], k) / np.maximum(cv2.blur(inner, k), 1e-3)[..., None]
-    out_mean = cv2.blur(lab * outer[..., None], k) / np.maximum(cv2.blur(outer, k), 1e-3)[..., None]
-    return in_mean, out_mean
+
+    def local_mean(band: np.ndarray, k: tuple[int, int]) -> np.ndarray:
+        return cv2.blur(lab * band[..., None], k) / np.maximum(cv2.blur(band, k), 1e-3)[..., None]
+
+    wide = (2 * CUT_WIN + 1, 2 * CUT_WIN + 1)  # reaches the far band from the outline
+    return local_mean(inner, k), local_mean(outer, k), local_mean(far, wide)
 
 
 def _at_half(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
