@@ -145,7 +145,7 @@ class GateConfig(_Strict):
     cutout_backdrop_in_max: float = Field(0.30, ge=0, le=1, description="share of the inner band that is backdrop")
     cutout_product_out_max: float = Field(0.70, ge=0, le=1, description="share of the outer band that is product")
     cutout_cut_through_max: float = Field(0.012, ge=0, le=1, description="share of the outline cutting the product")
-    cutout_continues_out_max: float = Field(0.005, ge=0, le=1,
+    cutout_continues_out_max: float = Field(0.012, ge=0, le=1,
                                             description="share of the outline the product continues past")
     cutout_confidence_min: float = Field(0.5, ge=0, le=1)
     # Scene checks.

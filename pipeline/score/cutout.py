@@ -63,7 +63,7 @@ BASE_FRAC = 0.2  # the base: the outline in the lowest 20% of the mask's height
 # Each signal's scale in the confidence; the default gate limits (configs/default.yaml) equal them,
 # so one signal at its limit alone gives confidence 0.5.
 CONFIDENCE_SCALES = {"edge_off": 0.25, "base_off": 0.20, "backdrop_in": 0.30, "product_out": 0.70,
-                     "cut_through": 0.012, "continues_out": 0.005}
+                     "cut_through": 0.012, "continues_out": 0.012}
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ def test_reason_text_names_metric_value_and_threshold():
         ("cutout_backdrop_in", 0.5, "cut-out: backdrop inside the outline 50% > 30%"),
         ("cutout_product_out", 0.8, "cut-out: product outside the outline 80% > 70%"),
         ("cutout_cut_through", 0.05, "cut-out: outline cutting through the product 5.0% > 1.2%"),
-        ("cutout_continues_out", 0.03, "cut-out: outline the product continues past 3.0% > 0.5%"),
+        ("cutout_continues_out", 0.03, "cut-out: outline the product continues past 3.0% > 1.2%"),
         ("cutout_confidence", 0.41, "cut-out: confidence 0.41 < 0.50"),
         ("scene_lightness", 0.3, "black frame: backdrop L* 0.3 < 4.0"),
         ("scene_detail", 0.2, "flat frame: backdrop L* range 0.20 < 1.00"),
