@@ -137,7 +137,7 @@ class GateConfig(_Strict):
     delta_e00_p95_max: float = 5.0
     ssim_min: float = 0.95
     logo_ssim_min: float = 0.90
-    expansion_max: float = 0.03
+    expansion_max: float = 0.008
     halo_max: float = 3.0
     # Cut-out confidence (chosen from bench/gate_eval.py's curves; see docs/gate.md).
     cutout_edge_off_max: float = Field(0.25, ge=0, le=1, description="share of the outline off any photo edge")
@@ -145,14 +145,16 @@ class GateConfig(_Strict):
     cutout_backdrop_in_max: float = Field(0.30, ge=0, le=1, description="share of the inner band that is backdrop")
     cutout_product_out_max: float = Field(0.70, ge=0, le=1, description="share of the outer band that is product")
     cutout_cut_through_max: float = Field(0.012, ge=0, le=1, description="share of the outline cutting the product")
+    cutout_continues_out_max: float = Field(0.012, ge=0, le=1,
+                                            description="share of the outline the product continues past")
     cutout_confidence_min: float = Field(0.5, ge=0, le=1)
     # Scene checks.
     scene_lightness_min: float = Field(4.0, ge=0, le=100, description="median backdrop L*: a black frame")
     scene_detail_min: float = Field(1.0, ge=0, description="backdrop L* p99-p1: a flat frame")
     scene_noise_max: float = Field(6.0, gt=0, description="backdrop pixel noise (L*)")
-    scene_extra_object_max: float = Field(0.003, ge=0, le=1, description="largest foreign region / frame")
+    scene_extra_object_max: float = Field(0.0015, ge=0, le=1, description="largest foreign region / frame")
     scene_palette_de_max: float = Field(30.0, gt=0, description="backdrop colour to the theme palette, ΔE76")
-    scene_contact_min: float = Field(0.02, description="darkening under the base: a floating product")
+    scene_contact_min: float = Field(0.08, description="darkening under the base: a floating product")
 
 
 class ScoreConfig(_Strict):

@@ -148,6 +148,7 @@ class Metrics:
     cutout_backdrop_in: float | None = None
     cutout_product_out: float | None = None
     cutout_cut_through: float | None = None
+    cutout_continues_out: float | None = None
     cutout_confidence: float | None = None
     # Scene checks on the frame around the product (pipeline.score.scene_checks).
     scene_lightness: float | None = None

@@ -19,6 +19,7 @@ from tests.fixtures.bad_inputs import CASES, write_corpus
 REPORT_ITEM_KEYS = {"id", "source", "status", "error", "verdict", "reasons", "metrics", "outputs", "timings_ms"}
 METRIC_KEYS = {"delta_e00_mean", "delta_e00_p95", "ssim", "logo_ssim_min", "expansion", "halo",
                "cutout_edge_off", "cutout_base_off", "cutout_backdrop_in", "cutout_product_out", "cutout_cut_through",
+               "cutout_continues_out",
                "cutout_confidence",
                "scene_lightness", "scene_detail", "scene_noise", "scene_extra_object", "scene_palette_de",
                "scene_contact"}
@@ -64,18 +65,21 @@ def test_the_gate_agrees_with_the_samples_true_cutouts(cli_run, samples_dir):
     _, batch, _ = cli_run
     report = json.loads((batch / "report.json").read_text())
     wrong = []
+    n_bad = 0
     for item in report["items"]:
         assert item["status"] == "ok", item["error"]
         mask = cv2.imread(str(batch / item["id"] / "mask.png"), cv2.IMREAD_UNCHANGED) > 127
         stem = Path(item["source"]).stem
         truth = cv2.imread(str(samples_dir / "_ground_truth" / f"{stem}_mask.png"), 0) > 127
         good = iou(mask, truth) >= GOOD_CUTOUT_IOU
+        n_bad += not good
         if (good and item["verdict"] != "pass") or (not good and item["verdict"] != "pass"
                                                     and not all(r.startswith("cut-out:") for r in item["reasons"])):
             wrong.append((item["id"], round(iou(mask, truth), 4), item["reasons"]))
     assert not wrong
     passed = sum(i["verdict"] == "pass" for i in report["items"])
-    assert passed >= len(report["items"]) - 1, "more than one generated sample fails the gate"
+    # Only the samples the segmenter cut badly may fail (each is checked above), and most pass.
+    assert passed >= len(report["items"]) - n_bad and passed > len(report["items"]) // 2
 
 
 def test_outputs_per_product(cli_run, samples_dir):

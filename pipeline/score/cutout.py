@@ -21,6 +21,14 @@ mask instead, in a crop around the mask at ``WORK_SIDE`` long side at most:
 - ``cutout_cut_through``: share of the outline that is off any edge and has the same, non-backdrop
   colour on both sides (local means 2-4 px inside and 2-5 px outside): the mask cuts through the
   product (a bite taken out of a coloured part, backdrop leaking in).
+- ``cutout_continues_out``: share of the outline, above the base, that is off any edge and has
+  the same colour on both sides (within ``CUT_DE``) where the outside is not the backdrop surface
+  (ΔE76 over ``CONTINUE_BG_K * t_bg``, shadow-like or not) 2-5 and 7-10 px out, so a part
+  thinner than that (a rim's lip line) does not count: the product continues past the outline
+  (a pale part dropped, backdrop leaking in through a weak edge). Unlike ``cutout_cut_through`` it
+  compares with the fitted backdrop surface at each pixel and keeps shadow-like colours, so a
+  white or grey part, slightly darker than the backdrop with its chroma, still counts; the base is
+  left out, where a contact shadow next to a shaded base reads the same.
 The backdrop surface is :func:`pipeline.segment.background.fit_background` on a small copy of
 the whole frame (it fits the frame border, so it never sees the mask). ``cutout_confidence``
 combines the signals (:attr:`CutoutSignals.confidence`).
@@ -50,11 +58,12 @@ BG_DE_K = 2.5
 OUT_DE = 6.0
 CUT_DE = 8.0  # ΔE76: inside and outside the outline "the same colour"
 CUT_WIN = 5  # px at half resolution: the window of the local colour means
+CONTINUE_BG_K = 1.5  # x the backdrop threshold: the outside is "not backdrop" for continues_out
 BASE_FRAC = 0.2  # the base: the outline in the lowest 20% of the mask's height
 # Each signal's scale in the confidence; the default gate limits (configs/default.yaml) equal them,
 # so one signal at its limit alone gives confidence 0.5.
 CONFIDENCE_SCALES = {"edge_off": 0.25, "base_off": 0.20, "backdrop_in": 0.30, "product_out": 0.70,
-                     "cut_through": 0.012}
+                     "cut_through": 0.012, "continues_out": 0.012}
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class CutoutSignals:
     backdrop_in: float
     product_out: float
     cut_through: float = 0.0
+    continues_out: float = 0.0
 
     @property
     def confidence(self) -> float:
@@ -78,7 +88,7 @@ class CutoutSignals:
         return {"cutout_edge_off": self.edge_off, "cutout_base_off": self.base_off,
                 "cutout_backdrop_in": self.backdrop_in,
                 "cutout_product_out": self.product_out, "cutout_cut_through": self.cut_through,
-                "cutout_confidence": self.confidence}
+                "cutout_continues_out": self.continues_out, "cutout_confidence": self.confidence}
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
@@ -159,31 +169,59 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
         product_out = float(np.mean(unlike & ~shadow))
     else:
         product_out = 0.0
-    cut_through = _cut_through(crop, m8, outline & ~near_edge, bg.rgb, max(OUT_DE, 3.0 * t_bg))
+    in_mean, out_mean, far_mean = _side_means(crop, m8)
+    cut_through = _cut_through(in_mean, out_mean, m8, outline & ~near_edge, bg.rgb, max(OUT_DE, 3.0 * t_bg))
+    # 5. The product continuing past the outline (above the base), judged against the surface.
+    above = outline & ~near_edge & ~base
+    continues_out = 0.0
+    if above.any() and n_line:
+        ys, xs = np.nonzero(above)
+        ty = np.minimum(((ys + y0) * (tiny.shape[0] / sh)).astype(np.intp), tiny.shape[0] - 1)
+        tx = np.minimum(((xs + x0) * (tiny.shape[1] / sw)).astype(np.intp), tiny.shape[1] - 1)
+        a, b, c = _at_half(in_mean, ys, xs), _at_half(out_mean, ys, xs), _at_half(far_mean, ys, xs)
+        ref = bg.lab[ty, tx]
+        same = (_delta_e(a, b) < CUT_DE) & (_delta_e(a, c) < CUT_DE)
+        not_bg = (_delta_e(b, ref) > CONTINUE_BG_K * t_bg) & (_delta_e(c, ref) > CONTINUE_BG_K * t_bg)
+        continues_out = float(np.count_nonzero(same & not_bg)) / n_line
     return CutoutSignals(edge_off=edge_off, base_off=base_off, backdrop_in=backdrop_in, product_out=product_out,
-                         cut_through=cut_through)
+                         cut_through=cut_through, continues_out=continues_out)
 
 
-def _cut_through(crop: np.ndarray, m8: np.ndarray, off_edge: np.ndarray, bg_rgb: tuple[float, float, float],
-                 min_de: float) -> float:
-    """Share of the outline that cuts through a uniform part of the product: off any edge, the
-    colour just outside (2-5 px) the same as just inside (2-4 px, within ``CUT_DE`` ΔE76), and
-    not the backdrop's (over ``min_de``, and not shadow-like). At half resolution (local means)."""
-    n_line = int(np.count_nonzero(m8 - cv2.erode(m8, np.ones((3, 3), np.uint8))))
-    if n_line == 0 or not off_edge.any():
-        return 0.0
+def _side_means(crop: np.ndarray, m8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Half-resolution (h/2, w/2, 3) float32 Lab: the local mean colour (``CUT_WIN`` window) of the
+    band 2-4 px inside the outline, of the band 2-5 px outside it and of the band 7-10 px outside
+    it (crop pixels)."""
     half = (max(1, crop.shape[1] // 2), max(1, crop.shape[0] // 2))
     lab = _lab(cv2.resize(crop, half, interpolation=cv2.INTER_AREA))
     m_h = cv2.resize(m8, half, interpolation=cv2.INTER_NEAREST)
     inner = (_erode(m_h, 1) & ~_erode(m_h, 2)).astype(np.float32)
     outer = (_dilate(m_h, 3, disc=True) & ~_dilate(m_h, 1, disc=True)).astype(np.float32)
+    far = (_dilate(m_h, 5, disc=True) & ~_dilate(m_h, 3, disc=True)).astype(np.float32)
     k = (CUT_WIN, CUT_WIN)
-    in_mean = cv2.blur(lab * inner[..., None], k) / np.maximum(cv2.blur(inner, k), 1e-3)[..., None]
-    out_mean = cv2.blur(lab * outer[..., None], k) / np.maximum(cv2.blur(outer, k), 1e-3)[..., None]
+
+    def local_mean(band: np.ndarray, k: tuple[int, int]) -> np.ndarray:
+        return cv2.blur(lab * band[..., None], k) / np.maximum(cv2.blur(band, k), 1e-3)[..., None]
+
+    wide = (2 * CUT_WIN + 1, 2 * CUT_WIN + 1)  # reaches the far band from the outline
+    return local_mean(inner, k), local_mean(outer, k), local_mean(far, wide)
+
+
+def _at_half(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """(N, C) values of a half-resolution image at full-resolution crop pixels (ys, xs)."""
+    return img[np.minimum(ys // 2, img.shape[0] - 1), np.minimum(xs // 2, img.shape[1] - 1)]
+
+
+def _cut_through(in_mean: np.ndarray, out_mean: np.ndarray, m8: np.ndarray, off_edge: np.ndarray,
+                 bg_rgb: tuple[float, float, float], min_de: float) -> float:
+    """Share of the outline that cuts through a uniform part of the product: off any edge, the
+    colour just outside (2-5 px) the same as just inside (2-4 px, within ``CUT_DE`` ΔE76), and
+    not the backdrop's (over ``min_de``, and not shadow-like). ``in_mean`` / ``out_mean``: the
+    half-resolution local means of :func:`_side_means`."""
+    n_line = int(np.count_nonzero(m8 - cv2.erode(m8, np.ones((3, 3), np.uint8))))
+    if n_line == 0 or not off_edge.any():
+        return 0.0
     ys, xs = np.nonzero(off_edge)
-    yh = np.minimum(ys // 2, half[1] - 1)
-    xh = np.minimum(xs // 2, half[0] - 1)
-    a, b = in_mean[yh, xh], out_mean[yh, xh]
+    a, b = _at_half(in_mean, ys, xs), _at_half(out_mean, ys, xs)
     bg = _lab(np.asarray(bg_rgb, np.float32).clip(0, 255).astype(np.uint8).reshape(1, 1, 3))[0, 0]
     same = _delta_e(a, b) < CUT_DE
     bg_rows = np.broadcast_to(bg, b.shape)

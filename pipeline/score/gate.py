@@ -51,13 +51,15 @@ CHECKS: tuple[Check, ...] = (
     Check("cutout_product_out", "cutout_product_out_max", ">", CUTOUT, "product outside the outline", ".0%"),
     Check("cutout_cut_through", "cutout_cut_through_max", ">", CUTOUT, "outline cutting through the product",
           ".1%"),
+    Check("cutout_continues_out", "cutout_continues_out_max", ">", CUTOUT, "outline the product continues past",
+          ".1%"),
     Check("cutout_confidence", "cutout_confidence_min", "<", CUTOUT, "confidence", ".2f"),
     # Scene checks (pipeline.score.scene_checks).
     Check("scene_lightness", "scene_lightness_min", "<", "black frame", "backdrop L*", ".1f"),
     Check("scene_detail", "scene_detail_min", "<", "flat frame", "backdrop L* range", ".2f"),
     Check("scene_noise", "scene_noise_max", ">", "noise frame", "backdrop pixel noise L*", ".2f"),
     Check("scene_extra_object", "scene_extra_object_max", ">", "second object in the scene", "foreign region",
-          ".1%"),
+          ".2%"),
     Check("scene_palette_de", "scene_palette_de_max", ">", "backdrop ignores the theme", "palette ΔE76", ".1f"),
     Check("scene_contact", "scene_contact_min", "<", "floating product", "contact darkening", ".3f"),
 )

@@ -83,7 +83,7 @@ def score_composite(
     logo_min = _logo_ssim_min(reference, composite, plate)
 
     # 5. Growth into the scene, and background leaking around the edge.
-    grown = expansion_mask(geom, ref_c, comp_c, plate_c, config.expansion_band_px)
+    grown = expansion_mask(geom, ref_c, comp_c, plate_c, config.expansion_band_px, expected=expected_c)
     expansion = expansion_ratio(grown, geom.mask)
     ring = geom.ring_out(1.0, float(config.halo_band_px))
     halo = halo_score(comp_c, expected_c, ring, source_background_rgb)

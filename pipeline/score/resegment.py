@@ -12,7 +12,13 @@ by colour:
    is still below its ΔE76 to the nearest background colour, and it is not shadow-like.
    Shadow-like: for some background colour, the pixel is darker, its L* is at least
    ``SHADOW_L_RATIO`` of that colour's L*, and its (a*, b*) lies within ``SHADOW_CHROMA_DE``.
-4. Only product-like 8-connected components touching the 1-px dilation of the product's
+4. Changed toward the product: when the expected composite (reference pasted on the plate with
+   its alpha) is given, a pixel outside the hard mask within ``band_px`` whose composite colour
+   moved more than ``CHANGED_DE`` from the expected one, toward the product (nearer a product
+   colour than the expected colour is), is product-like too, shadow-like or not, and in the
+   soft edge (0 < alpha < 0.5) as well: a plate has its shadows already, so a darker pixel that
+   was not there is growth, not shadow.
+5. Only product-like 8-connected components touching the 1-px dilation of the product's
    support (alpha > 0) count.
 
 expansion = (|reseg ∪ mask| - |mask|) / |mask| = new product pixels outside the mask / mask area.
@@ -37,6 +43,7 @@ KMEANS_ITERS = 8
 MARGIN_DE = 10.0
 SHADOW_L_RATIO = 0.45
 SHADOW_CHROMA_DE = 8.0
+CHANGED_DE = 5.0
 _MIN_RING_PIXELS = 16
 
 
@@ -116,10 +123,12 @@ def expansion_mask(
     plate: np.ndarray,
     band_px: int,
     seed: int = 0,
+    expected: np.ndarray | None = None,
 ) -> np.ndarray:
     """Crop-sized HW bool: composite pixels outside the product that look like product.
 
-    reference_rgb / composite / plate: crop-sized HWC uint8 (``geom.crop`` of the full frames).
+    reference_rgb / composite / plate / expected (the reference pasted on the plate, optional):
+    crop-sized HWC uint8 (``geom.crop`` of the full frames).
     """
     band = (geom.alpha == 0) & geom.ring_out(1.0, float(band_px))
     out = np.zeros_like(geom.mask)
@@ -142,12 +151,12 @@ def expansion_mask(
     planar = np.ascontiguousarray(srgb_to_lab(pixels.gather(composite, band)).T)  # (3, N)
     product_like = _min_dist(planar, product_c) + MARGIN_DE < _min_dist(planar, background_c)
     candidates = np.flatnonzero(product_like)
-    if candidates.size == 0:
-        return out
     product_like[candidates[_shadow_like(planar[:, candidates], background_c)]] = False
-    if not product_like.any():
-        return out
     out[band] = product_like
+    if expected is not None:
+        out |= _changed_toward_product(geom, composite, expected, product_c, band_px)
+    if not out.any():
+        return out
 
     # 3. Keep components that touch the product.
     n, labels = cv2.connectedComponents(out.view(np.uint8), connectivity=8)
@@ -157,6 +166,22 @@ def expansion_mask(
     keep[labels[touch & out]] = True
     keep[0] = False
     return keep[labels]
+
+
+def _changed_toward_product(geom: ProductGeometry, composite: np.ndarray, expected: np.ndarray,
+                            product_c: np.ndarray, band_px: int) -> np.ndarray:
+    """Crop-sized HW bool: pixels outside the hard mask (within ``band_px``) whose composite
+    colour left the expected one by over ``CHANGED_DE`` ΔE76 and came nearer the product colours."""
+    out = np.zeros_like(geom.mask)
+    band = ~geom.mask & geom.ring_out(0.0, float(band_px))
+    if not band.any():
+        return out
+    comp = np.ascontiguousarray(srgb_to_lab(pixels.gather(composite, band)).T)
+    exp = np.ascontiguousarray(srgb_to_lab(pixels.gather(expected, band)).T)
+    moved = np.sqrt(((comp - exp) ** 2).sum(axis=0)) > CHANGED_DE
+    toward = _min_dist(comp, product_c) < _min_dist(exp, product_c)
+    out[band] = moved & toward
+    return out
 
 
 def expansion_ratio(grown: np.ndarray, mask: np.ndarray) -> float:

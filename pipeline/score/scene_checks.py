@@ -151,8 +151,10 @@ def _palette_distance(colour_lab: np.ndarray, palette: Sequence[tuple[int, int, 
 def _contact(composite: np.ndarray, mask: np.ndarray, horizon_y: int) -> float | None:
     """1 - median L*(the strip just under the footprint) / median L*(the floor box around it).
 
-    The footprint: columns where the mask reaches its lowest ``FOOT`` of the height. None when
-    the base is above ``horizon_y`` or there is no floor below it in the frame.
+    The footprint: the columns where the mask reaches its lowest ``FOOT`` of the height; the
+    strip is the ``CONTACT_BAND`` rows just under each such column's lowest mask pixel (so an
+    arched base, a cap's brim or a chair's legs, is judged where it touches, not under the arch).
+    None when the base is above ``horizon_y`` or there is no floor below it in the frame.
     """
     ys = np.flatnonzero(mask.any(axis=1))
     top, base = int(ys[0]), int(ys[-1])
@@ -162,15 +164,24 @@ def _contact(composite: np.ndarray, mask: np.ndarray, horizon_y: int) -> float |
     floor_rows = round(FLOOR_BAND * height)
     if base < horizon_y or base + floor_rows >= h:
         return None
-    foot = np.flatnonzero(mask[max(0, base - round(FOOT * height)) : base + 1].any(axis=0))
+    y_lo = max(0, base - round(FOOT * height))
+    band = mask[y_lo : base + 1]
+    foot = np.flatnonzero(band.any(axis=0))
     x0, x1 = int(foot[0]), int(foot[-1]) + 1
     pad = (x1 - x0) // 4
     fx0, fx1 = max(0, x0 - pad), min(w, x1 + pad)
-    box = (slice(base + 1, base + 1 + floor_rows), slice(fx0, fx1))
+    box = (slice(y_lo, base + 1 + floor_rows), slice(fx0, fx1))
     light = _lab(composite[box])[..., 0]
     free = ~mask[box]
-    under = light[:strip, x0 - fx0 : x1 - fx0][free[:strip, x0 - fx0 : x1 - fx0]]
-    around = light[free]
+    # Rows (in the box) of each footprint column's lowest mask pixel, then the strip under it.
+    lowest = band.shape[0] - 1 - np.argmax(band[::-1, foot], axis=0)
+    rows = np.arange(light.shape[0])[:, None]
+    under_box = np.zeros_like(free)
+    under_box[:, foot - fx0] = (rows > lowest[None]) & (rows <= lowest[None] + strip)
+    under = light[under_box & free]
+    around_box = free.copy()
+    around_box[: base + 1 - y_lo] = False
+    around = light[around_box]
     if under.size < 4 or around.size < 16:
         return None
     return float(1.0 - np.median(under) / max(float(np.median(around)), 1.0))

@@ -29,20 +29,21 @@ def test_reason_text_names_metric_value_and_threshold():
         ("delta_e00_p95", 7.8, "colour drift: ΔE00 p95 7.80 > 5.00"),
         ("ssim", 0.912, "detail loss: SSIM 0.912 < 0.950"),
         ("logo_ssim_min", 0.8123, "logo damage: logo SSIM 0.812 < 0.900"),
-        ("expansion", 0.041, "product grew into the scene: expansion 0.041 > 0.030"),
+        ("expansion", 0.041, "product grew into the scene: expansion 0.041 > 0.008"),
         ("halo", 4.2, "edge halo: halo ΔE00 4.20 > 3.00"),
         ("cutout_edge_off", 0.31, "cut-out: outline off any edge 31% > 25%"),
         ("cutout_base_off", 0.5, "cut-out: base outline off any edge 50% > 20%"),
         ("cutout_backdrop_in", 0.5, "cut-out: backdrop inside the outline 50% > 30%"),
         ("cutout_product_out", 0.8, "cut-out: product outside the outline 80% > 70%"),
         ("cutout_cut_through", 0.05, "cut-out: outline cutting through the product 5.0% > 1.2%"),
+        ("cutout_continues_out", 0.03, "cut-out: outline the product continues past 3.0% > 1.2%"),
         ("cutout_confidence", 0.41, "cut-out: confidence 0.41 < 0.50"),
         ("scene_lightness", 0.3, "black frame: backdrop L* 0.3 < 4.0"),
         ("scene_detail", 0.2, "flat frame: backdrop L* range 0.20 < 1.00"),
         ("scene_noise", 25.0, "noise frame: backdrop pixel noise L* 25.00 > 6.00"),
-        ("scene_extra_object", 0.061, "second object in the scene: foreign region 6.1% > 0.3%"),
+        ("scene_extra_object", 0.061, "second object in the scene: foreign region 6.10% > 0.15%"),
         ("scene_palette_de", 41.0, "backdrop ignores the theme: palette ΔE76 41.0 > 30.0"),
-        ("scene_contact", 0.001, "floating product: contact darkening 0.001 < 0.020"),
+        ("scene_contact", 0.001, "floating product: contact darkening 0.001 < 0.080"),
     ],
 )
 def test_each_check_fails_with_its_reason(field, value, expected):
@@ -53,7 +54,8 @@ def test_each_check_fails_with_its_reason(field, value, expected):
 
 def test_all_failures_reported_in_check_order():
     bad = Metrics(delta_e00_mean=9, delta_e00_p95=20, ssim=0.5, logo_ssim_min=0.1, expansion=0.5, halo=30,
-                  cutout_edge_off=0.9, cutout_base_off=0.9, cutout_backdrop_in=0.9, cutout_product_out=0.9, cutout_cut_through=0.5, cutout_confidence=0.0,
+                  cutout_edge_off=0.9, cutout_base_off=0.9, cutout_backdrop_in=0.9, cutout_product_out=0.9, cutout_cut_through=0.5, cutout_continues_out=0.5,
+                  cutout_confidence=0.0,
                   scene_lightness=0.0, scene_detail=0.0, scene_noise=40.0, scene_extra_object=0.5,
                   scene_palette_de=80.0, scene_contact=0.0)
     v = apply_gate(bad, GATE)

@@ -238,3 +238,17 @@ def test_p95_with_implicit_zeros_matches_numpy(n_values, n_zeros):
     values = np.random.default_rng(n_values).uniform(0.01, 10, n_values).astype(np.float32)
     want = np.percentile(np.concatenate([np.zeros(n_zeros, np.float32), values]), 95.0)
     assert _percentile_with_zeros(values, n_zeros, 95.0) == pytest.approx(float(want), rel=1e-6)
+
+
+def test_shadow_like_growth_that_the_plate_lacks_is_expansion(ref, monkeypatch):
+    # A neutral grey rim grown onto a light neutral plate is darker with the same chroma, so the
+    # colour rule takes it for a shadow; the plate has no such shadow, so it is growth.
+    grey = dataclasses.replace(ref, rgb=np.where(ref.mask[..., None], np.uint8(140), ref.rgb).astype(np.uint8))
+    light = scenes.plate(rgb=(220, 220, 220))
+    comp = scenes.paste(grey, light)
+    ring = scenes.ring_outside(grey, 4) & (grey.alpha == 0)
+    comp[ring] = 140
+    assert score_composite(grey, comp, light, WHITE, CFG).expansion > 0.02
+    # Without the changed-from-expected rule the same growth reads as a shadow.
+    monkeypatch.setattr(resegment, "CHANGED_DE", 1e9)
+    assert score_composite(grey, comp, light, WHITE, CFG).expansion < 0.005

@@ -54,6 +54,26 @@ def test_floating_product_has_no_contact_and_above_the_horizon_is_not_judged():
     assert scene_signals(img, mask, horizon_y=180).contact is None
 
 
+def test_an_arched_base_is_judged_where_it_touches():
+    # A cap-like product: two feet at y=150 and an arch between them; the floor is darkened only
+    # under the feet. Under the arch the floor is bare, which must not read as floating.
+    y = np.linspace(235, 215, 200, dtype=np.float32)[:, None, None]
+    img = np.repeat(np.repeat(y, 200, axis=1), 3, axis=2)
+    mask = np.zeros((200, 200), bool)
+    mask[70:120, 50:150] = True
+    mask[120:150, 50:62] = True
+    mask[120:150, 138:150] = True
+    img[150:154, 50:62] *= 0.7
+    img[150:154, 138:150] *= 0.7
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    img[mask] = (200, 30, 30)
+    touching = scene_signals(img, mask, horizon_y=120).contact
+    assert touching > 0.1
+    img[150:154, 50:62] = img[160:164, 50:62]  # the shadow under the feet gone: floating
+    img[150:154, 138:150] = img[160:164, 138:150]
+    assert scene_signals(img, mask, horizon_y=120).contact < 0.02
+
+
 def test_cutout_signals_see_a_grown_and_an_eroded_mask():
     rng = np.random.default_rng(1)
     img = np.clip(rng.normal(245, 1.0, (240, 240, 3)), 0, 255).astype(np.uint8)
@@ -69,6 +89,21 @@ def test_cutout_signals_see_a_grown_and_an_eroded_mask():
     assert cutout_signals(img, grown).edge_off > 0.9 and cutout_signals(img, grown).backdrop_in > 0.9
     assert cutout_signals(img, eroded).product_out > 0.9
     assert cutout_signals(img, grown).confidence < 0.1
+
+
+def test_a_pale_part_bitten_off_at_the_side_is_seen_continuing_past_the_outline():
+    # A light-grey product on a white backdrop (darker, same chroma: shadow-like), its right side
+    # cut off by a straight line through it: the same colour on both sides of that line.
+    rng = np.random.default_rng(2)
+    img = np.clip(rng.normal(245, 1.0, (240, 240, 3)), 0, 255).astype(np.uint8)
+    mask = np.zeros((240, 240), bool)
+    mask[60:180, 80:160] = True
+    img[mask] = 215
+    assert cutout_signals(img, mask).continues_out == 0.0
+    bitten = mask.copy()
+    bitten[60:150, 140:160] = False
+    s = cutout_signals(img, bitten)
+    assert s.continues_out > 0.05 and s.confidence < 0.5
 
 
 def test_inputs_are_validated():
