@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gate_confusion import confusion_rows, confusion_table
+from gate_confusion import ConfusionRow, confusion_table
 from pipeline.compose import build_stages, process_product
 from pipeline.config import PipelineConfig, SegmentConfig
 from pipeline.io.imageio import decode_image, encode_png
@@ -157,12 +157,14 @@ def write_contact_sheet(rows: list[Scored], path: Path) -> None:
     atomic_write_file(path, encode_png(np.concatenate(padded, axis=0)))
 
 
-def gate_table(images: Path) -> None:
-    """Gate in exact mode (studio backend, default config) on every photo in ``images``."""
+def gate_table(products: Path) -> None:
+    """Gate in exact mode (studio backend, default config) on every photo in ``products/images``,
+    then the confusion table of the gate against each cut-out's IoU with ``products/masks``."""
+    images, masks = products / "images", products / "masks"
     print("\n## Gate in exact mode on every real photo (studio backend, default config)\n")
     config = PipelineConfig()
     stages = build_stages(config)
-    rows, errors = [], 0
+    rows, confusion, errors = [], [], 0
     print("| image | verdict | ΔE00 mean | ΔE00 p95 | SSIM | logo SSIM | expansion | halo | reasons |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for p in sorted(images.iterdir()):
@@ -176,6 +178,9 @@ def gate_table(images: Path) -> None:
             continue
         m = r.metrics
         rows.append(r)
+        if (mask := masks / f"{p.stem}.png").is_file():
+            confusion.append(ConfusionRow(p.stem, iou(r.segmentation.mask, read_mask(mask)), r.verdict.passed,
+                                          r.verdict.reasons))
         logo = "–" if m.logo_ssim_min is None else f"{m.logo_ssim_min:.3f}"
         print(f"| {p.name} | {r.verdict.label} | {m.delta_e00_mean:.3f} | {m.delta_e00_p95:.3f} | {m.ssim:.4f} | "
               f"{logo} | {m.expansion:.4f} | {m.halo:.3f} | {'; '.join(r.verdict.reasons)} |")
@@ -184,7 +189,7 @@ def gate_table(images: Path) -> None:
           f"mean ΔE00 {statistics.mean(r.metrics.delta_e00_mean for r in rows):.4f}")
 
     print("\n## The gate against cut-out quality (real photos as segmented; goals: bad >= 90% fail, good <= 10%)")
-    print(confusion_table(confusion_rows(args.products, config)))
+    print(confusion_table(confusion))
 
 
 def main() -> None:
@@ -211,7 +216,7 @@ def main() -> None:
     print_summary_table(scored)
 
     if not args.no_gate and (args.products / "images").is_dir():
-        gate_table(args.products / "images")
+        gate_table(args.products)
 
 
 if __name__ == "__main__":
