@@ -363,18 +363,13 @@ def validate_run(config: PipelineConfig, source_url: str, dest_url: str, *, pref
 
 def open_buckets(source_url: str, dest_url: str, storage_options: dict[str, Any] | None) -> tuple[Bucket, Bucket]:
     """Source and destination buckets; storage options go to remote URLs only."""
-    return (Bucket(source_url, _options_for(source_url, storage_options)),
-            Bucket(dest_url, _options_for(dest_url, storage_options)))
+    return (Bucket(source_url, options_for_url(source_url, storage_options)),
+            Bucket(dest_url, options_for_url(dest_url, storage_options)))
 
 
 def _scene_backend_name(config: PipelineConfig, records: list[ItemRecord]) -> str:
     """The scene backend the workers used (as their records say), else the configured one."""
     return next((r.backends["scene"] for r in records if r.backends.get("scene")), config.scene.backend)
-
-
-def _options_for(url: str, storage_options: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Storage options (an S3 endpoint, say) apply to remote URLs only, never to a local folder."""
-    return options_for_url(url, storage_options)
 
 
 def process_group(runner: BatchRunner, ledger: Ledger | None, source: Bucket, group: list[Planned], dest: Bucket,
