@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 USER_ENV = dict(os.environ)  # before bench_stages pins threads to one: the CLI runs as a user runs it
 
-from bench.bench_stages import resample_to_megapixel  # noqa: E402
-from pipeline.batching.pool import available_cores  # noqa: E402
+from bench.bench_stages import resample_to_megapixel
+from pipeline.batch.pool import available_cores
 
 DEFAULT_PRODUCTS = REPO.parent / "shared" / "products" / "images"
 
@@ -112,7 +112,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sets = [("samples", sample_photos, None)]
         if args.products.is_dir():
-            sets.insert(0, (f"real photos at 1 MP", None, args.products))
+            sets.insert(0, ("real photos at 1 MP", None, args.products))
         else:
             print(f"(real photos not found at {args.products}; samples only)")
         for name, make, folder in sets:

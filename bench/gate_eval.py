@@ -48,7 +48,7 @@ from pipeline.io.imageio import decode_image, encode_png  # noqa: E402
 from pipeline.restore.paste import alpha_paste  # noqa: E402
 from pipeline.samples import write_samples  # noqa: E402
 from pipeline.samples.writer import GROUND_TRUTH_DIR  # noqa: E402
-from pipeline.scene.studio import StudioBackend  # noqa: E402
+from pipeline.scene.studio.backend import StudioBackend  # noqa: E402
 from pipeline.score import apply_gate, cutout_signals  # noqa: E402
 from pipeline.io.storage import IMAGE_SUFFIXES  # noqa: E402
 from pipeline.types import Metrics, Segmentation  # noqa: E402

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 logger = logging.getLogger("bench.gpu")
 
@@ -126,9 +126,9 @@ def make_workload(name: str, tiny: bool) -> Workload:
     from pipeline.config import ControlConfig, PlacementConfig
     from pipeline.control.depth import PseudoDepth
     from pipeline.control.maps import build_control_maps
+    from pipeline.place.placement import compute_placement, place_product
     from pipeline.samples.render import render_sample
-    from pipeline.scene.diffusion_inputs import prepare_inputs
-    from pipeline.scene.placement import compute_placement, place_product
+    from pipeline.scene.diffusion.inputs import prepare_inputs
     from pipeline.segment.classical import ClassicalSegmenter
 
     family, side, batch = WORKLOADS[name]
@@ -150,7 +150,7 @@ def bench_theme() -> Any:
 
 
 def backend_config(family: str, accel: dict[str, Any], steps: int) -> Any:
-    from pipeline.scene.diffusion_config import DiffusionConfig
+    from pipeline.scene.diffusion.config import DiffusionConfig
 
     return DiffusionConfig.model_validate({
         "family": family, "base": {"path": "random-weights"}, "scheduler": "unipc", "steps": steps,
@@ -182,9 +182,9 @@ class Runner:
 
     def _backend(self, row: Row, dtype: Any) -> Any:
         from pipeline.models.cache import CachedModel
-        from pipeline.scene.accel import does_cfg, prepare_pipeline, prompt_key
-        from pipeline.scene.diffusion import DiffusionBackend
-        from pipeline.scene.diffusion_pipeline import LoadedPipeline
+        from pipeline.scene.diffusion.accel import does_cfg, prepare_pipeline, prompt_key
+        from pipeline.scene.diffusion.backend import DiffusionBackend
+        from pipeline.scene.diffusion.pipelines import LoadedPipeline
 
         accel_cfg = dict(row.accel)
         if self.tiny and accel_cfg.get("compile", "off") != "off":
@@ -210,7 +210,7 @@ class Runner:
         import torch
 
         from pipeline.models.devices import generator_device
-        from pipeline.scene.accel import to_pil
+        from pipeline.scene.diffusion.accel import to_pil
 
         inp = work.inputs
         gdev = generator_device(self.pipe.unet.device)
@@ -322,7 +322,6 @@ def run(args: argparse.Namespace, on_progress: Any = None) -> dict[str, Any]:
 
 def profile_call(runner: Runner, work: Workload, seeds: list[int], device: str, path: Path, title: str) -> None:
     """One more call under torch.profiler; appends the top operators and the GPU-busy share to ``path``."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])

@@ -78,7 +78,7 @@ def run_family(family: str, args: argparse.Namespace, work: Path) -> dict[str, A
     from pipeline import cli
     from pipeline.config import load_config
     from pipeline.samples import write_samples
-    from pipeline.scene.diffusion import build_diffusion_backend
+    from pipeline.scene.diffusion.backend import build_diffusion_backend
 
     cuda = not args.tiny
     device, dtype = ("cuda", torch.float16) if cuda else ("cpu", torch.float32)

@@ -1,4 +1,4 @@
-"""Recall of the automatic logo/text finder (``pipeline.restore.regions.find_logo_regions``).
+"""Recall of the automatic logo/text finder (``pipeline.place.regions.find_logo_regions``).
 
     python bench/logo_recall.py [--products ../shared/products]
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.io.imageio import decode_image
-from pipeline.restore.regions import find_logo_regions
+from pipeline.place.regions import find_logo_regions
 from pipeline.samples import write_samples
 from pipeline.segment.classical import ClassicalSegmenter
 from pipeline.io.storage import IMAGE_SUFFIXES

@@ -31,12 +31,13 @@ from prefect.states import State
 from prefect.tasks import exponential_backoff
 
 from flows.artifacts import BatchStats, publish
-from flows.liveness import crash_dead_runs_of, record_run_owner, watch_serve_parent
+from flows.dead_runs import crash_dead_runs_of, record_run_owner, watch_serve_parent
 from flows.params import BatchOptions
 from flows.runners import make_task_runner
 from flows.worker import get_bucket, get_ledger, get_runner, needs_lock, pipeline_guard, runner_builds
 from pipeline.batch import new_batch_id, write_batch_reports
 from pipeline.config import PipelineConfig, load_config
+from pipeline.models.fingerprints import config_hash
 from pipeline.errors import UnsafeKeyError
 from pipeline.ledger import (
     Ledger,
@@ -48,7 +49,7 @@ from pipeline.ledger import (
     rejected_name,
     sidecar_key,
 )
-from pipeline.ledger.store import is_transient_error
+from pipeline.io.transient import is_transient_error
 from pipeline.redact import install_log_redaction, redact
 from pipeline.io.storage import IMAGE_SUFFIXES, Bucket, dest_inside_source, safe_key
 from pipeline.report.summary import fallback_counts, fallback_lines
@@ -337,7 +338,7 @@ def process_bucket(
         source_url=source_url, dest_url=dest_url,
         source_options_json=json.dumps(storage.storage_options(source_url), sort_keys=True),
         dest_options_json=json.dumps(storage.storage_options(dest_url), sort_keys=True),
-        config_json=cfg.model_dump_json(), config_hash=cfg.config_hash(), batch_id=new_batch_id(),
+        config_json=cfg.model_dump_json(), config_hash=config_hash(cfg), batch_id=new_batch_id(),
         prefix=options.prefix, lease_ttl_s=options.ledger.lease_ttl_s, heartbeat_s=options.ledger.heartbeat_s,
         lock=needs_lock(cfg, options.runner.lock), on_success=options.on_success,
         processed_prefix=options.processed_prefix, failed_prefix=options.failed_prefix,

@@ -5,7 +5,7 @@ for scheduled runs, executing each in a subprocess. Default schedule: every 15 m
 at a time per serve process, and no deployment-wide concurrency limit, so a run killed with its
 machine never holds up the schedule (the ledger's leases keep overlapping runs apart). At
 start-up, runs an earlier serve left pending or running with their process gone are marked
-crashed; a flow-run process stops when its serve process dies (:mod:`flows.liveness`).
+crashed; a flow-run process stops when its serve process dies (:mod:`flows.dead_runs`).
 Credentials come from this process's environment, never from parameters.
 """
 
@@ -133,7 +133,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         log.warning("PREFECT_API_URL is not set: Prefect will use a temporary local server")
     from prefect.types.entrypoint import EntrypointType
 
-    from flows.liveness import SERVE_PID_ENV, crash_dead_runs
+    from flows.dead_runs import SERVE_PID_ENV, crash_dead_runs
     from flows.process_bucket import process_bucket
 
     schedule: dict[str, Any] = {"interval": args.interval} if args.interval else {"cron": args.cron or DEFAULT_CRON}

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline.batch import BatchRunner
 from pipeline.config import PipelineConfig
+from pipeline.models.fingerprints import config_hash
 from pipeline.ledger import Ledger
 from pipeline.redact import register_storage_options
 from pipeline.io.storage import Bucket
@@ -37,7 +38,7 @@ def get_runner(config_json: str) -> BatchRunner:
         runner = _runners.get(config_json)
         if runner is None:
             config = PipelineConfig.model_validate_json(config_json)
-            log.info("building pipeline %s in process %d", config.config_hash(), os.getpid())
+            log.info("building pipeline %s in process %d", config_hash(config), os.getpid())
             runner = BatchRunner(config)
             _runners[config_json] = runner
             _pipeline_locks[config_json] = threading.Lock()

@@ -182,7 +182,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from pipeline.batch import run_batch, validate_run
-    from pipeline.batching.pool import default_workers
+    from pipeline.batch.pool import default_workers
     from pipeline.config import load_config
     from pipeline.progress import batch_progress
 

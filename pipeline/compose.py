@@ -20,9 +20,9 @@ from pipeline.config import PipelineConfig
 from pipeline.control import DepthEstimator, build_depth_estimator
 from pipeline.control.maps import build_control_maps
 from pipeline.io.imageio import decode_image
-from pipeline.restore import find_logo_regions, read_sidecar_boxes, restore_product
+from pipeline.restore import restore_product
 from pipeline.scene import SceneBackend, build_scene_backend
-from pipeline.scene.placement import compute_placement, place_product
+from pipeline.place import compute_placement, find_logo_regions, place_product, read_sidecar_boxes
 from pipeline.scene.themes import Theme, get_theme
 from pipeline.score import (CutoutSignals, apply_gate, cutout_signals, scene_signals, score_composite,
                             with_checks)

@@ -8,8 +8,6 @@ config never silently does nothing.
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -189,15 +187,6 @@ class PipelineConfig(_Strict):
     output: OutputConfig = OutputConfig()
     # Backend-specific sections (diffusion, ...) live here as plain dicts validated by the backend.
     backends: dict[str, dict[str, Any]] = Field(default_factory=dict)
-
-    def config_hash(self) -> str:
-        """Short stable hash of what decides the outputs (16 hex chars): every value, the themes
-        files' contents, the weights behind model paths and the package version
-        (:func:`pipeline.models.fingerprints.output_inputs`)."""
-        from pipeline.models.fingerprints import output_inputs
-
-        blob = json.dumps(output_inputs(self), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def with_overrides(self, overrides: dict[str, Any]) -> PipelineConfig:
         """A new config with dotted-key overrides applied, e.g. ``{"scene.theme": "marble"}``."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import PlacementConfig
-from pipeline.scene.placement import compute_placement, place_product
+from pipeline.place.placement import compute_placement, place_product
 from pipeline.segment.classical import ClassicalSegmenter
 from pipeline.types import PlacedProduct
 from tests.synthetic import bottle_on_white

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.batch import BatchRunner, item_id_for_key, run_batch, sidecar_key
+from pipeline.batch import BatchRunner, item_id_for_key, run_batch
+from pipeline.ledger.identities import sidecar_key
 from pipeline.cli import main
 from pipeline.config import PipelineConfig
 from pipeline.samples import SAMPLE_SPECS, write_samples

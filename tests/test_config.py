@@ -3,18 +3,19 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import PipelineConfig, load_config
+from pipeline.models.fingerprints import config_hash
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def test_default_yaml_is_exactly_the_defaults():
-    assert load_config(CONFIGS / "default.yaml").config_hash() == PipelineConfig().config_hash()
+    assert config_hash(load_config(CONFIGS / "default.yaml")) == config_hash(PipelineConfig())
 
 
 def test_hash_changes_with_values():
     a = PipelineConfig()
     b = a.with_overrides({"scene.theme": "marble-counter"})
-    assert a.config_hash() != b.config_hash()
+    assert config_hash(a) != config_hash(b)
     assert b.scene.theme == "marble-counter"
 
 
@@ -66,15 +67,15 @@ def test_hash_covers_themes_file_contents_weights_and_package_version(tmp_path, 
     weights.write_bytes(b"weights v1")
     config = PipelineConfig().with_overrides({"scene.themes_file": str(themes),
                                               "segment.sam_checkpoint": str(weights)})
-    before = config.config_hash()
+    before = config_hash(config)
     themes.write_text("shop-grey:\n  backdrop: [180, 180, 180]\n")
-    after_theme = config.config_hash()
+    after_theme = config_hash(config)
     weights.write_bytes(b"weights v2")
-    after_weights = config.config_hash()
+    after_weights = config_hash(config)
     monkeypatch.setattr(pipeline, "__version__", "99.0")
-    after_version = config.config_hash()
+    after_version = config_hash(config)
     assert len({before, after_theme, after_weights, after_version}) == 4
-    assert config.config_hash() == after_version  # stable while nothing changes
+    assert config_hash(config) == after_version  # stable while nothing changes
 
 
 def test_output_format_is_validated():

@@ -4,7 +4,7 @@
 is installed (``pillow-heif``; Pillow's own AVIF support or ``pillow-avif-plugin``). It checks the
 byte size and the header's width*height *before* any pixel is decoded (decompression bombs),
 forces a full decode so truncation is caught, applies the EXIF orientation, converts every mode
-to RGB uint8 HWC and an embedded non-sRGB ICC profile to sRGB (:mod:`pipeline.io.colour`).
+to RGB uint8 HWC and an embedded non-sRGB ICC profile to sRGB (:mod:`pipeline.io.icc`).
 Animated GIF/WebP and multi-page TIFF decode their first frame (``info["n_frames"]`` says so).
 Every failure on bad bytes is an :class:`~pipeline.errors.ImageDecodeError` with a one-line
 reason. Nothing global is changed (no ``Image.MAX_IMAGE_PIXELS``, no ``LOAD_TRUNCATED_IMAGES``);
@@ -27,7 +27,7 @@ from PIL import Image
 
 from pipeline.config import DecodeConfig
 from pipeline.errors import ImageDecodeError
-from pipeline.io.colour import SRGB_ICC, embed_srgb_jpeg, embed_srgb_png, to_srgb
+from pipeline.io.icc import SRGB_ICC, embed_srgb_jpeg, embed_srgb_png, to_srgb
 from pipeline.io.formats import IMAGE_EXTENSIONS, SUPPORTED_FORMATS, unsupported_reason
 from pipeline.io.imageio_convert import bit_depth, decode_pixels, orient_array
 from pipeline.types import DecodedImage
@@ -244,7 +244,7 @@ def encode_png(rgb_or_gray: np.ndarray, level: int = 1) -> bytes:
 
 def encode_image(rgb: np.ndarray, fmt: str = "png", quality: int = 90) -> bytes:
     """HWC RGB uint8 as ``fmt`` ("png", "jpeg" or "webp"; ``quality`` 1..100 for the lossy two),
-    tagged with the sRGB ICC profile (the pixels are sRGB, see :mod:`pipeline.io.colour`)."""
+    tagged with the sRGB ICC profile (the pixels are sRGB, see :mod:`pipeline.io.icc`)."""
     if fmt == "png":
         return embed_srgb_png(encode_png(rgb))
     if fmt == "jpeg":

@@ -209,3 +209,9 @@ def delete_prefix(bucket: Bucket, prefix: str) -> None:
         bucket.fs.rm(path, recursive=True)
     if hasattr(bucket.fs, "invalidate_cache"):
         bucket.fs.invalidate_cache(path)
+
+
+def open_buckets(source_url: str, dest_url: str, storage_options: dict[str, Any] | None) -> tuple[Bucket, Bucket]:
+    """Source and destination buckets; storage options go to remote URLs only."""
+    return (Bucket(source_url, options_for_url(source_url, storage_options)),
+            Bucket(dest_url, options_for_url(dest_url, storage_options)))

@@ -1,7 +1,7 @@
 """The processed-ledger: what is done, who is working on what, in the destination bucket.
 
 Plain fsspec, no Prefect: the flows and the CLI share it. Built for object stores without
-rename or locks; the only primitive is a conditional write (:mod:`pipeline.ledger.store`).
+rename or locks; the only primitive is a conditional write (:mod:`pipeline.io.conditional_store`).
 
 Layout under DEST::
 
@@ -34,13 +34,13 @@ Exactly-once, precisely:
    on this machine, else after ``lease_ttl_s``).
 
 Leases only avoid duplicate work; rule 1 alone makes commits exactly-once. On stores without
-conditional writes (:class:`~pipeline.ledger.store.ReadBackStore`) rule 1 is best effort.
+conditional writes (:class:`~pipeline.io.conditional_store.ReadBackStore`) rule 1 is best effort.
 
-Modules: :mod:`~pipeline.ledger.identities` (hashes and names), :mod:`~pipeline.ledger.liveness`
+Modules: :mod:`~pipeline.ledger.identities` (hashes and names), :mod:`~pipeline.ledger.owners`
 (lease owners), :mod:`~pipeline.ledger.records` (stored JSON), :mod:`~pipeline.ledger.leases`
 (leases and their heartbeat), :mod:`~pipeline.ledger.ledger` (the :class:`Ledger`),
 :mod:`~pipeline.ledger.once` (:func:`process_once`), :mod:`~pipeline.ledger.inputs`
-(:func:`move_input`), :mod:`~pipeline.ledger.store` (conditional writes per backend).
+(:func:`move_input`), :mod:`~pipeline.io.conditional_store` (conditional writes per backend).
 """
 
 from pipeline.ledger.identities import (content_hash_of, fingerprint, hash_object, item_identity, item_name,
@@ -48,7 +48,7 @@ from pipeline.ledger.identities import (content_hash_of, fingerprint, hash_objec
 from pipeline.ledger.inputs import move_input
 from pipeline.ledger.leases import Heartbeat, Lease
 from pipeline.ledger.ledger import DEFAULT_LEASE_TTL_S, LEDGER, Ledger
-from pipeline.ledger.liveness import Owner, local_node_id, process_start_ticks
+from pipeline.ledger.owners import Owner, local_node_id, process_start_ticks
 from pipeline.ledger.once import Outcome, TransientItemError, outputs_present, process_once
 from pipeline.ledger.records import DoneRecord, LeaseInfo, record_from_json
 

@@ -6,21 +6,30 @@ import logging
 import threading
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Self
+from typing import Protocol, Self
 
+from pipeline.io.conditional_store import ConditionalStore
 from pipeline.ledger.records import LeaseInfo
 from pipeline.redact import redact
 
-if TYPE_CHECKING:
-    from pipeline.ledger.ledger import Ledger
-
 log = logging.getLogger(__name__)
+
+
+class LeaseKeeper(Protocol):
+    """What a lease needs of the ledger that issued it (:class:`pipeline.ledger.ledger.Ledger`)."""
+
+    store: ConditionalStore
+    lease_ttl_s: float
+
+    def lease_key(self, name: str) -> str: ...
+
+    def _forget(self, lease: Lease) -> None: ...
 
 
 class Lease:
     """A held lease. Renewed by the ledger's heartbeat; ``lost`` turns True if someone took it over."""
 
-    def __init__(self, ledger: Ledger, info: LeaseInfo, version: str, previous: LeaseInfo | None):
+    def __init__(self, ledger: LeaseKeeper, info: LeaseInfo, version: str, previous: LeaseInfo | None):
         self.ledger = ledger
         self.info = info
         self.version = version

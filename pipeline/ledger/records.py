@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.ledger.liveness import Owner
+from pipeline.ledger.owners import Owner
 from pipeline.redact import redact
 from pipeline.types import ItemRecord
 

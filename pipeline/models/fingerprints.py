@@ -15,10 +15,11 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from pipeline.config import PipelineConfig
+import pipeline
+from pipeline.config import PipelineConfig
+from pipeline.scene.themes import DEFAULT_THEMES_FILE
 
 FULL_HASH_BYTES = 8 << 20
 EDGE_BYTES = 1 << 20
@@ -83,9 +84,6 @@ def output_inputs(config: PipelineConfig) -> dict[str, Any]:
     fingerprint}, "package_version": str}``. Weights that do not exist here are left out (the
     backend reports them missing when it loads).
     """
-    from pipeline import __version__
-    from pipeline.scene.themes import DEFAULT_THEMES_FILE
-
     values = config.model_dump(mode="json")
     themes = {}
     for name, path in (("default", DEFAULT_THEMES_FILE), ("themes_file", config.scene.themes_file)):
@@ -99,4 +97,11 @@ def output_inputs(config: PipelineConfig) -> dict[str, Any]:
             weights[dotted] = fp
     blob = json.dumps(values, sort_keys=True, separators=(",", ":"))
     return {"values": hashlib.sha256(blob.encode()).hexdigest(), "themes": themes, "weights": weights,
-            "package_version": str(__version__)}
+            "package_version": str(pipeline.__version__)}
+
+
+def config_hash(config: PipelineConfig) -> str:
+    """Short stable hash of what decides the outputs (16 hex chars): every value, the themes
+    files' contents, the weights behind model paths and the package version (:func:`output_inputs`)."""
+    blob = json.dumps(output_inputs(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

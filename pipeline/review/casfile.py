@@ -1,6 +1,6 @@
 """One JSON object in a bucket, updated with compare-and-swap (decisions.json, published.json).
 
-Built on the ledger's conditional store (:mod:`pipeline.ledger.store`): the first write is
+Built on the ledger's conditional store (:mod:`pipeline.io.conditional_store`): the first write is
 create-if-absent, every later one a replace on the version that was read. A writer that loses
 the race reads again and re-applies its change, so concurrent writers never lose each other's
 updates. Readers see the old object or the new one, never a part.
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.ledger.store import ConditionalStore
+from pipeline.io.conditional_store import ConditionalStore
 
 MAX_TRIES = 50
 

@@ -1,7 +1,7 @@
 """A batch folder ``DEST/<batch_id>`` (a local folder or an fsspec URL) and safe reads from it.
 
 The batch is addressed through its parent bucket (``DEST``) so that decisions and publish
-records use the same conditional-write store as the ledger (:mod:`pipeline.ledger.store`).
+records use the same conditional-write store as the ledger (:mod:`pipeline.io.conditional_store`).
 Every relative path from outside goes through :func:`pipeline.io.storage.safe_key`; on a local
 disk the resolved path must also stay inside the batch folder (no symlink leads out).
 """
@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from pipeline.errors import UnsafeKeyError
-from pipeline.ledger.store import ConditionalStore, open_store
+from pipeline.io.conditional_store import ConditionalStore, open_store
 from pipeline.io.storage import Bucket, options_for_url, safe_key
 
 MAX_REPORT_BYTES = 256 << 20

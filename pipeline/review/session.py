@@ -26,7 +26,7 @@ from pipeline.review.folder import BatchFolder, item_file
 from pipeline.review.publish import PublishRecords, composite_file, sha256_hex
 from pipeline.review.reports import refresh_reports
 from pipeline.review.views import delta_e_heatmap, delta_e_map, mask_edge_overlay, mask_in_frame, product_core
-from pipeline.scene.placement import map_box
+from pipeline.place.placement import map_box
 from pipeline.types import Placement
 
 log = logging.getLogger(__name__)

@@ -33,13 +33,13 @@ class SceneBackend(Protocol):
 
 
 def _build_studio(config: PipelineConfig) -> SceneBackend:
-    from pipeline.scene.studio import StudioBackend
+    from pipeline.scene.studio.backend import StudioBackend
 
     return StudioBackend(config.scene, batch_seed=config.run.seed)
 
 
 def _build_diffusion(config: PipelineConfig) -> SceneBackend:
-    from pipeline.scene.diffusion import build_diffusion_backend
+    from pipeline.scene.diffusion.backend import build_diffusion_backend
 
     return build_diffusion_backend(config)
 

@@ -1,7 +1,7 @@
 """Themes: named looks for a scene (backdrop surface, colours, prompts, style image).
 
 Themes are values in YAML (``configs/themes.yaml``); the ``surface`` field names an entry of
-``pipeline.scene.surfaces.SURFACES``, never a class.
+``pipeline.scene.studio.surfaces.SURFACES``, never a class.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.cli import main
 from pipeline.doctor import run_doctor
-from pipeline.doctor_orchestration import check_bucket, check_orchestration, check_prefect_api, package_version
+from pipeline.doctor.orchestration import check_bucket, check_orchestration, check_prefect_api, package_version
 from tests.flows.conftest import TEST_BUCKET
 from tests.flows.servers import free_port
 

@@ -22,7 +22,8 @@ from pipeline.ledger import (
     name_for_key,
     process_once,
 )
-from pipeline.ledger.store import LocalStore, ReadBackStore, is_transient_error
+from pipeline.io.conditional_store import LocalStore, ReadBackStore
+from pipeline.io.transient import is_transient_error
 from pipeline.io.storage import Bucket
 from pipeline.types import ItemRecord
 from tests.flows.checks import item_folders

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from pipeline.ledger import DoneRecord, LeaseInfo, Ledger, Owner, hash_object, name_for_key, process_once
-from pipeline.ledger.store import S3Store
+from pipeline.io.conditional_store import S3Store
 from pipeline.io.storage import Bucket
 from tests.flows.checks import item_folders
 from tests.flows.conftest import TEST_BUCKET

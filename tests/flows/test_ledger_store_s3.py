@@ -9,8 +9,8 @@ import pytest
 
 from pipeline.io.storage import Bucket
 from pipeline.ledger import Ledger, name_for_key, process_once
-from pipeline.ledger import store as ledger_store
-from pipeline.ledger.store import S3Store
+from pipeline.io import conditional_store as ledger_store
+from pipeline.io.conditional_store import S3Store
 from tests.flows.checks import item_folders
 from tests.flows.conftest import TEST_BUCKET
 from tests.flows.test_ledger import CFG, fake_process

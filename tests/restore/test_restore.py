@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from pipeline.config import RestoreConfig
-from pipeline.restore import find_logo_regions, read_sidecar_boxes, restore_product
+from pipeline.place import find_logo_regions, parse_sidecar, read_sidecar_boxes
+from pipeline.restore import restore_product
 from pipeline.restore.paste import alpha_paste, restore_logos
-from pipeline.restore.regions import parse_sidecar
 from pipeline.types import SceneResult
 from skimage.metrics import structural_similarity
 

@@ -1,4 +1,4 @@
-"""Speed levers of the diffusion backend (pipeline/scene/accel.py) on the tiny random-weight models.
+"""Speed levers of the diffusion backend (pipeline/scene/diffusion/accel.py) on the tiny random-weight models.
 
 Exact levers must give the unoptimised output: bit for bit where they keep diffusers' arithmetic
 (caches, skipped inactive ControlNets), within float32 rounding where they change the kernels
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from pipeline.config import load_config
-from pipeline.scene.diffusion import build_diffusion_backend, controlnet_window
-from pipeline.scene.diffusion_config import AccelConfig, ControlNetSpec, diffusion_config
+from pipeline.scene.diffusion.backend import build_diffusion_backend, controlnet_window
+from pipeline.scene.diffusion.config import AccelConfig, ControlNetSpec, diffusion_config
 from tests.scene.test_diffusion import META, THEME, _config, monkeypatch_module, product  # noqa: F401
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:diffusers.*"),
@@ -175,8 +175,8 @@ def test_accel_switches_are_validated_and_in_the_presets(tiny):
 def test_cuda_graphs_replay_semantics_bit_identical(tiny, product, reference, monkeypatch):  # noqa: F811
     """With a CPU stand-in that has a graph's semantics (static input buffers, outputs overwritten
     on every replay), the backend's output is unchanged: nothing reads a stale graph output."""
-    import pipeline.scene.accel as accel
-    from pipeline.scene.cuda_graphs import eager_capture
+    import pipeline.scene.diffusion.accel as accel
+    from pipeline.scene.diffusion.cuda_graphs import eager_capture
 
     placed, control, _ = product
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -204,7 +204,7 @@ def test_cuda_graphs_ignored_on_cpu_and_validated(tiny, monkeypatch_module):  # 
 def test_graphed_forward_aliases_outputs_and_falls_back(caplog):
     import torch
 
-    from pipeline.scene.cuda_graphs import GraphedForward, eager_capture
+    from pipeline.scene.diffusion.cuda_graphs import GraphedForward, eager_capture
 
     lin = torch.nn.Linear(3, 2)
     graphed = GraphedForward(lin, "lin", eager_capture)
@@ -235,7 +235,7 @@ def _replaced(placed, size, scale: float):
     from pipeline.config import ControlConfig, PlacementConfig
     from pipeline.control.depth import PseudoDepth
     from pipeline.control.maps import build_control_maps
-    from pipeline.scene.placement import compute_placement, place_product
+    from pipeline.place.placement import compute_placement, place_product
 
     moved = place_product(placed.rgb, placed.alpha, compute_placement(placed.mask, PlacementConfig(
         size=size, product_scale=scale)), ())
@@ -243,7 +243,7 @@ def _replaced(placed, size, scale: float):
 
 
 def test_products_of_one_size_share_a_pipeline_call(tiny, product, monkeypatch_module):  # noqa: F811
-    from pipeline.scene.diffusion import SceneRequest
+    from pipeline.scene.diffusion.backend import SceneRequest
 
     placed, control, _ = product
     other, other_control = _replaced(placed, (100, 76), 0.6)  # same size: same bucket

@@ -19,9 +19,9 @@ from pipeline.control.maps import build_control_maps
 from pipeline.errors import BackendUnavailableError
 from pipeline.models.cache import cached_keys
 from pipeline.scene import build_scene_backend
-from pipeline.scene.diffusion import DiffusionBackend, build_diffusion_backend
-from pipeline.scene.diffusion_config import DiffusionConfig, diffusion_config
-from pipeline.scene.diffusion_inputs import (
+from pipeline.scene.diffusion.backend import DiffusionBackend, build_diffusion_backend
+from pipeline.scene.diffusion.config import DiffusionConfig, diffusion_config
+from pipeline.scene.diffusion.inputs import (
     from_work,
     inpaint_mask,
     keep_region,
@@ -29,8 +29,8 @@ from pipeline.scene.diffusion_inputs import (
     to_work,
     work_geometry,
 )
-from pipeline.scene.placement import compute_placement, place_product
-from pipeline.scene.schedulers import SCHEDULERS, make_scheduler
+from pipeline.place.placement import compute_placement, place_product
+from pipeline.scene.diffusion.schedulers import SCHEDULERS, make_scheduler
 from pipeline.scene.themes import Theme
 from pipeline.segment.classical import ClassicalSegmenter
 from tests.fixtures.tiny_models import diffusion_section, fake_hub_cache

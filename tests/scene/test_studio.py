@@ -5,8 +5,8 @@ from pipeline.config import ControlConfig, PipelineConfig, SceneConfig, ShadowCo
 from pipeline.control.depth import PseudoDepth
 from pipeline.control.maps import build_control_maps
 from pipeline.scene import build_scene_backend
-from pipeline.scene.studio import StudioBackend, harmonise_backdrop
-from pipeline.scene.surfaces import SURFACES
+from pipeline.scene.studio.backend import StudioBackend, harmonise_backdrop
+from pipeline.scene.studio.surfaces import SURFACES
 from pipeline.scene.themes import Theme, fill_prompt, get_theme, load_themes
 
 

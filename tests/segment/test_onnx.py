@@ -20,7 +20,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from pipeline.config import PipelineConfig  # noqa: E402
-from pipeline.doctor import PACKAGES, check_onnx, format_doctor  # noqa: E402
+from pipeline.doctor import format_doctor  # noqa: E402
+from pipeline.doctor.backends import PACKAGES, check_onnx  # noqa: E402
 from pipeline.models.cache import CachedModel  # noqa: E402
 from pipeline.models.onnx_loader import OnnxLayout, load_onnx  # noqa: E402
 from pipeline.score.mask_metrics import iou  # noqa: E402

@@ -3,7 +3,7 @@
 One call, in steps:
 
 1. check the inputs (shapes, dtypes, seed);
-2. build the pipeline inputs (:mod:`pipeline.scene.diffusion_inputs`): product over a neutral
+2. build the pipeline inputs (:mod:`pipeline.scene.diffusion.inputs`): product over a neutral
    fill, inpaint mask = everything but the (slightly grown) product, canny/depth control images,
    IP-Adapter references, prompts filled from item metadata;
 3. generate the scene with a fresh scheduler and one seeded generator per image
@@ -31,11 +31,11 @@ import numpy as np
 from pipeline.config import PipelineConfig
 from pipeline.models.cache import CachedModel
 from pipeline.models.devices import generator_device
-from pipeline.scene.accel import does_cfg, to_pil
-from pipeline.scene.diffusion_config import ControlNetSpec, DiffusionConfig, diffusion_config
-from pipeline.scene.diffusion_inputs import DiffusionInputs, composite, from_work, prepare_inputs, to_work
-from pipeline.scene.diffusion_pipeline import LoadedPipeline, load_pipeline
-from pipeline.scene.schedulers import make_scheduler
+from pipeline.scene.diffusion.accel import does_cfg, to_pil
+from pipeline.scene.diffusion.config import ControlNetSpec, DiffusionConfig, diffusion_config
+from pipeline.scene.diffusion.inputs import DiffusionInputs, composite, from_work, prepare_inputs, to_work
+from pipeline.scene.diffusion.pipelines import LoadedPipeline, load_pipeline
+from pipeline.scene.diffusion.schedulers import make_scheduler
 from pipeline.scene.themes import Theme
 from pipeline.types import ControlMaps, PlacedProduct, SceneResult
 
@@ -190,7 +190,7 @@ class DiffusionBackend:
         """
         import torch
 
-        from pipeline.scene.product_batch import merge_ip_embeds, merge_prompt_kwargs, stack_control_images
+        from pipeline.scene.diffusion.product_batch import merge_ip_embeds, merge_prompt_kwargs, stack_control_images
 
         loaded = self._entry.value
         pipe, accel = loaded.pipe, loaded.accel

@@ -27,7 +27,7 @@ Three implementations, chosen by :func:`open_store`:
   window can both believe they won. Atomicity ``"read-back"``; the ledger warns once.
 
 Transient IO errors (connection refused, timeouts, 5xx) propagate unchanged so callers retry;
-:func:`is_transient_error` tells them apart from bad input.
+:func:`pipeline.io.transient.is_transient_error` tells them apart from bad input.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from typing import Protocol
 from fsspec.asyn import sync
 
 from pipeline.io.storage import Bucket
+from pipeline.io.transient import is_transient_error, s3_error_code
 
 log = logging.getLogger(__name__)
 
@@ -196,27 +197,15 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _s3_error_code(exc: BaseException) -> str | None:
-    """The S3 error code behind an s3fs/botocore exception, if any."""
-    for err in (exc, exc.__cause__, exc.__context__):
-        response = getattr(err, "response", None)
-        if isinstance(response, dict):
-            error = response.get("Error") or {}
-            code = str(error.get("Code") or "")
-            status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-            return code or (str(status) if status else None)
-    return None
-
-
 def _precondition_failed(exc: BaseException) -> bool:
-    code = _s3_error_code(exc)
+    code = s3_error_code(exc)
     if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
         return True
     return isinstance(exc, FileExistsError)
 
 
 def _missing(exc: BaseException) -> bool:
-    return isinstance(exc, FileNotFoundError) or _s3_error_code(exc) in ("NoSuchKey", "404", "NotFound")
+    return isinstance(exc, FileNotFoundError) or s3_error_code(exc) in ("NoSuchKey", "404", "NotFound")
 
 
 PROBE_ATTEMPTS = 4
@@ -335,7 +324,7 @@ class S3Store:
                     raise
                 delay = PROBE_BACKOFF_S * 2 ** attempt
                 log.info("conditional-write probe hit a transient error (%s); retrying in %.2f s",
-                         _s3_error_code(exc) or type(exc).__name__, delay)
+                         s3_error_code(exc) or type(exc).__name__, delay)
                 time.sleep(delay)
         with _probe_lock:
             _probe_cache[cache_key] = supported
@@ -350,9 +339,9 @@ class S3Store:
                 return False
             return self.create(key, b"2") is None
         except Exception as exc:
-            if _s3_error_code(exc) is None or is_transient_error(exc):
+            if s3_error_code(exc) is None or is_transient_error(exc):
                 raise
-            log.info("S3 conditional writes not supported here (%s)", _s3_error_code(exc))
+            log.info("S3 conditional writes not supported here (%s)", s3_error_code(exc))
             return False
         finally:
             with contextlib.suppress(Exception):
@@ -433,27 +422,3 @@ def open_store(bucket: Bucket, *, settle_s: float = 0.25) -> ConditionalStore:
         log.warning("S3 server ignores conditional writes; the ledger falls back to read-back "
                     "verification (best effort under races)")
     return ReadBackStore(bucket, settle_s)
-
-
-
-_TRANSIENT_S3_CODES = frozenset({
-    "500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout",
-    "RequestTimeTooSkewed", "Throttling", "ThrottlingException", "OperationAborted",
-})
-
-
-def is_transient_error(exc: BaseException) -> bool:
-    """True for storage hiccups worth a retry (connection, timeout, 5xx, throttling); False for
-    bad input (``ValueError``, pipeline errors), missing objects and access denied."""
-    from pipeline.errors import PipelineError
-
-    if isinstance(exc, (PipelineError, ValueError, TypeError, KeyError, FileNotFoundError, PermissionError,
-                        IsADirectoryError, NotADirectoryError)):
-        return False
-    code = _s3_error_code(exc)
-    if code is not None:
-        return code in _TRANSIENT_S3_CODES
-    if isinstance(exc, (TimeoutError, ConnectionError, OSError)):
-        return True
-    module = type(exc).__module__
-    return module.startswith(("botocore", "aiobotocore", "aiohttp", "urllib3"))

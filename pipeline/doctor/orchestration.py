@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from importlib import metadata
 
-from pipeline.doctor import DoctorCheck
+from pipeline.doctor.result import DoctorCheck
 from pipeline.redact import redact
 
 HTTP_TIMEOUT_S = 3.0

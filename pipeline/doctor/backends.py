@@ -1,7 +1,7 @@
-"""``product-scene doctor``: which backends are usable here, and what is missing for the others.
+"""The doctor's backend checks: which backends are usable here, and what is missing for the others.
 
 Checks packages and versions, the GPU and dtype support, the Hugging Face cache / offline mode,
-orchestration (:mod:`pipeline.doctor_orchestration`: Prefect, s3fs, the API, a bucket),
+orchestration (:mod:`pipeline.doctor.orchestration`: Prefect, s3fs, the API, a bucket),
 and every model source the config names (SAM checkpoint, depth model, diffusion weights) —
 found or not, without loading any weights (but the ONNX segmenter's session, opened to check
 that it loads and to read its input shape). With no diffusion section in the config, the bundled
@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import importlib
 import platform
-from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import PipelineConfig, load_config
+from pipeline.config import PipelineConfig
+from pipeline.doctor.result import DoctorCheck
 from pipeline.errors import BackendUnavailableError
 
-PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs"
-PRESETS = ("sd15.yaml", "sdxl.yaml")
 PACKAGES = (
     ("numpy", "core"),
     ("cv2", "core"),
@@ -32,16 +30,6 @@ PACKAGES = (
     ("segment_anything", "sam"),
     ("onnxruntime", "onnx segmentation"),
 )
-
-
-@dataclass(frozen=True)
-class DoctorCheck:
-    """One line of the doctor's report: ``hint`` says what to do when ``ok`` is False."""
-
-    name: str
-    ok: bool
-    detail: str
-    hint: str = ""
 
 
 def _version(module: str) -> str | None:
@@ -161,8 +149,8 @@ def check_diffusion(config: PipelineConfig, label: str) -> DoctorCheck:
         if _version(module) is None:
             return DoctorCheck(name, False, f"{module} not installed", f"pip install {module}")
     from pipeline.models.sources import hub_offline, resolve_source
-    from pipeline.scene.diffusion_config import diffusion_config
-    from pipeline.scene.diffusion_pipeline import image_encoder_source, ip_weight_source
+    from pipeline.scene.diffusion.config import diffusion_config
+    from pipeline.scene.diffusion.pipelines import image_encoder_source, ip_weight_source
 
     try:
         cfg = diffusion_config(config)
@@ -190,43 +178,3 @@ def check_diffusion(config: PipelineConfig, label: str) -> DoctorCheck:
                                         f"(downloaded on first use if the hub is reachable): " + ", ".join(to_fetch),
                            "pre-download with huggingface-cli download, then run with HF_HUB_OFFLINE=1")
     return DoctorCheck(name, True, f"{cfg.family}: all {len(sources)} weights found")
-
-
-def run_doctor(config: PipelineConfig | None = None, *, bucket: str | None = None,
-               endpoint_url: str | None = None) -> list[DoctorCheck]:
-    """Every check for ``config`` (default config when None), then orchestration (Prefect, s3fs,
-    the Prefect API, and ``bucket`` via ``endpoint_url`` when given). Loads no weights but the
-    ONNX model."""
-    from pipeline.doctor_orchestration import check_orchestration
-
-    config = config or PipelineConfig()
-    checks = check_packages() + check_device(config) + [check_hub()]
-    checks += [
-        DoctorCheck("segment: classical", True, "no weights needed"),
-        DoctorCheck("depth: pseudo", True, "no weights needed"),
-        DoctorCheck("scene: studio", True, "no weights needed (CPU)"),
-        check_sam(config),
-        check_onnx(config),
-        check_depth_model(config),
-    ]
-    if "diffusion" in config.backends:
-        checks.append(check_diffusion(config, "config"))
-    else:
-        for preset in PRESETS:
-            path = PRESETS_DIR / preset
-            if path.is_file():
-                checks.append(check_diffusion(load_config(path), preset))
-    return checks + check_orchestration(bucket, endpoint_url)
-
-
-def format_doctor(checks: list[DoctorCheck]) -> str:
-    """A plain-text table: ``ok``/``--`` per check, hints indented under failures."""
-    width = max((len(c.name) for c in checks), default=0)
-    lines = []
-    for c in checks:
-        lines.append(f"[{'ok' if c.ok else '--'}] {c.name.ljust(width)}  {c.detail}")
-        if not c.ok and c.hint:
-            lines.append(f"     {''.ljust(width)}  hint: {c.hint}")
-    usable = [c.name for c in checks if c.ok and c.name.split(":")[0] in ("segment", "depth", "scene")]
-    lines.append(f"usable backends: {', '.join(usable) if usable else 'none'}")
-    return "\n".join(lines)

@@ -14,8 +14,11 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
-from pipeline.batching.plan import Planned
+from pipeline.batch.item import BatchRunner, process_group
+from pipeline.batch.plan import Planned
 from pipeline.config import PipelineConfig
+from pipeline.io.storage import open_buckets
+from pipeline.ledger import Ledger
 from pipeline.types import ItemRecord
 
 log = logging.getLogger(__name__)
@@ -70,10 +73,6 @@ def _init_worker(config_json: str, source_url: str, dest_url: str, storage_optio
     for name in set(os.environ) - set(environ):
         del os.environ[name]
     os.environ.update(environ)
-
-    from pipeline.batch import BatchRunner, open_buckets
-    from pipeline.ledger import Ledger
-
     cv2.setNumThreads(threads)  # the workers share the cores: no oversubscription
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -86,8 +85,6 @@ def _init_worker(config_json: str, source_url: str, dest_url: str, storage_optio
 def _run_group(batch_id: str, group: list[Planned]) -> tuple[list[GROUP_RESULT], int, float]:
     """(results, worker pid, CPU seconds this worker has used so far)."""
     import time
-
-    from pipeline.batch import process_group
 
     results = process_group(_STATE["runner"], _STATE["ledger"], _STATE["source"], group, _STATE["dest"], batch_id)
     return results, os.getpid(), time.process_time()
@@ -103,7 +100,7 @@ def run_groups_in_pool(groups: list[list[Planned]], workers: int, config: Pipeli
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["pipeline.batch"])
+    ctx.set_forkserver_preload(["pipeline.batch.pool"])
     level = logging.getLogger("pipeline").getEffectiveLevel()
     threads = max(1, available_cores() // workers)
     init = (config.model_dump_json(), source_url, dest_url, storage_options, skip_done, level, threads,

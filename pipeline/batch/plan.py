@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pipeline.io.storage import Bucket, safe_key
 from pipeline.ledger.identities import hash_object, result_identity, sidecar_hash
-from pipeline.ledger.store import is_transient_error
+from pipeline.io.transient import is_transient_error
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from pipeline.batch import item_id_for_key, run_batch
-from pipeline.batching.pool import default_workers
+from pipeline.batch.pool import default_workers
 from pipeline.config import PipelineConfig
+from pipeline.models.fingerprints import config_hash
 from pipeline.io.storage import Bucket
 from pipeline.ledger import Ledger
 
@@ -58,11 +59,11 @@ def test_composite_format_and_quality(tmp_path, bottle, fmt, magic):
             im.info["icc_profile"]))).startswith("sRGB")
     for name in ("mask.png", "canny.png", "depth.png"):
         assert (folder / name).read_bytes().startswith(b"\x89PNG")
-    assert json.loads((folder / "meta.json").read_text())["config_hash"] != CONFIG.config_hash()
+    assert json.loads((folder / "meta.json").read_text())["config_hash"] != config_hash(CONFIG)
 
 
 def test_default_workers_is_cores_capped_by_memory(monkeypatch):
-    from pipeline.batching import pool
+    from pipeline.batch import pool
 
     monkeypatch.setattr(pool, "available_cores", lambda: 8)
     monkeypatch.setattr(pool, "available_memory", lambda: 3 * pool.WORKER_BYTES_CPU + 1)
@@ -75,7 +76,7 @@ def test_default_workers_is_cores_capped_by_memory(monkeypatch):
 def test_workers_take_the_callers_environment_not_the_fork_servers(tmp_path, monkeypatch):
     """The fork server keeps the environment of its first use; credentials set later (AWS_*) must
     still reach the workers, and variables unset since must be gone."""
-    from pipeline.batching import pool
+    from pipeline.batch import pool
 
     monkeypatch.setenv("PS_TEST_STALE", "old")
     environ = {k: v for k, v in __import__("os").environ.items() if k != "PS_TEST_STALE"}

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import PlacementConfig
-from pipeline.scene.placement import compute_placement, map_box, mask_bbox, place_product
+from pipeline.place.placement import compute_placement, map_box, mask_bbox, place_product
 
 
 def _mask(h=100, w=80, box=(20, 10, 60, 90)):

@@ -5,7 +5,7 @@ UNet change slowly between neighbouring denoising steps. Every ``interval``-th s
 UNet and remembers the outputs of the deep blocks; the steps in between run only the shallow path
 (``conv_in``, the first down block, the last up block, ``conv_out``) and take the deep blocks'
 outputs from the last full step. The ControlNets are skipped on those steps too
-(:class:`pipeline.scene.fast_controlnet.FastMultiControlNet` reuses their residuals).
+(:class:`pipeline.scene.diffusion.fast_controlnet.FastMultiControlNet` reuses their residuals).
 
 The hooks are installed once; they do nothing outside ``begin()`` / ``end()`` (one pipeline call).
 """

@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pipeline.scene.diffusion_config import UNION_CONTROL_MODES, DiffusionConfig, IPAdapterSpec
+from pipeline.scene.diffusion.config import UNION_CONTROL_MODES, DiffusionConfig, IPAdapterSpec
 from pipeline.scene.themes import Theme, fill_prompt
 from pipeline.types import ControlMaps, PlacedProduct
 

@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.scene.diffusion_config import AccelConfig
-from pipeline.scene.deepcache import DeepCache
+from pipeline.scene.diffusion.config import AccelConfig
+from pipeline.scene.diffusion.deepcache import DeepCache
 
 if TYPE_CHECKING:
-    from pipeline.scene.fast_controlnet import FastMultiControlNet
+    from pipeline.scene.diffusion.fast_controlnet import FastMultiControlNet
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ def prepare_pipeline(pipe: Any, cfg: AccelConfig, *, n_ip_adapters: int, union: 
     """
     import torch
 
-    from pipeline.scene.fast_controlnet import FastMultiControlNet, cache_cond_embeddings  # imports diffusers
+    from pipeline.scene.diffusion.fast_controlnet import FastMultiControlNet, cache_cond_embeddings  # imports diffusers
 
     state = AccelState(cfg=cfg, cuda=pipe.unet.device.type == "cuda")
     nets = _controlnets(pipe)
@@ -221,7 +221,7 @@ def prepare_pipeline(pipe: Any, cfg: AccelConfig, *, n_ip_adapters: int, union: 
         state.applied["compile"] = {"how": cfg.compile, "mode": cfg.compile_mode, "backend": cfg.compile_backend,
                                     "modules": compiled}
     if capture is not None:
-        from pipeline.scene.cuda_graphs import GraphedForward
+        from pipeline.scene.diffusion.cuda_graphs import GraphedForward
 
         state.graphs = [GraphedForward(pipe.unet, "unet", capture)]
         state.graphs += [GraphedForward(net, f"controlnet{i}", capture) for i, net in enumerate(nets)]
@@ -235,7 +235,7 @@ def _graph_capture(cfg: AccelConfig, state: AccelState) -> Callable[..., Any] | 
     if not cfg.cuda_graphs:
         return None
     if state.cuda:
-        from pipeline.scene.cuda_graphs import cuda_capture
+        from pipeline.scene.diffusion.cuda_graphs import cuda_capture
 
         return cuda_capture
     return CPU_CAPTURE

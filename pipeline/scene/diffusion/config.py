@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from pipeline.config import PipelineConfig
 from pipeline.models.sources import ModelSource
-from pipeline.scene.schedulers import SchedulerName
+from pipeline.scene.diffusion.schedulers import SchedulerName
 
 ControlName = Literal["canny", "depth", "union"]
 MapName = Literal["canny", "depth"]
@@ -76,7 +76,7 @@ class IPAdapterSpec(_Strict):
 
 
 class AccelConfig(_Strict):
-    """Speed switches of the diffusion backend (``backends.diffusion.accel``); see pipeline/scene/accel.py.
+    """Speed switches of the diffusion backend (``backends.diffusion.accel``); see pipeline/scene/diffusion/accel.py.
 
     Exact ones (same maths as stock diffusers; on by default where they are also bit-exact on the
     CPU): ``cache_prompt_embeds``, ``cache_ip_embeds`` (text / IP-Adapter image embeddings computed

@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from pipeline.config import SceneConfig, ShadowConfig
-from pipeline.scene.shadows import cast_shadow, contact_shadow, reflection
-from pipeline.scene.surfaces import SURFACES
+from pipeline.scene.studio.cast_shadows import cast_shadow, contact_shadow, reflection
+from pipeline.scene.studio.surfaces import SURFACES
 from pipeline.scene.themes import Theme
 from pipeline.registry import lookup
 from pipeline.types import ControlMaps, PlacedProduct, SceneResult

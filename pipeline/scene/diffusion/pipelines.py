@@ -20,8 +20,8 @@ from typing import Any
 from pipeline.models.cache import CachedModel, cache_key, get_or_load
 from pipeline.models.devices import resolve_device, resolve_dtype
 from pipeline.models.sources import ModelSource, ResolvedSource, loaded_provenance, resolve_source
-from pipeline.scene.accel import AccelState, prepare_pipeline
-from pipeline.scene.diffusion_config import ControlNetSpec, DiffusionConfig, IPAdapterSpec
+from pipeline.scene.diffusion.accel import AccelState, prepare_pipeline
+from pipeline.scene.diffusion.config import ControlNetSpec, DiffusionConfig, IPAdapterSpec
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class LoadedPipeline:
 
     scheduler_config: the base model's scheduler config (fresh schedulers are built from it).
     control_names: ControlNet names in the order the pipeline expects control images.
-    accel: the speed levers applied to ``pipe`` and their per-call caches (pipeline/scene/accel.py).
+    accel: the speed levers applied to ``pipe`` and their per-call caches (pipeline/scene/diffusion/accel.py).
     """
 
     pipe: Any

@@ -1,0 +1,103 @@
+"""An item's outputs: the files (composite, mask, control maps, the original in the composite's
+frame), ``meta.json``, report thumbnails and notes, each file written atomically with
+``meta.json`` last (its presence marks the item complete).
+
+Layout: ``DEST/<batch_id>/<item_id>/{composite.<png|jpg|webp>,mask,canny,depth,original}.png`` and
+``meta.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline import __version__
+from pipeline.config import PipelineConfig
+from pipeline.io.imageio import encode_image, encode_png, thumbnail_data_uri
+from pipeline.io.storage import Bucket
+from pipeline.review.views import original_in_frame
+from pipeline.types import ProductResult
+
+COMPOSITE_SUFFIX = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+
+
+def gray_to_png(mask: np.ndarray) -> bytes:
+    return encode_png((mask.astype(np.uint8) * 255) if mask.dtype == bool else mask)
+
+
+def encode_outputs(config: PipelineConfig, config_hash: str, config_inputs: dict[str, Any], key: str,
+                   content_hash: str, result: ProductResult) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """(file name -> bytes in writing order, meta.json dict). The composite in
+    ``config.output.format``; mask and control maps PNG."""
+    fmt, quality = config.output.format, config.output.quality
+    suffix = COMPOSITE_SUFFIX[fmt]
+    files = {
+        f"composite.{suffix}": encode_image(result.composite, fmt, quality),
+        "mask.png": gray_to_png(result.segmentation.mask),
+        "canny.png": encode_png(result.control.canny[..., 0]),
+        "depth.png": encode_png(result.control.depth[..., 0]),
+        # the input photo in the composite's frame, for the review page (pipeline.review)
+        "original.png": encode_png(original_in_frame(result.decoded.rgb, result.placed)),
+    }
+    meta = {
+        "source": key, "content_sha256": content_hash, "config_hash": config_hash,
+        "config_hash_inputs": config_inputs,
+        "package_version": __version__, "versions": versions(),
+        "verdict": result.verdict.label, "reasons": list(result.verdict.reasons),
+        "metrics": result.metrics.as_dict(), "timings_ms": result.timings_ms,
+        "source_icc_profile": result.decoded.info.get("icc_profile"),
+        **result.provenance,
+    }
+    if len(result.variants) > 1:
+        meta["variants"] = []
+        for k, variant in enumerate(result.variants):
+            files[f"composite_v{k}.{suffix}"] = encode_image(variant.composite, fmt, quality)
+            meta["variants"].append({"composite": f"composite_v{k}.{suffix}", "verdict": variant.verdict.label,
+                                     "reasons": list(variant.verdict.reasons),
+                                     "metrics": variant.metrics.as_dict(), "seed": variant.scene.info.get("seed")})
+    return files, meta
+
+
+def write_files(dest: Bucket, prefix: str, files: dict[str, bytes], meta: dict[str, Any]) -> dict[str, str]:
+    """Each file atomically, ``meta.json`` last so its presence means the item is whole.
+    Returns output name (``composite``, ``mask``, ..., ``meta``) -> written path or URL."""
+    outputs = {name.rpartition(".")[0]: dest.write_bytes(f"{prefix}/{name}", data) for name, data in files.items()}
+    outputs["meta"] = dest.write_text(f"{prefix}/meta.json", json.dumps(meta, indent=2, default=str))
+    return outputs
+
+
+def notes(result: ProductResult) -> tuple[str, ...]:
+    """What a reviewer should know that the gate does not say (first frame only, colour profile)."""
+    info = result.decoded.info
+    notes = []
+    if (info.get("n_frames") or 1) > 1:
+        notes.append(f"first frame of {info['n_frames']} only ({info.get('format')})")
+    icc = info.get("icc_profile") or {}
+    if icc.get("converted"):
+        notes.append(f"colours converted to sRGB from {icc.get('description')}")
+    elif icc.get("error"):
+        notes.append(f"ICC profile {icc.get('description')} not applied: {icc['error']}")
+    return tuple(notes)
+
+
+def fallbacks(result: ProductResult) -> dict[str, str]:
+    """stage -> why the configured backend was not used (the SAM segmenter falling back)."""
+    reason = result.segmentation.info.get("fallback_reason")
+    return {"segment": str(reason)} if reason else {}
+
+
+def thumbnails(result: ProductResult) -> dict[str, str]:
+    return {
+        "original": thumbnail_data_uri(result.decoded.rgb),
+        "mask": thumbnail_data_uri(np.repeat((result.segmentation.mask * 255).astype(np.uint8)[..., None], 3, 2)),
+        "canny": thumbnail_data_uri(result.control.canny),
+        "depth": thumbnail_data_uri(result.control.depth),
+        "composite": thumbnail_data_uri(result.composite),
+    }
+
+
+def versions() -> dict[str, str]:
+    return {"numpy": np.__version__, "opencv": cv2.__version__}
