@@ -32,7 +32,8 @@ from pipeline.compose import build_stages, process_product
 from pipeline.config import PipelineConfig, SegmentConfig
 from pipeline.io.imageio import decode_image, encode_png
 from pipeline.samples import write_samples
-from pipeline.score.mask_metrics import boundary_f_score, iou
+from pipeline.imaging import iou
+from pipeline.score.mask_metrics import boundary_f_score
 from pipeline.segment import build_segmenter
 from pipeline.io.storage import IMAGE_SUFFIXES, atomic_write_file
 from pipeline.types import Segmentation

@@ -18,7 +18,7 @@ import cv2
 
 from pipeline.compose import build_stages, process_product
 from pipeline.config import PipelineConfig
-from pipeline.score.mask_metrics import iou
+from pipeline.imaging import iou
 
 BAD_IOU = 0.95
 GOOD_IOU = 0.98

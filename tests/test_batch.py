@@ -13,7 +13,7 @@ from pipeline.ledger.identities import sidecar_key
 from pipeline.cli import main
 from pipeline.config import PipelineConfig
 from pipeline.samples import SAMPLE_SPECS, write_samples
-from pipeline.score.mask_metrics import iou
+from pipeline.imaging import iou
 from pipeline.io.storage import Bucket
 from tests.fixtures.bad_inputs import CASES, write_corpus
 

@@ -9,7 +9,6 @@
   hue-difference branches, written as in the paper (float64).
 - :func:`delta_e00`: the same formula in a fast float32 form (what the metrics use), tested against
   the reference, ``skimage.color.deltaE_ciede2000`` and the paper's test pairs.
-- :func:`delta_e76`: Euclidean Lab distance (cheap nearest-colour tests).
 """
 
 from __future__ import annotations
@@ -81,12 +80,6 @@ def _check_lab_pair(lab1: np.ndarray, lab2: np.ndarray) -> tuple[np.ndarray, np.
         raise ValueError(f"lab1 and lab2 must have the same shape (..., 3), got {lab1.shape} and {lab2.shape}")
     dtype = np.float64 if np.float64 in (lab1.dtype, lab2.dtype) else np.float32
     return lab1.astype(dtype, copy=False), lab2.astype(dtype, copy=False)
-
-
-def delta_e76(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
-    """Euclidean Lab distance ``(...)``; lab arrays ``(..., 3)`` broadcast against each other."""
-    d = np.asarray(lab1, dtype=np.float32) - np.asarray(lab2, dtype=np.float32)
-    return np.sqrt(np.einsum("...i,...i->...", d, d))
 
 
 _25_POW_7 = 25.0**7

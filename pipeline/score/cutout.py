@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline.imaging import rgb_to_lab
 from pipeline.score.inputs import check_image_and_mask
 from pipeline.segment.background import fit_background, shadow_like
 
@@ -91,10 +92,6 @@ class CutoutSignals:
                 "cutout_continues_out": self.continues_out, "cutout_confidence": self.confidence}
 
 
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
-
-
 def _resize(img: np.ndarray, scale: float, interp: int) -> np.ndarray:
     if scale >= 1.0:
         return img
@@ -120,7 +117,7 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
     # Backdrop surface, fitted on the frame border of a small copy.
     bg_scale = min(1.0, BG_SIDE / max(sh, sw))
     tiny = _resize(small_rgb, bg_scale, cv2.INTER_AREA)
-    bg = fit_background(_lab(tiny), tiny)
+    bg = fit_background(rgb_to_lab(tiny), tiny)
     noise = max(float(bg.noise), 0.3)
 
     # Crop around the mask.
@@ -149,7 +146,7 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
     # Lab colours and the backdrop surface, only where the bands need them.
     def band_lab(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ys, xs = np.nonzero(band)
-        px = _lab(crop[ys, xs][None])[0]
+        px = rgb_to_lab(crop[ys, xs][None])[0]
         ty = np.minimum(((ys + y0) * (tiny.shape[0] / sh)).astype(np.intp), tiny.shape[0] - 1)
         tx = np.minimum(((xs + x0) * (tiny.shape[1] / sw)).astype(np.intp), tiny.shape[1] - 1)
         return px, bg.lab[ty, tx]
@@ -192,7 +189,7 @@ def _side_means(crop: np.ndarray, m8: np.ndarray) -> tuple[np.ndarray, np.ndarra
     band 2-4 px inside the outline, of the band 2-5 px outside it and of the band 7-10 px outside
     it (crop pixels)."""
     half = (max(1, crop.shape[1] // 2), max(1, crop.shape[0] // 2))
-    lab = _lab(cv2.resize(crop, half, interpolation=cv2.INTER_AREA))
+    lab = rgb_to_lab(cv2.resize(crop, half, interpolation=cv2.INTER_AREA))
     m_h = cv2.resize(m8, half, interpolation=cv2.INTER_NEAREST)
     inner = (_erode(m_h, 1) & ~_erode(m_h, 2)).astype(np.float32)
     outer = (_dilate(m_h, 3, disc=True) & ~_dilate(m_h, 1, disc=True)).astype(np.float32)
@@ -222,7 +219,7 @@ def _cut_through(in_mean: np.ndarray, out_mean: np.ndarray, m8: np.ndarray, off_
         return 0.0
     ys, xs = np.nonzero(off_edge)
     a, b = _at_half(in_mean, ys, xs), _at_half(out_mean, ys, xs)
-    bg = _lab(np.asarray(bg_rgb, np.float32).clip(0, 255).astype(np.uint8).reshape(1, 1, 3))[0, 0]
+    bg = rgb_to_lab(np.asarray(bg_rgb, np.float32).clip(0, 255).astype(np.uint8).reshape(1, 1, 3))[0, 0]
     same = _delta_e(a, b) < CUT_DE
     bg_rows = np.broadcast_to(bg, b.shape)
     product = (np.linalg.norm(b - bg, axis=1) > min_de) & ~shadow_like(b[None], bg_rows[None])[0]

@@ -9,12 +9,6 @@ BOUNDARY_TOLERANCE = 0.004  # share of the image diagonal a boundary pixel may b
 BOUNDARY_MIN_PX = 2.0  # ... but never less than this many pixels
 
 
-def iou(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Intersection over union of two HW bool masks (1.0 when both are empty)."""
-    union = np.logical_or(pred, truth).sum()
-    return 1.0 if union == 0 else float(np.logical_and(pred, truth).sum() / union)
-
-
 def _boundary(mask: np.ndarray) -> np.ndarray:
     m = mask.astype(np.uint8)
     return (m - cv2.erode(m, np.ones((3, 3), np.uint8))).astype(bool)

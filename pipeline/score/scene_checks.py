@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline.imaging import rgb_to_lab
 from pipeline.score.inputs import check_image_and_mask
 WORK_SIDE = 256
 PRODUCT_PAD = 3  # work pixels kept clear around the product
@@ -56,10 +57,6 @@ class SceneSignals:
                 "scene_contact": self.contact}
 
 
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(np.ascontiguousarray(rgb).astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
-
-
 def scene_signals(
     composite: np.ndarray,
     mask: np.ndarray,
@@ -82,7 +79,7 @@ def scene_signals(
     backdrop = ~product
     if np.count_nonzero(backdrop) < 64:
         backdrop = np.ones_like(product)
-    lab = _lab(small)
+    lab = rgb_to_lab(small)
     light = lab[..., 0]
     bg_light = light[backdrop]
     lightness = float(np.median(bg_light))
@@ -137,7 +134,7 @@ def _extra_object(lab: np.ndarray, backdrop: np.ndarray) -> float:
 
 def _palette_distance(colour_lab: np.ndarray, palette: Sequence[tuple[int, int, int]]) -> float:
     """ΔE76 from one Lab colour to the nearest point of the segments joining the palette colours."""
-    pal = _lab(np.asarray(palette, np.uint8).reshape(1, -1, 3))[0].astype(np.float64)
+    pal = rgb_to_lab(np.asarray(palette, np.uint8).reshape(1, -1, 3))[0].astype(np.float64)
     c = np.asarray(colour_lab, np.float64)
     best = float(np.min(np.linalg.norm(pal - c, axis=1)))
     for i in range(len(pal)):
@@ -171,7 +168,7 @@ def _contact(composite: np.ndarray, mask: np.ndarray, horizon_y: int) -> float |
     pad = (x1 - x0) // 4
     fx0, fx1 = max(0, x0 - pad), min(w, x1 + pad)
     box = (slice(y_lo, base + 1 + floor_rows), slice(fx0, fx1))
-    light = _lab(composite[box])[..., 0]
+    light = rgb_to_lab(composite[box])[..., 0]
     free = ~mask[box]
     # Rows (in the box) of each footprint column's lowest mask pixel, then the strip under it.
     lowest = band.shape[0] - 1 - np.argmax(band[::-1, foot], axis=0)

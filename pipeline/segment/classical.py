@@ -25,6 +25,7 @@ import numpy as np
 
 from pipeline.config import SegmentConfig
 from pipeline.errors import SegmentationError
+from pipeline.imaging import resize_long_side, rgb_to_lab
 from pipeline.segment.background import (BackgroundModel, border_mask, continues_backdrop, fit_background,
                                          shadow_like)
 from pipeline.segment.matting import refine_alpha
@@ -40,20 +41,6 @@ FLAT_MIN_AREA = 0.015  # flat grey regions larger than this share of the image a
 FLOOD_PX = 7  # the backdrop floods in only through passages at least this wide
 HOLE_WINDOW = 0.08  # the backdrop "around" a region: its box padded by this share of the long side
 HOLE_MIN_AROUND = 50  # backdrop pixels needed in that window for the local test
-
-
-def to_lab(rgb: np.ndarray) -> np.ndarray:
-    """HWC uint8 RGB -> HWC float32 Lab (L 0..100)."""
-    return cv2.cvtColor(rgb.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
-
-
-def _resize_long_side(rgb: np.ndarray, side: int) -> tuple[np.ndarray, float]:
-    h, w = rgb.shape[:2]
-    scale = min(1.0, side / max(h, w))
-    if scale >= 1.0:
-        return rgb, 1.0
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
 
 
 def _sharp_edges(lab: np.ndarray, grad: np.ndarray, border: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -138,8 +125,8 @@ class ClassicalSegmenter:
 
     def __call__(self, rgb: np.ndarray) -> Segmentation:
         _check_rgb(rgb)
-        small, scale = _resize_long_side(rgb, self.config.work_side)
-        lab = to_lab(small)
+        small, scale = resize_long_side(rgb, self.config.work_side)
+        lab = rgb_to_lab(small)
         bg = fit_background(lab, small)
         mask_small, dist = self.coarse_mask(lab, bg)
         if not mask_small.any():

@@ -6,17 +6,10 @@ import dataclasses
 import logging
 import threading
 
-import numpy as np
 
 from pipeline.types import Segmentation
 
 logger = logging.getLogger(__name__)
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two HW bool masks (0 when both are empty)."""
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
 class WarnOnce:

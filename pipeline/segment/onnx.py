@@ -28,8 +28,9 @@ from pipeline.config import PipelineConfig, SegmentConfig
 from pipeline.errors import BackendUnavailableError
 from pipeline.models.cache import CachedModel
 from pipeline.segment import Segmenter
-from pipeline.segment.classical import ClassicalSegmenter, _resize_long_side
-from pipeline.segment.fallback import WarnOnce, classical_fallback, mask_iou
+from pipeline.imaging import iou, resize_long_side
+from pipeline.segment.classical import ClassicalSegmenter
+from pipeline.segment.fallback import WarnOnce, classical_fallback
 from pipeline.segment.matting import refine_alpha
 from pipeline.segment.onnx_presets import PRESETS, OnnxPreset, family_for_file, get_preset, postprocess, preprocess
 from pipeline.types import Segmentation
@@ -74,14 +75,14 @@ class OnnxSegmenter:
         base = self.base(rgb)  # 1
         if self.model is None or self.preset is None:
             return self._fallback(base, self.load_error or "ONNX model unavailable")
-        small, _ = _resize_long_side(rgb, self.matting_side)
+        small, _ = resize_long_side(rgb, self.matting_side)
         try:
             prob = self.saliency(rgb, small.shape[:2])  # 2
         except Exception as exc:  # noqa: BLE001 - any model failure: the classical mask is still valid
             return self._fallback(base, f"ONNX model failed: {type(exc).__name__}: {exc}")
         alpha, foreground = refine_alpha(rgb, prob >= 0.5, small, base.background_rgb)  # 3
         mask = alpha >= 0.5
-        agreement = mask_iou(mask, base.mask)  # 4
+        agreement = iou(mask, base.mask)  # 4
         if agreement < self.min_iou:
             return self._fallback(base, f"ONNX model disagrees with the classical mask: IoU {agreement:.3f} < "
                                             f"{self.min_iou:.3f}")

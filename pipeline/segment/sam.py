@@ -26,7 +26,8 @@ from pipeline.config import PipelineConfig, SegmentConfig
 from pipeline.errors import BackendUnavailableError
 from pipeline.models.cache import CachedModel
 from pipeline.segment import Segmenter
-from pipeline.segment.fallback import WarnOnce, classical_fallback, mask_iou
+from pipeline.imaging import iou
+from pipeline.segment.fallback import WarnOnce, classical_fallback
 from pipeline.segment.matting import refine_alpha
 from pipeline.types import Segmentation
 
@@ -77,7 +78,7 @@ class SamSegmenter:
             masks, scores = self._predict(rgb, box, points, labels)  # 3
         except Exception as exc:  # noqa: BLE001 - any SAM failure: the classical mask is still valid
             return self._fallback(base, f"SAM prediction failed: {type(exc).__name__}: {exc}")
-        ious = [mask_iou(m, base.mask) for m in masks]  # 4
+        ious = [iou(m, base.mask) for m in masks]  # 4
         best = int(np.argmax(ious))
         if ious[best] < self.min_iou:
             return self._fallback(

@@ -7,11 +7,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from skimage.color import deltaE_ciede2000, rgb2lab
 
+from pipeline.imaging import delta_e76
 from pipeline.score.color import (
     delta_e00,
     delta_e00_reference,
     delta_e00_srgb,
-    delta_e76,
     srgb_color_to_lab,
     srgb_to_lab,
 )

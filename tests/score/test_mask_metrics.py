@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from pipeline.score.mask_metrics import boundary_f_score, boundary_tolerance_px, iou
+from pipeline.imaging import iou
+from pipeline.score.mask_metrics import boundary_f_score, boundary_tolerance_px
 
 
 def _square(shift: int = 0, size: int = 200) -> np.ndarray:

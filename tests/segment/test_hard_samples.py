@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.io.imageio import decode_image
 from pipeline.samples import render_sample
-from pipeline.score.mask_metrics import iou
+from pipeline.imaging import iou
 from pipeline.segment.classical import ClassicalSegmenter
 
 

@@ -24,7 +24,7 @@ from pipeline.doctor import format_doctor  # noqa: E402
 from pipeline.doctor.backends import PACKAGES, check_onnx  # noqa: E402
 from pipeline.models.cache import CachedModel  # noqa: E402
 from pipeline.models.onnx_loader import OnnxLayout, load_onnx  # noqa: E402
-from pipeline.score.mask_metrics import iou  # noqa: E402
+from pipeline.imaging import iou  # noqa: E402
 from pipeline.segment import build_segmenter  # noqa: E402
 from pipeline.segment.classical import ClassicalSegmenter  # noqa: E402
 from pipeline.segment.onnx import OnnxSegmenter  # noqa: E402

@@ -18,7 +18,7 @@ from pipeline.errors import BackendUnavailableError
 from pipeline.models.sam_loader import KNOWN_ARCHS, arch_name, infer_sam_arch, load_sam, read_sam_state_dict
 from pipeline.segment import build_segmenter
 from pipeline.segment.classical import ClassicalSegmenter
-from pipeline.segment.sam import SamSegmenter, build_sam_segmenter, mask_iou, sam_prompts
+from pipeline.segment.sam import SamSegmenter, build_sam_segmenter, sam_prompts
 from tests.synthetic import bottle_on_white
 
 
@@ -44,15 +44,6 @@ def test_prompts_box_and_interior_point():
     assert mask[y, x] and labels.tolist() == [1]
     with pytest.raises(ValueError, match="empty"):
         sam_prompts(np.zeros((5, 5), bool))
-
-
-def test_mask_iou():
-    a = np.zeros((10, 10), bool)
-    a[:5] = True
-    b = np.zeros((10, 10), bool)
-    b[:, :5] = True
-    assert mask_iou(a, a) == 1.0 and mask_iou(a, b) == pytest.approx(25 / 75)
-    assert mask_iou(np.zeros((3, 3), bool), np.zeros((3, 3), bool)) == 0.0
 
 
 @pytest.mark.parametrize("name", sorted(KNOWN_ARCHS))

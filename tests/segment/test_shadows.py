@@ -1,6 +1,6 @@
 import numpy as np
 
-from pipeline.segment.classical import to_lab
+from pipeline.imaging import rgb_to_lab as to_lab
 from pipeline.segment.shadows import peel_shadows, shadow_candidates, trim_shadow_fringe
 
 

@@ -1,0 +1,17 @@
+"""CIELAB for the heuristics: OpenCV's float conversion (fast; D65) and the ΔE76 distance."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """``(..., W, 3)`` uint8 sRGB (2-D or 3-D array of pixels) -> same shape float32 Lab, L in [0, 100]."""
+    return cv2.cvtColor(np.ascontiguousarray(rgb).astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
+
+
+def delta_e76(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    """Euclidean Lab distance ``(...)`` float32; lab arrays ``(..., 3)`` broadcast against each other."""
+    d = np.asarray(lab1, dtype=np.float32) - np.asarray(lab2, dtype=np.float32)
+    return np.sqrt(np.einsum("...i,...i->...", d, d))
