@@ -16,7 +16,7 @@ from pipeline.compose import build_stages, process_product
 from pipeline.config import PipelineConfig
 from pipeline.io.imageio import encode_jpeg
 from pipeline.samples import render_sample
-from pipeline.scene.themes import load_themes
+from pipeline.config.themes import load_themes
 
 OUT = Path(__file__).resolve().parent / "gallery.jpg"
 PRODUCTS = ("mug_red", "bottle_teal", "sneaker_navy", "box_white", "jar_gold", "tube_toothpaste",

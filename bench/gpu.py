@@ -143,14 +143,14 @@ def make_workload(name: str, tiny: bool) -> Workload:
 
 
 def bench_theme() -> Any:
-    from pipeline.scene.themes import Theme
+    from pipeline.config.themes import Theme
 
     return Theme(name="bench", surface="sweep", colors=("#d8d4cc", "#bdb6aa"),
                  prompt="a {category} on a stone counter, soft daylight", negative_prompt="blurry, text")
 
 
 def backend_config(family: str, accel: dict[str, Any], steps: int) -> Any:
-    from pipeline.scene.diffusion.config import DiffusionConfig
+    from pipeline.config.diffusion import DiffusionConfig
 
     return DiffusionConfig.model_validate({
         "family": family, "base": {"path": "random-weights"}, "scheduler": "unipc", "steps": steps,

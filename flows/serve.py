@@ -97,7 +97,7 @@ def validate_before_serving(args: argparse.Namespace, params: dict[str, Any]) ->
     """
     from flows.process_bucket import check_buckets
     from pipeline.config import load_config
-    from pipeline.scene.themes import get_theme
+    from pipeline.config.themes import get_theme
     from pipeline.io.storage import Bucket
 
     config = load_config(params.get("config_path"))

@@ -1,8 +1,11 @@
 """``product-scene``: the command line.
 
-Exit codes: 0 when the batch ran (even if items failed the gate or were bad files), 2 for usage
-or configuration errors, 1 when the batch itself could not run; ``publish`` exits 3 when an item
-needs attention (published earlier but no longer approved, or approved but refused).
+Exit codes, one rule for every command (applied in :func:`main`): 0 when the command ran (for
+``run``, even if items failed the gate or were bad files); 2 for usage or configuration errors
+(argparse, or any :class:`~pipeline.config.errors.ConfigError`: a bad config, preset, theme,
+backend name or batch id), always before anything is listed or written; 1 when the command itself
+could not run; 130 when interrupted; ``publish`` exits 3 when an item needs attention (published
+earlier but no longer approved, or approved but refused).
 """
 
 from __future__ import annotations
@@ -88,6 +91,15 @@ def _workers(text: str) -> int:
     return value
 
 
+def _batch_id(text: str) -> str:
+    from pipeline.batch.ids import check_batch_id
+
+    try:
+        return check_batch_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="product-scene",
@@ -105,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("source", help="folder or fsspec URL with photos (jpg, png, webp, tiff, gif; heic and avif "
                                     "with their plugins); other image files get an error row")
     run.add_argument("dest", help="folder or fsspec URL for outputs")
-    run.add_argument("--config", type=Path, help="YAML config (values over the defaults); see configs/")
+    run.add_argument("--config", type=Path, help="YAML config (values over the defaults), or the name of a shipped "
+                                                 "preset: default, sd15, sdxl, fast, fast-sdxl, fast-approx")
     run.add_argument("--theme", help="scene theme from configs/themes.yaml, e.g. paper-white, marble-counter")
     run.add_argument("--size", type=_size, metavar="WxH", help="output size in pixels, up to 2048 a side")
     run.add_argument("--aspect", help="output aspect when --size is not given: 1:1, 4:5, 3:4, 16:9, 9:16")
@@ -115,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--prefix", default="", help="only keys under this prefix of SOURCE")
     run.add_argument("--endpoint-url", help="S3-compatible endpoint for s3:// URLs (SeaweedFS, MinIO, ...); "
                                             "credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY")
-    run.add_argument("--batch-id", help="name of the batch folder (default: timestamp + random suffix)")
+    run.add_argument("--batch-id", type=_batch_id,
+                     help="name of the batch folder: letters, digits, '.', '_', '-' (default: timestamp + random "
+                          "suffix)")
     run.add_argument("--reprocess", action="store_true",
                      help="process every photo again, even those DEST's ledger records as done with this config")
     run.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
@@ -135,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", parents=[common], help="which backends are usable here, and what is missing",
                             description="Check packages, weights, GPU and dtype support for each backend, "
                                         "and orchestration: Prefect, s3fs, PREFECT_API_URL, a bucket.")
-    doctor.add_argument("--config", type=Path, help="config whose model sources to check")
+    doctor.add_argument("--config", type=Path, help="config whose model sources to check (a file, or a shipped "
+                                                    "preset name such as sd15)")
     doctor.add_argument("--bucket", metavar="URL", help="also check that this bucket (s3://shop/, a folder) can be "
                                                         "listed with this environment's credentials")
     doctor.add_argument("--endpoint-url", help="S3-compatible endpoint for --bucket (SeaweedFS, MinIO, ...)")
@@ -291,11 +307,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = argparse.Namespace(command="serve", args=argv[1:])
     else:
         args = build_parser().parse_args(argv)
+    from pipeline.config.errors import ConfigError
     from pipeline.progress import setup_logging
 
     setup_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
     try:
         return COMMANDS[args.command](args)
+    except ConfigError as exc:  # every command: a config problem is a usage error, found before any work
+        log.error("%s", exc)
+        return 2
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130

@@ -23,7 +23,7 @@ from pipeline.io.imageio import decode_image
 from pipeline.restore import restore_product
 from pipeline.scene import SceneBackend, build_scene_backend
 from pipeline.place import compute_placement, find_logo_regions, place_product, read_sidecar_boxes
-from pipeline.scene.themes import Theme, get_theme
+from pipeline.config.themes import Theme, get_theme
 from pipeline.score import (CutoutSignals, apply_gate, cutout_signals, scene_signals, score_composite,
                             with_checks)
 from pipeline.segment import Segmenter, build_segmenter

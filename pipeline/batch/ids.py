@@ -26,3 +26,17 @@ def item_id_for_key(key: str) -> str:
 def item_seed(base_seed: int, item_id: str) -> int:
     """Per-item seed: stable across runs and machines, different between items."""
     return (base_seed * 1_000_003 + zlib.crc32(item_id.encode())) % (2**31 - 1)
+
+
+BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+"""A batch id is one folder name: letters, digits, ``.``, ``_``, ``-``, at most 100, starting with a
+letter or digit (``_ledger``, ``_manifests`` and dot-folders are the store's own; ``..`` climbs out)."""
+
+
+def check_batch_id(batch_id: str) -> str:
+    """``batch_id`` when it is a safe, unreserved folder name; ``ValueError`` saying why otherwise."""
+    if not BATCH_ID.match(batch_id):
+        raise ValueError(f"batch id {batch_id!r} must be one folder name of letters, digits, '.', '_' and '-' "
+                         "(at most 100), starting with a letter or digit (names starting with '_' or '.' are "
+                         "reserved for DEST/_ledger and the like)")
+    return batch_id

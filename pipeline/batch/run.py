@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.batch.ids import item_id_for_key, new_batch_id
+from pipeline.batch.ids import check_batch_id, item_id_for_key, new_batch_id
 from pipeline.batch.item import BatchRunner, process_group
 from pipeline.batch.plan import plan_groups
 from pipeline.batch.pool import run_groups_in_pool
@@ -17,7 +17,7 @@ from pipeline.config import PipelineConfig
 from pipeline.io.storage import dest_inside_source, open_buckets
 from pipeline.ledger import Ledger
 from pipeline.redact import redact
-from pipeline.scene.themes import get_theme
+from pipeline.config.themes import get_theme
 from pipeline.types import ItemRecord
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def run_batch(
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an int >= 1, got {workers!r}")
     source, dest = open_buckets(source_url, dest_url, storage_options)
-    batch_id = batch_id or new_batch_id()
+    batch_id = check_batch_id(batch_id) if batch_id else new_batch_id()
     keys = source.list_images(prefix)
     log.info("batch %s: %d images from %s", batch_id, len(keys), redact(source.url))
     if on_start:

@@ -148,8 +148,8 @@ def check_diffusion(config: PipelineConfig, label: str) -> DoctorCheck:
     for module in ("torch", "diffusers", "transformers"):
         if _version(module) is None:
             return DoctorCheck(name, False, f"{module} not installed", f"pip install {module}")
+    from pipeline.config.diffusion import diffusion_config
     from pipeline.models.sources import hub_offline, resolve_source
-    from pipeline.scene.diffusion.config import diffusion_config
     from pipeline.scene.diffusion.pipelines import image_encoder_source, ip_weight_source
 
     try:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pipeline.config import PipelineConfig, load_config
-from pipeline.doctor.backends import (check_depth_model, check_device, check_diffusion, check_hub, check_onnx,
-                                      check_packages, check_sam)
+from pipeline.config.bundled import bundled_file
+from pipeline.doctor.backends import (
+    check_depth_model,
+    check_device,
+    check_diffusion,
+    check_hub,
+    check_onnx,
+    check_packages,
+    check_sam,
+)
 from pipeline.doctor.orchestration import check_orchestration
 from pipeline.doctor.result import DoctorCheck
 
-PRESETS_DIR = Path(__file__).resolve().parents[2] / "configs"
 PRESETS = ("sd15.yaml", "sdxl.yaml")
+"""Shipped diffusion presets checked when the config has no ``backends.diffusion`` section."""
 
 
 def run_doctor(config: PipelineConfig | None = None, *, bucket: str | None = None,
@@ -29,13 +35,11 @@ def run_doctor(config: PipelineConfig | None = None, *, bucket: str | None = Non
         check_onnx(config),
         check_depth_model(config),
     ]
-    if "diffusion" in config.backends:
+    if config.backends.diffusion is not None:
         checks.append(check_diffusion(config, "config"))
     else:
         for preset in PRESETS:
-            path = PRESETS_DIR / preset
-            if path.is_file():
-                checks.append(check_diffusion(load_config(path), preset))
+            checks.append(check_diffusion(load_config(bundled_file(preset)), preset))
     return checks + check_orchestration(bucket, endpoint_url)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pipeline
 from pipeline.config import PipelineConfig
-from pipeline.scene.themes import DEFAULT_THEMES_FILE
+from pipeline.config.themes import DEFAULT_THEMES_FILE
 
 FULL_HASH_BYTES = 8 << 20
 EDGE_BYTES = 1 << 20

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from pipeline.config import PipelineConfig
 from pipeline.registry import lookup
-from pipeline.scene.themes import Theme
+from pipeline.config.themes import Theme
 from pipeline.types import ControlMaps, PlacedProduct, SceneResult
 
 

@@ -53,4 +53,4 @@ def test_scene_depth_floor_recedes(placed_bottle):
 
 def test_unknown_depth_backend_lists_names():
     with pytest.raises(ValueError, match="pseudo"):
-        build_depth_estimator(PipelineConfig(control=ControlConfig(depth_backend="zzz")))
+        build_depth_estimator(PipelineConfig(control=ControlConfig.model_construct(depth_backend="zzz")))

@@ -14,14 +14,8 @@ from safetensors.torch import save_file
 from pipeline.errors import BackendUnavailableError
 from pipeline.models.cache import cache_key, cached_keys, clear_cache, get_or_load
 from pipeline.models.devices import generator_device, resolve_device, resolve_dtype
-from pipeline.models.sources import (
-    ModelSource,
-    configs_sha256,
-    hub_commit,
-    hub_offline,
-    parse_source_string,
-    resolve_source,
-)
+from pipeline.config.sources import ModelSource, parse_source_string
+from pipeline.models.sources import configs_sha256, hub_commit, hub_offline, resolve_source
 from tests.fixtures.tiny_models import fake_hub_cache
 
 COMMIT = "a" * 40

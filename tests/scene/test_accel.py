@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.scene.diffusion.backend import build_diffusion_backend, controlnet_window
-from pipeline.scene.diffusion.config import AccelConfig, ControlNetSpec, diffusion_config
+from pipeline.config.diffusion import AccelConfig, ControlNetSpec, diffusion_config
 from tests.scene.test_diffusion import META, THEME, _config, monkeypatch_module, product  # noqa: F401
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:diffusers.*"),

@@ -20,7 +20,7 @@ from pipeline.errors import BackendUnavailableError
 from pipeline.models.cache import cached_keys
 from pipeline.scene import build_scene_backend
 from pipeline.scene.diffusion.backend import DiffusionBackend, build_diffusion_backend
-from pipeline.scene.diffusion.config import DiffusionConfig, diffusion_config
+from pipeline.config.diffusion import DiffusionConfig, diffusion_config
 from pipeline.scene.diffusion.inputs import (
     from_work,
     inpaint_mask,
@@ -31,7 +31,7 @@ from pipeline.scene.diffusion.inputs import (
 )
 from pipeline.place.placement import compute_placement, place_product
 from pipeline.scene.diffusion.schedulers import SCHEDULERS, make_scheduler
-from pipeline.scene.themes import Theme
+from pipeline.config.themes import Theme
 from pipeline.segment.classical import ClassicalSegmenter
 from tests.fixtures.tiny_models import diffusion_section, fake_hub_cache
 from tests.synthetic import bottle_on_white

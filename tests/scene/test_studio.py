@@ -7,7 +7,7 @@ from pipeline.control.maps import build_control_maps
 from pipeline.scene import build_scene_backend
 from pipeline.scene.studio.backend import StudioBackend, harmonise_backdrop
 from pipeline.scene.studio.surfaces import SURFACES
-from pipeline.scene.themes import Theme, fill_prompt, get_theme, load_themes
+from pipeline.config.themes import Theme, fill_prompt, get_theme, load_themes
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_unknown_theme_and_backend_list_valid_names():
     with pytest.raises(ValueError, match="paper-white"):
         get_theme("no-such-theme")
     with pytest.raises(ValueError, match="studio"):
-        build_scene_backend(PipelineConfig(scene=SceneConfig(backend="nope")))
+        build_scene_backend(PipelineConfig(scene=SceneConfig.model_construct(backend="nope")))
 
 
 def test_prompt_placeholders():

@@ -197,7 +197,7 @@ def test_falls_back_when_not_set_or_the_model_raises(photo):
 
 
 def test_config_errors_are_loud(tmp_path):
-    with pytest.raises(ValueError, match="segment.onnx_family 'u2-net'; valid names"):
+    with pytest.raises(ValueError, match="segment.onnx_family: 'u2-net' is not one of u2net, .*; did you mean 'u2net'"):
         _config(tmp_path / "x.onnx", "u2-net")
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"segment": {"backend": "onnx", "onnx_family": "u2-net"}}))

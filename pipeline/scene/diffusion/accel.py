@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.scene.diffusion.config import AccelConfig
+from pipeline.config.diffusion import AccelConfig
 from pipeline.scene.diffusion.deepcache import DeepCache
 
 if TYPE_CHECKING:

@@ -32,11 +32,11 @@ from pipeline.config import PipelineConfig
 from pipeline.models.cache import CachedModel
 from pipeline.models.devices import generator_device
 from pipeline.scene.diffusion.accel import does_cfg, to_pil
-from pipeline.scene.diffusion.config import ControlNetSpec, DiffusionConfig, diffusion_config
+from pipeline.config.diffusion import ControlNetSpec, DiffusionConfig, diffusion_config
 from pipeline.scene.diffusion.inputs import DiffusionInputs, composite, from_work, prepare_inputs, to_work
 from pipeline.scene.diffusion.pipelines import LoadedPipeline, load_pipeline
 from pipeline.scene.diffusion.schedulers import make_scheduler
-from pipeline.scene.themes import Theme
+from pipeline.config.themes import Theme
 from pipeline.types import ControlMaps, PlacedProduct, SceneResult
 
 logger = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pipeline.scene.diffusion.config import UNION_CONTROL_MODES, DiffusionConfig, IPAdapterSpec
-from pipeline.scene.themes import Theme, fill_prompt
+from pipeline.config.diffusion import UNION_CONTROL_MODES, DiffusionConfig, IPAdapterSpec
+from pipeline.config.themes import Theme, fill_prompt
 from pipeline.types import ControlMaps, PlacedProduct
 
 MULTIPLE = 8  # VAE downsampling factor of SD1.5 and SDXL

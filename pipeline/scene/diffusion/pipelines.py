@@ -21,7 +21,7 @@ from pipeline.models.cache import CachedModel, cache_key, get_or_load
 from pipeline.models.devices import resolve_device, resolve_dtype
 from pipeline.models.sources import ModelSource, ResolvedSource, loaded_provenance, resolve_source
 from pipeline.scene.diffusion.accel import AccelState, prepare_pipeline
-from pipeline.scene.diffusion.config import ControlNetSpec, DiffusionConfig, IPAdapterSpec
+from pipeline.config.diffusion import ControlNetSpec, DiffusionConfig, IPAdapterSpec
 
 logger = logging.getLogger(__name__)
 

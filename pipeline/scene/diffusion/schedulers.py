@@ -8,11 +8,9 @@ multistep schedulers carry state between steps.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 from pipeline.registry import lookup
-
-SchedulerName = Literal["unipc", "dpmpp_2m_karras", "euler_a", "ddim"]
 
 
 def _unipc(config: Mapping[str, Any]) -> Any:

@@ -22,7 +22,7 @@ import numpy as np
 from pipeline.config import SceneConfig, ShadowConfig
 from pipeline.scene.studio.cast_shadows import cast_shadow, contact_shadow, reflection
 from pipeline.scene.studio.surfaces import SURFACES
-from pipeline.scene.themes import Theme
+from pipeline.config.themes import Theme
 from pipeline.registry import lookup
 from pipeline.types import ControlMaps, PlacedProduct, SceneResult
 

@@ -5,7 +5,7 @@ import pytest
 from pipeline.config import PipelineConfig, load_config
 from pipeline.models.fingerprints import config_hash
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def test_default_yaml_is_exactly_the_defaults():
@@ -62,13 +62,13 @@ def test_hash_covers_themes_file_contents_weights_and_package_version(tmp_path, 
     import pipeline
 
     themes = tmp_path / "themes.yaml"
-    themes.write_text("shop-grey:\n  backdrop: [200, 200, 200]\n")
+    themes.write_text('shop-grey:\n  surface: sweep\n  colors: ["#c8c8c8", "#b4b4b4"]\n')
     weights = tmp_path / "sam.safetensors"
     weights.write_bytes(b"weights v1")
     config = PipelineConfig().with_overrides({"scene.themes_file": str(themes),
                                               "segment.sam_checkpoint": str(weights)})
     before = config_hash(config)
-    themes.write_text("shop-grey:\n  backdrop: [180, 180, 180]\n")
+    themes.write_text('shop-grey:\n  surface: sweep\n  colors: ["#b4b4b4", "#b4b4b4"]\n')
     after_theme = config_hash(config)
     weights.write_bytes(b"weights v2")
     after_weights = config_hash(config)

@@ -1,27 +1,27 @@
-"""Settings of the ``diffusion`` scene backend, read from ``PipelineConfig.backends["diffusion"]``.
+"""Settings of the ``diffusion`` scene backend: the ``backends.diffusion`` section of the config.
 
 Values only (model sources, numbers, names from the literal registries); unknown keys are errors.
-See ``configs/sd15.yaml`` and ``configs/sdxl.yaml`` for complete presets.
+The section is validated with the rest of the config at load. See ``configs/sd15.yaml`` and
+``configs/sdxl.yaml`` for complete presets.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from pipeline.config import PipelineConfig
-from pipeline.models.sources import ModelSource
-from pipeline.scene.diffusion.schedulers import SchedulerName
+from pipeline.config.base import Strict as _Strict
+from pipeline.config.names import SchedulerName
+from pipeline.config.sources import ModelSource
+
+if TYPE_CHECKING:  # annotations only: the root model holds this section
+    from pipeline.config.models import PipelineConfig
 
 ControlName = Literal["canny", "depth", "union"]
 MapName = Literal["canny", "depth"]
 # xinsir/controlnet-union-sdxl-1.0 control types: 1 = depth, 3 = canny/lineart/mlsd.
 UNION_CONTROL_MODES: dict[str, int] = {"depth": 1, "canny": 3}
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ControlNetSpec(_Strict):
@@ -200,13 +200,9 @@ class DiffusionConfig(_Strict):
 
 
 def diffusion_config(config: PipelineConfig) -> DiffusionConfig:
-    """The validated ``backends.diffusion`` section; ValueError names the bad field."""
-    raw = config.backends.get("diffusion")
-    if raw is None:
+    """The ``backends.diffusion`` section (validated at load); ValueError when the config has none."""
+    if config.backends.diffusion is None:
         raise ValueError(
             "scene backend 'diffusion' needs a 'backends: {diffusion: ...}' section; see configs/sd15.yaml"
         )
-    try:
-        return DiffusionConfig.model_validate(raw)
-    except Exception as exc:  # pydantic.ValidationError: keep the field path, name the section
-        raise ValueError(f"invalid backends.diffusion config: {exc}") from exc
+    return config.backends.diffusion

@@ -1,18 +1,23 @@
 """Typed configuration: one pydantic model per stage, composed into :class:`PipelineConfig`.
 
-YAML files hold values only (numbers, strings, names from a registry), never class paths.
-``load_config`` layers a YAML file over the defaults; unknown keys are errors, so a typo in a
-config never silently does nothing.
+YAML files hold values only (numbers, strings, names from a registry), never class paths. Every
+section forbids unknown keys, backend names are checked against the registries' names
+(:mod:`pipeline.config.names`), the ``backends.diffusion`` section is typed
+(:mod:`pipeline.config.diffusion`) and the scene's theme is looked up in the themes files
+(:mod:`pipeline.config.themes`), so a constructed ``PipelineConfig`` is a valid one.
 """
 
 from __future__ import annotations
 
-import difflib
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_serializer, model_validator
+
+from pipeline.config.base import Strict as _Strict
+from pipeline.config.diffusion import DiffusionConfig
+from pipeline.config.errors import ConfigError, explain_validation_error
+from pipeline.config.names import DepthBackendName, OnnxFamilyName, SceneBackendName, SegmentBackendName
+from pipeline.config.themes import get_theme, load_themes
 
 ASPECTS: dict[str, tuple[int, int]] = {
     "1:1": (1, 1),
@@ -24,53 +29,40 @@ ASPECTS: dict[str, tuple[int, int]] = {
 MAX_OUTPUT_SIDE = 2048
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class DecodeConfig(_Strict):
     """Limits applied to untrusted image bytes."""
 
     max_pixels: int = Field(50_000_000, gt=0, description="decompression-bomb guard (width*height)")
-    max_bytes: int = Field(200 * 1024 * 1024, gt=0)
+    max_bytes: int = Field(200 * 1024 * 1024, gt=0, description="largest file read, bytes (200 MiB)")
     min_side: int = Field(8, ge=1, description="images smaller than this on either side are rejected")
 
 
 class SegmentConfig(_Strict):
-    backend: str = "classical"
+    backend: SegmentBackendName = "classical"
     work_side: int = Field(512, ge=64, description="long side the classical segmenter works at")
     threshold: float = Field(0.0, ge=0.0, description="ΔE76 to the background; 0 = automatic")
-    min_component_frac: float = Field(0.002, ge=0, le=1)
-    use_alpha_channel: bool = True
+    min_component_frac: float = Field(0.002, ge=0, le=1, description="smallest product part kept, fraction of the image")
+    use_alpha_channel: bool = Field(True, description="a photo with transparency is already cut out: use its alpha")
     # SAM backend (issue 3) reads these; the classical backend ignores them.
     sam_model_type: Literal["vit_b", "vit_l", "vit_h"] = "vit_b"
-    sam_checkpoint: str | None = None
-    sam_min_agreement_iou: float = Field(0.5, ge=0, le=1)
+    sam_checkpoint: str | None = Field(None, description="SAM weights: a local file or a hub source")
+    sam_min_agreement_iou: float = Field(0.5, ge=0, le=1, description="IoU with the classical mask needed to use SAM's")
     # ONNX backend (issue 7): a salient-object model (rembg's families) from a local .onnx file.
     onnx_model: str | None = Field(None, description="path of the .onnx file, e.g. /models/isnet-general-use.onnx")
-    onnx_family: str | None = Field(None, description="pre/post-processing preset; None = from the file name")
+    onnx_family: OnnxFamilyName | None = Field(None, description="pre/post-processing preset; None = from the file name")
     onnx_min_agreement_iou: float = Field(0.5, ge=0, le=1, description="IoU with the classical mask needed to use it")
-
-    @field_validator("onnx_family")
-    @classmethod
-    def _known_onnx_family(cls, v: str | None) -> str | None:
-        if v is not None:  # imported here: pipeline.segment imports this module
-            from pipeline.segment.onnx_presets import get_preset
-
-            get_preset(v)
-        return v
 
 
 class ControlConfig(_Strict):
     canny_sigma: float = Field(0.33, gt=0, le=1, description="auto-threshold spread around the median")
-    depth_backend: str = "pseudo"
-    depth_model: str | None = None
+    depth_backend: DepthBackendName = "pseudo"
+    depth_model: str | None = Field(None, description="depth_backend model: hub id or local folder")
 
 
 class PlacementConfig(_Strict):
     size: tuple[int, int] | None = Field(None, description="output (width, height); overrides aspect")
-    aspect: str = "1:1"
-    long_side: int = Field(1024, ge=64, le=MAX_OUTPUT_SIDE)
+    aspect: str = Field("1:1", description="1:1 | 4:5 | 3:4 | 16:9 | 9:16 (when size is not given)")
+    long_side: int = Field(1024, ge=64, le=MAX_OUTPUT_SIDE, description="output long side, pixels")
     product_scale: float = Field(0.62, gt=0.05, le=1.0, description="product bbox long side / canvas side")
     anchor: Literal["center", "bottom", "left", "right"] = "bottom"
     margin: float = Field(0.08, ge=0.0, lt=0.5, description="fraction of the canvas kept clear at the edges")
@@ -104,39 +96,54 @@ class PlacementConfig(_Strict):
 
 class ShadowConfig(_Strict):
     light_azimuth_deg: float = Field(135.0, description="where the light comes from, 0 = right, 90 = top")
-    light_elevation_deg: float = Field(50.0, gt=5, le=90)
-    contact_strength: float = Field(0.55, ge=0, le=1)
-    cast_strength: float = Field(0.30, ge=0, le=1)
+    light_elevation_deg: float = Field(50.0, gt=5, le=90, description="light height above the floor, degrees")
+    contact_strength: float = Field(0.55, ge=0, le=1, description="darkness of the contact shadow under the base")
+    cast_strength: float = Field(0.30, ge=0, le=1, description="darkness of the cast shadow")
     softness: float = Field(0.04, gt=0, le=0.3, description="cast-shadow blur as a fraction of product height")
-    reflection: bool = False
-    reflection_strength: float = Field(0.18, ge=0, le=1)
+    reflection: bool = Field(False, description="a mirrored reflection on the floor (glossy surfaces)")
+    reflection_strength: float = Field(0.18, ge=0, le=1, description="opacity of that reflection")
 
 
 class SceneConfig(_Strict):
-    backend: str = "studio"
-    theme: str = "paper-white"
-    themes_file: str | None = Field(None, description="extra themes YAML, merged over configs/themes.yaml")
+    backend: SceneBackendName = "studio"
+    themes_file: str | None = Field(None, description="extra themes YAML, merged over configs/themes.yaml",
+                                    validate_default=True)
+    theme: str = Field("paper-white", description="a theme name from configs/themes.yaml (or themes_file)")
     shadow: ShadowConfig = ShadowConfig()
     harmonise: float = Field(0.35, ge=0, le=1, description="how far the backdrop is tinted toward the product")
     backdrop_per_item: bool = Field(False, description="vary the backdrop per product (default: one per batch)")
 
+    @field_validator("themes_file")
+    @classmethod
+    def _themes_valid(cls, themes_file: str | None) -> str | None:
+        """The themes files exist and parse, and every theme in them is valid."""
+        load_themes(themes_file)
+        return themes_file
+
+    @field_validator("theme")
+    @classmethod
+    def _theme_exists(cls, theme: str, info: ValidationInfo) -> str:
+        if "themes_file" in info.data:  # else the themes file itself failed: reported there
+            get_theme(theme, info.data["themes_file"])
+        return theme
+
 
 class RestoreConfig(_Strict):
     mode: Literal["exact", "harmonised"] = "exact"
-    auto_logo_regions: bool = True
-    max_logo_regions: int = Field(6, ge=0, le=64)
+    auto_logo_regions: bool = Field(True, description="find logo/text regions when the sidecar gives none")
+    max_logo_regions: int = Field(6, ge=0, le=64, description="at most this many regions found per product")
     detail_sigma: float = Field(8.0, gt=0, description="Gaussian sigma (px) splitting scene light from logo detail")
 
 
 class GateConfig(_Strict):
     """Pass/fail thresholds. A metric that is None (no logo regions) is not gated."""
 
-    delta_e00_mean_max: float = 2.0
-    delta_e00_p95_max: float = 5.0
-    ssim_min: float = 0.95
-    logo_ssim_min: float = 0.90
-    expansion_max: float = 0.008
-    halo_max: float = 3.0
+    delta_e00_mean_max: float = Field(2.0, ge=0, le=100, description="product colour drift, mean ΔE00")
+    delta_e00_p95_max: float = Field(5.0, ge=0, le=100, description="product colour drift, 95th percentile ΔE00")
+    ssim_min: float = Field(0.95, ge=0, le=1, description="product structure kept (SSIM in [0, 1])")
+    logo_ssim_min: float = Field(0.90, ge=0, le=1, description="logo/text regions kept (SSIM in [0, 1])")
+    expansion_max: float = Field(0.008, ge=0, le=1, description="share of the band around the product that changed")
+    halo_max: float = Field(3.0, ge=0, le=100, description="edge halo, ΔE76 of the ring outside the product")
     # Cut-out confidence (chosen from bench/gate_eval.py's curves; see docs/gate.md).
     cutout_edge_off_max: float = Field(0.25, ge=0, le=1, description="share of the outline off any photo edge")
     cutout_base_off_max: float = Field(0.20, ge=0, le=1, description="share of the base outline off any edge")
@@ -157,14 +164,14 @@ class GateConfig(_Strict):
 
 class ScoreConfig(_Strict):
     edge_erode_px: int = Field(2, ge=0, le=16, description="edge band left out of colour metrics")
-    halo_band_px: int = Field(3, ge=1, le=16)
-    expansion_band_px: int = Field(12, ge=2, le=64)
+    halo_band_px: int = Field(3, ge=1, le=16, description="ring outside the product where halos are measured")
+    expansion_band_px: int = Field(12, ge=2, le=64, description="band around the product watched for changes")
     gate: GateConfig = GateConfig()
 
 
 class RunConfig(_Strict):
-    seed: int = 0
-    device: str = "cpu"
+    seed: int = Field(0, description="base seed; each product derives its own from it")
+    device: str = Field("cpu", description="cpu, cuda, cuda:1, mps")
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
 
 
@@ -173,6 +180,19 @@ class OutputConfig(_Strict):
 
     format: Literal["png", "jpeg", "webp"] = "png"
     quality: int = Field(90, ge=1, le=100, description="JPEG/WebP quality (ignored for PNG)")
+
+
+class BackendsConfig(_Strict):
+    """Settings of the backends that need more than a name: one typed section per backend.
+
+    A section that is not given is None and is left out of dumps (and so of the config hash).
+    """
+
+    diffusion: DiffusionConfig | None = Field(None, description="the diffusion scene backend; see configs/sd15.yaml")
+
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler: Any) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
 
 
 class PipelineConfig(_Strict):
@@ -185,8 +205,14 @@ class PipelineConfig(_Strict):
     score: ScoreConfig = ScoreConfig()
     run: RunConfig = RunConfig()
     output: OutputConfig = OutputConfig()
-    # Backend-specific sections (diffusion, ...) live here as plain dicts validated by the backend.
-    backends: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    backends: BackendsConfig = BackendsConfig()
+
+    @model_validator(mode="after")
+    def _backend_sections(self) -> PipelineConfig:
+        if self.scene.backend == "diffusion" and self.backends.diffusion is None:
+            raise ValueError("scene.backend 'diffusion' needs a 'backends: {diffusion: ...}' section; "
+                             "see configs/sd15.yaml")
+        return self
 
     def with_overrides(self, overrides: dict[str, Any]) -> PipelineConfig:
         """A new config with dotted-key overrides applied, e.g. ``{"scene.theme": "marble"}``."""
@@ -200,71 +226,4 @@ class PipelineConfig(_Strict):
         try:
             return PipelineConfig.model_validate(data)
         except ValidationError as exc:
-            raise ValueError(explain_validation_error(exc)) from None
-
-
-def explain_validation_error(exc: ValidationError) -> str:
-    """One line per problem, ``dotted.key: message``; unknown keys name the nearest valid key."""
-    lines = []
-    for err in exc.errors():
-        dotted = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            valid = _fields_at(PipelineConfig, err["loc"][:-1])
-            close = difflib.get_close_matches(str(err["loc"][-1]), valid, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(valid)}"
-            lines.append(f"{dotted}: unknown key{hint}")
-        else:
-            lines.append(f"{dotted}: {err['msg']} (got {err.get('input')!r})")
-    return "; ".join(lines)
-
-
-def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the (nested) model at ``loc`` ([] when ``loc`` leaves the typed models)."""
-    for part in loc:
-        field = model.model_fields.get(str(part))
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return list(model.model_fields)
-
-
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def load_config(path: str | Path | None = None) -> PipelineConfig:
-    """Defaults, overlaid with the YAML at ``path`` (if given).
-
-    A preset may name a base file with ``extends: other.yaml`` (relative to itself).
-    Raises ``ValueError`` naming the file and the bad field.
-    """
-    if path is None:
-        return PipelineConfig()
-    data = _read_yaml_with_extends(Path(path), seen=())
-    try:
-        return PipelineConfig.model_validate(data)
-    except ValidationError as exc:  # re-raised with the file name, one line per problem
-        raise ValueError(f"invalid config {path}: {explain_validation_error(exc)}") from None
-
-
-def _read_yaml_with_extends(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
-    path = path.resolve()
-    if path in seen:
-        raise ValueError(f"config extends loop: {' -> '.join(map(str, seen + (path,)))}")
-    if not path.is_file():
-        raise ValueError(f"config file not found: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"config {path} must be a mapping, got {type(data).__name__}")
-    parent = data.pop("extends", None)
-    if parent:
-        base = _read_yaml_with_extends(path.parent / parent, seen + (path,))
-        data = _deep_merge(base, data)
-    return data
+            raise ConfigError(explain_validation_error(exc, PipelineConfig)) from None
