@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constra
 DEMO   := demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-dev install-flows test-flows default-config bench bench-flow bench-batch gate-eval clean help
+.PHONY: demo test install install-dev install-flows test-flows default-config lint-imports bench bench-flow bench-batch gate-eval clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -20,6 +20,7 @@ help:
 	@echo "make bench-batch - the whole CLI (outputs + reports) at --workers 1 and all cores"
 	@echo "make bench-flow - Prefect flow overhead vs calling the pipeline directly (100 images)"
 	@echo "make gate-eval - the gate's catch and false-alarm rates per defect (writes docs/gate.md)"
+	@echo "make lint-imports - check the import graph (layers, no Prefect/web in pipeline/, no cycles)"
 	@echo "make default-config - rewrite configs/default.yaml from the config models (every setting, its default)"
 	@echo "make clean   - remove .venv and demo/"
 
@@ -57,6 +58,9 @@ bench-batch: $(VENV)/.core
 
 test-flows: $(VENV)/.flows
 	$(BIN)/python -m pytest tests/flows $(PYTEST_ARGS)
+
+lint-imports: $(VENV)/.dev
+	$(BIN)/lint-imports --no-cache
 
 default-config: $(VENV)/.core
 	$(BIN)/python -m pipeline.config.defaults configs/default.yaml
