@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.needs import needs
+
+needs("diffusion")
+
 from pipeline.config import ControlConfig, PipelineConfig
 from pipeline.control import build_depth_estimator
 from pipeline.control.depth_model import build_depth_model, normalise_inside

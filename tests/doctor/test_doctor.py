@@ -7,7 +7,6 @@ import yaml
 
 from pipeline.config import PipelineConfig
 from pipeline.doctor import DoctorCheck, format_doctor, run_doctor
-from tests.fixtures.tiny_models import diffusion_section
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -34,6 +33,8 @@ def test_default_config_reports_cpu_backends_and_presets(monkeypatch):
 
 
 def test_tiny_models_are_found(tiny):
+    from tests.fixtures.tiny_models import diffusion_section
+
     config = PipelineConfig().with_overrides({
         "segment.sam_checkpoint": str(tiny.sam_checkpoint),
         "control.depth_model": str(tiny.depth_model),
@@ -46,6 +47,8 @@ def test_tiny_models_are_found(tiny):
 
 
 def test_missing_weights_and_bad_dtype_are_explained(tiny, tmp_path):
+    from tests.fixtures.tiny_models import diffusion_section
+
     section = diffusion_section(tiny)
     section["controlnets"][0]["source"] = {"path": str(tmp_path / "gone")}
     config = PipelineConfig.model_validate({"run": {"device": "cpu", "dtype": "float16"},

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from tests.needs import needs
+
+needs("flows")
+
 from flows.artifacts import BatchStats, summary_markdown
 from pipeline.report import build_report
 from pipeline.types import ItemRecord

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from tests.needs import needs
+
+needs("flows")
+
 import json
 import uuid
 

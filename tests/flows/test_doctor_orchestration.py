@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from tests.needs import needs
+
+needs("flows")
+
 from pipeline.cli import main
 from pipeline.doctor import run_doctor
 from pipeline.doctor.orchestration import check_bucket, check_orchestration, check_prefect_api, package_version

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import needs
+
+needs("flows")
+
 from flows.params import BatchOptions, RunnerParams, StorageParams
 from flows.process_bucket import process_bucket
 from pipeline.ledger import Ledger

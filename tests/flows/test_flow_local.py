@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import needs
+
+needs("flows")
+
 import flows.process_bucket as pb
 from flows.artifacts import REPORT_KEY, SUMMARY_KEY, TABLE_KEY
 from flows.params import BatchOptions, RunnerParams

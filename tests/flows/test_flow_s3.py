@@ -3,6 +3,12 @@ and no credential anywhere a person can read (artifacts, reports, ledger, logs, 
 
 from __future__ import annotations
 
+import pytest
+
+from tests.needs import needs
+
+needs("flows")
+
 import json
 import logging
 import uuid

@@ -8,6 +8,10 @@ import socket
 
 import pytest
 
+from tests.needs import needs
+
+needs("flows")
+
 from flows.params import BatchOptions, RunnerParams
 from flows.process_bucket import process_bucket
 from flows.runners import make_task_runner

@@ -13,6 +13,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.needs import needs
+
+needs("flows")
+
 import yaml
 
 from flows.artifacts import TABLE_KEY

@@ -9,6 +9,10 @@ from dataclasses import replace
 
 import pytest
 
+from tests.needs import needs
+
+needs("flows")
+
 from pipeline.ledger import DoneRecord, LeaseInfo, Ledger, Owner, hash_object, name_for_key, process_once
 from pipeline.io.conditional_store import S3Store
 from pipeline.io.storage import Bucket

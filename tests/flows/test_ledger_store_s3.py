@@ -7,6 +7,10 @@ import uuid
 
 import pytest
 
+from tests.needs import needs
+
+needs("flows")
+
 from pipeline.io.storage import Bucket
 from pipeline.ledger import Ledger, name_for_key, process_once
 from pipeline.io import conditional_store as ledger_store

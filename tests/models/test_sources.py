@@ -8,6 +8,11 @@ import threading
 import time
 
 import pytest
+
+from tests.needs import needs
+
+needs("torch")
+
 import torch
 from safetensors.torch import save_file
 

@@ -14,6 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.needs import needs
+
+needs("diffusion")
+
 from pipeline.config import load_config
 from pipeline.scene.diffusion.backend import build_diffusion_backend, controlnet_window
 from pipeline.config.diffusion import AccelConfig, ControlNetSpec, diffusion_config

@@ -13,6 +13,10 @@ import threading
 import numpy as np
 import pytest
 
+from tests.needs import needs
+
+needs("diffusion")
+
 from pipeline.config import ControlConfig, PipelineConfig, PlacementConfig
 from pipeline.control.depth import PseudoDepth
 from pipeline.control.maps import build_control_maps

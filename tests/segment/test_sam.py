@@ -11,6 +11,11 @@ import pickle
 
 import numpy as np
 import pytest
+
+from tests.needs import needs
+
+needs("sam")
+
 import torch
 
 from pipeline.config import PipelineConfig
