@@ -66,15 +66,6 @@ def redact(text: str) -> str:
     return _URL_USERINFO_RE.sub(r"\g<scheme>***@", text)
 
 
-def safe_options_summary(options: Mapping[str, Any] | None) -> dict[str, str]:
-    """``storage_options`` fit for a log line: non-secret values shown, the rest masked."""
-    out = {}
-    for name, value in (options or {}).items():
-        secretish = name not in NON_SECRET_OPTIONS and SECRET_OPTION_RE.search(name)
-        out[name] = "***" if secretish or isinstance(value, Mapping) else redact(str(value))
-    return out
-
-
 class RedactingFilter(logging.Filter):
     """A logging filter that formats the message once and redacts it (never drops a record)."""
 

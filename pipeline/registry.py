@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -16,5 +16,3 @@ def lookup(registry: Mapping[str, T], name: str, what: str) -> T:
         valid = ", ".join(sorted(registry))
         raise ValueError(f"unknown {what} {name!r}; valid names: {valid}") from None
 
-
-Builder = Callable[..., T]

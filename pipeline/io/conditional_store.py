@@ -93,7 +93,6 @@ class LocalStore:
 
     def __init__(self, bucket: Bucket):
         self.bucket = bucket
-        self._root = Path(bucket.root)
 
     def _file(self, key: str) -> Path:
         return Path(self.bucket.path(key))

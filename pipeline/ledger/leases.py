@@ -61,17 +61,6 @@ class Lease:
             self.info, self.version = info, version
             return True
 
-    def still_held(self) -> bool:
-        """Read the lease back: is it still ours?"""
-        current = self.ledger.store.get(self.ledger.lease_key(self.name))
-        if current is None:
-            return False
-        info = LeaseInfo.from_bytes(current[0])
-        held = info is not None and info.owner.holder == self.info.owner.holder
-        if not held:
-            self.lost = True
-        return held
-
     def release(self) -> None:
         with self._lock:
             if self.released:

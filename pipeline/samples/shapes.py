@@ -224,11 +224,6 @@ def rounded_rect_points(
     return np.concatenate(parts, axis=0)
 
 
-def rounded_rect(x0: float, y0: float, x1: float, y1: float, r: float | tuple[float, float, float, float]) -> Shape:
-    """Filled rounded rectangle (output pixels)."""
-    return polygon(rounded_rect_points(x0, y0, x1, y1, r))
-
-
 def smooth_closed(points: np.ndarray | list[tuple[float, float]], per_segment: int = 16) -> np.ndarray:
     """A closed Catmull-Rom spline through ``points``: (N*per_segment, 2) float."""
     p = np.asarray(points, np.float64).reshape(-1, 2)
