@@ -28,3 +28,9 @@ def needs(*extras: str) -> None:
         modules, install = EXTRAS[extra]
         for module in modules:
             pytest.importorskip(module, reason=f"needs {module}: {install}")
+
+
+def reference(module: str) -> object:
+    """``module`` of scikit-image, the reference implementation some tests compare against (the dev
+    and bench extras; the library itself never imports it). Skips the calling test without it."""
+    return pytest.importorskip(module, reason="needs scikit-image, the reference: pip install 'product-scene[dev]'")

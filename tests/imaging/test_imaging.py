@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from skimage.color import rgb2lab
 
 from pipeline.imaging import delta_e76, dilate_disc, disc, erode_disc, iou, resize_long_side, rgb_to_lab
+from tests.needs import reference
 
 
 def test_iou_has_one_rule_for_empty_masks():
@@ -19,14 +19,15 @@ def test_iou_has_one_rule_for_empty_masks():
 
 
 def test_segmenters_and_metrics_share_the_rule():
-    from pipeline.segment import onnx, sam
     from pipeline.score import mask_metrics
+    from pipeline.segment import onnx, sam
 
     assert onnx.iou is sam.iou is iou
     assert not hasattr(mask_metrics, "iou") or mask_metrics.iou is iou
 
 
 def test_rgb_to_lab_matches_skimage():
+    rgb2lab = reference("skimage.color").rgb2lab
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
     # OpenCV linearises with its own rounding of the sRGB curve: within 0.25 of skimage (exact: score.color)

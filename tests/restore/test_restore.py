@@ -7,14 +7,14 @@ from pipeline.place import find_logo_regions, parse_sidecar, read_sidecar_boxes
 from pipeline.restore import restore_product
 from pipeline.restore.paste import alpha_paste, restore_logos
 from pipeline.types import SceneResult
-from skimage.metrics import structural_similarity
+from tests.needs import reference
 
 
 def _logo_ssim(a, b, box):
     x0, y0, x1, y1 = box
     ga = cv2.cvtColor(a[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
     gb = cv2.cvtColor(b[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
-    return structural_similarity(ga, gb, data_range=255)
+    return reference("skimage.metrics").structural_similarity(ga, gb, data_range=255)
 
 
 def test_exact_paste_copies_product_pixels(placed_bottle):

@@ -5,7 +5,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from skimage.color import deltaE_ciede2000, rgb2lab
 
 from pipeline.imaging import delta_e76
 from pipeline.score.color import (
@@ -15,6 +14,7 @@ from pipeline.score.color import (
     srgb_color_to_lab,
     srgb_to_lab,
 )
+from tests.needs import reference
 
 # Sharma, Wu & Dalal (2005), Table 1: (L1, a1, b1), (L2, a2, b2), ΔE00. Pairs 1-34 minus a few
 # redundant ones; 9-15 exercise the hue-mean / hue-difference branches near 180°.
@@ -75,6 +75,7 @@ def test_sharma_reference_pairs_fast_float32():
 
 
 def test_delta_e00_matches_skimage_on_random_colours():
+    deltaE_ciede2000 = reference("skimage.color").deltaE_ciede2000
     rng = np.random.default_rng(1)
     lab1 = srgb_to_lab(rng.integers(0, 256, (20000, 3), dtype=np.uint8))
     lab2 = srgb_to_lab(rng.integers(0, 256, (20000, 3), dtype=np.uint8))
@@ -86,6 +87,7 @@ def test_delta_e00_matches_skimage_on_random_colours():
 
 
 def test_delta_e00_wide_lab_range_and_neutrals():
+    deltaE_ciede2000 = reference("skimage.color").deltaE_ciede2000
     rng = np.random.default_rng(2)
     lab1 = np.column_stack([rng.uniform(0, 100, 5000), rng.uniform(-120, 120, (5000, 2))]).astype(np.float32)
     lab2 = lab1.copy()
@@ -97,6 +99,7 @@ def test_delta_e00_wide_lab_range_and_neutrals():
 
 
 def test_srgb_to_lab_matches_skimage():
+    rgb2lab = reference("skimage.color").rgb2lab
     grid = np.stack(np.meshgrid(*(np.arange(0, 256, 5),) * 3, indexing="ij"), -1).reshape(-1, 3).astype(np.uint8)
     got = srgb_to_lab(grid)
     assert got.dtype == np.float32 and got.shape == grid.shape
@@ -157,6 +160,8 @@ def test_delta_e76_is_euclidean():
 
 
 def test_delta_e00_srgb_equals_lab_route_across_blocks(monkeypatch):
+    skimage_color = reference("skimage.color")
+    deltaE_ciede2000, rgb2lab = skimage_color.deltaE_ciede2000, skimage_color.rgb2lab
     from pipeline.score import color
 
     monkeypatch.setattr(color, "_CHUNK", 1000)  # several blocks, and a ragged last one

@@ -3,9 +3,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from skimage.metrics import structural_similarity
 
 from pipeline.score.ssim import luminance, masked_ssim, ssim_map
+from tests.needs import reference
 
 
 def _pair(h: int = 90, w: int = 70, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -18,7 +18,7 @@ def _pair(h: int = 90, w: int = 70, seed: int = 0) -> tuple[np.ndarray, np.ndarr
 def test_ssim_map_matches_skimage():
     a, b = _pair()
     la, lb = luminance(a), luminance(b)
-    _, want = structural_similarity(
+    _, want = reference("skimage.metrics").structural_similarity(
         la.astype(np.float64),
         lb.astype(np.float64),
         full=True,
