@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constra
 DEMO   := demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-dev install-flows test-flows default-config lint-imports bench bench-flow bench-batch gate-eval clean help
+.PHONY: demo test install install-dev install-flows test-flows test-core default-config lint-imports bench bench-flow bench-batch gate-eval clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -20,6 +20,7 @@ help:
 	@echo "make bench-batch - the whole CLI (outputs + reports) at --workers 1 and all cores"
 	@echo "make bench-flow - Prefect flow overhead vs calling the pipeline directly (100 images)"
 	@echo "make gate-eval - the gate's catch and false-alarm rates per defect (writes docs/gate.md)"
+	@echo "make test-core - the suite on a core install (.venv-core: no torch, Prefect, Playwright, onnx, scikit-image)"
 	@echo "make lint-imports - check the import graph (layers, no Prefect/web in pipeline/, no cycles)"
 	@echo "make default-config - rewrite configs/default.yaml from the config models (every setting, its default)"
 	@echo "make clean   - remove .venv and demo/"
@@ -59,6 +60,14 @@ bench-batch: $(VENV)/.core
 test-flows: $(VENV)/.flows
 	$(BIN)/python -m pytest tests/flows $(PYTEST_ARGS)
 
+.venv-core/.core: pyproject.toml constraints.txt
+	$(PYTHON) -m venv .venv-core
+	.venv-core/bin/python -m pip install --disable-pip-version-check -q -c constraints.txt -e . pytest hypothesis
+	@touch $@
+
+test-core: .venv-core/.core
+	.venv-core/bin/python -m pytest $(PYTEST_ARGS)
+
 lint-imports: $(VENV)/.dev
 	$(BIN)/lint-imports --no-cache
 
@@ -66,7 +75,7 @@ default-config: $(VENV)/.core
 	$(BIN)/python -m pipeline.config.defaults configs/default.yaml
 
 clean:
-	rm -rf $(VENV) $(DEMO)
+	rm -rf $(VENV) .venv-core $(DEMO)
 
 bench-flow: $(VENV)/.dev
 	$(BIN)/python bench/bench_flow_overhead.py -n 100

@@ -17,6 +17,7 @@ from pipeline.config import PipelineConfig
 from pipeline.ledger import record_from_json
 from pipeline.segment.classical import ClassicalSegmenter
 from pipeline.segment.sam import SamSegmenter
+from tests.needs import needs
 from tests.synthetic import bottle_on_white
 
 N_PHOTOS = 3
@@ -51,6 +52,7 @@ def _sam_warnings(caplog) -> list[str]:
 
 
 def test_sam_failing_on_every_image_is_counted_and_warned_once(photos, tmp_path, caplog):
+    needs("torch")  # the out-of-memory error is torch's
     config = _config()
     segmenter = SamSegmenter(ClassicalSegmenter(config.segment), OutOfMemorySam(), 0.5)
     runner = BatchRunner(config, stages=dataclasses.replace(build_stages(_config(**{"segment.backend": "classical"})),

@@ -6,6 +6,10 @@ import json
 
 import pytest
 
+from tests.needs import needs
+
+needs("diffusion")
+
 from bench.gpu import main
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.filterwarnings("ignore::FutureWarning"),

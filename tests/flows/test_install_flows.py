@@ -9,6 +9,8 @@ import textwrap
 import tomllib
 from pathlib import Path
 
+from tests.needs import needs
+
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "torchvision", "diffusers", "transformers", "accelerate", "segment-anything")
 
@@ -36,6 +38,7 @@ def test_make_install_flows_installs_no_torch():
 
 def test_flow_tests_import_and_run_without_torch():
     """Blocks the weights stack at import, then collects every flow test and runs the fast ones."""
+    needs("flows")
     script = textwrap.dedent(f"""
         import importlib.abc, sys
         class Block(importlib.abc.MetaPathFinder):

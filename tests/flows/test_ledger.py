@@ -27,6 +27,7 @@ from pipeline.io.transient import is_transient_error
 from pipeline.io.storage import Bucket
 from pipeline.types import ItemRecord
 from tests.flows.checks import item_folders
+from tests.needs import needs
 
 FILES = ("composite.png", "mask.png", "canny.png", "depth.png", "meta.json")
 CFG = "cfg0123456789abc"
@@ -352,6 +353,7 @@ def test_transient_error_classification(exc, transient):
 
 
 def test_botocore_errors_are_classified():
+    needs("flows")  # s3fs brings botocore
     from botocore.exceptions import ClientError, EndpointConnectionError
 
     assert is_transient_error(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))

@@ -10,6 +10,10 @@ import time
 
 import pytest
 
+from tests.needs import needs
+
+needs("review", "browser")
+
 from pipeline.batch import item_id_for_key, run_batch
 from pipeline.config import PipelineConfig
 from pipeline.samples import write_samples

@@ -9,6 +9,10 @@ import shutil
 
 import pytest
 
+from tests.needs import needs
+
+needs("review")
+
 from pipeline.batch import item_id_for_key
 from pipeline.cli import main
 from tests.review.server import ReviewServer
