@@ -98,8 +98,8 @@ def measure(size: int, runs: int) -> list[tuple[str, float, float, str]]:
     same = np.array_equal(dilate_disc(mask, DILATE_RADIUS), dilation(mask, footprint))
     n_disk = int((dilation(mask, disk(DILATE_RADIUS)) != dilate_disc(mask, DILATE_RADIUS)).sum())
     rows.append((f"disc dilation r={DILATE_RADIUS}", _median_ms(lambda: dilate_disc(mask, DILATE_RADIUS), runs),
-                 _median_ms(lambda: dilation(mask, footprint), runs), f"identical masks: {same} (skimage's own disk(r) "
-                 f"differs in {n_disk} px)"))
+                 _median_ms(lambda: dilation(mask, footprint), runs),
+                 f"identical masks: {same} (skimage's own disk(r) differs in {n_disk} px)"))
     return rows
 
 

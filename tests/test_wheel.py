@@ -28,7 +28,8 @@ SHIPPED = {"default.yaml", "themes.yaml", "sd15.yaml", "sdxl.yaml", "fast.yaml",
 
 
 def _run(*cmd: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
 
 
 @pytest.fixture(scope="module")

@@ -200,7 +200,7 @@ class PipelineConfig(_Strict):
     segment: SegmentConfig = SegmentConfig()
     control: ControlConfig = ControlConfig()
     placement: PlacementConfig = PlacementConfig()
-    scene: SceneConfig = SceneConfig()
+    scene: SceneConfig = Field(default_factory=SceneConfig)  # built per config: it reads the themes files
     restore: RestoreConfig = RestoreConfig()
     score: ScoreConfig = ScoreConfig()
     run: RunConfig = RunConfig()

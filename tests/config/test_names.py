@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from pipeline.config import PipelineConfig, load_config
-from pipeline.config.names import (DepthBackendName, OnnxFamilyName, SceneBackendName, SchedulerName,
-                                   SegmentBackendName, SurfaceName, names_of)
+from pipeline.config.names import (
+    DepthBackendName,
+    OnnxFamilyName,
+    SceneBackendName,
+    SchedulerName,
+    SegmentBackendName,
+    SurfaceName,
+    names_of,
+)
 from pipeline.control import DEPTH_BACKENDS
 from pipeline.scene import SCENE_BACKENDS
 from pipeline.scene.diffusion.schedulers import SCHEDULERS
