@@ -81,3 +81,46 @@ def test_hash_covers_themes_file_contents_weights_and_package_version(tmp_path, 
 def test_output_format_is_validated():
     with pytest.raises(ValueError, match="format"):
         PipelineConfig().with_overrides({"output.format": "gif"})
+
+
+def test_backends_section_is_typed(tmp_path):
+    """Issue 17 bug 3: a typo under backends: was accepted (a plain dict) and the run exited 0."""
+    p = tmp_path / "c.yaml"
+    p.write_text("backends:\n  difusion: {}\n")
+    with pytest.raises(ValueError, match=r"backends\.difusion: unknown key; did you mean 'diffusion'\?"):
+        load_config(p)
+    p.write_text("extends: sd15.yaml\nbackends:\n  diffusion:\n    stepz: 3\n    accel: {compile: fast}\n")
+    with pytest.raises(ValueError) as exc:
+        load_config(p)
+    assert "backends.diffusion.stepz: unknown key; did you mean 'steps'?" in str(exc.value)
+    assert "backends.diffusion.accel.compile: 'fast' is not one of off, regional, full" in str(exc.value)
+    sd15 = load_config(CONFIGS / "sd15.yaml")
+    assert type(sd15.backends.diffusion).__name__ == "DiffusionConfig" and sd15.backends.diffusion.family == "sd15"
+    assert PipelineConfig().model_dump()["backends"] == {}  # no section: nothing in the dump or the hash
+
+
+def test_shipped_presets_load_by_name_and_as_extends_targets(tmp_path):
+    assert load_config("sdxl") == load_config(CONFIGS / "sdxl.yaml")
+    assert load_config("default.yaml") == PipelineConfig()
+    child = tmp_path / "mine.yaml"
+    child.write_text("extends: fast.yaml\nrun:\n  seed: 3\n")  # not beside it: the shipped one
+    config = load_config(child)
+    assert config.run.seed == 3 and config.backends.diffusion.accel.compile == "regional"
+    assert load_config(overrides={"run.seed": 5}).run.seed == 5
+
+
+def test_yaml_errors_name_the_file_and_line(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("scene:\n  theme: [oak\n")
+    with pytest.raises(ValueError, match=r"config .*c\.yaml is not valid YAML: .* at line 3, column 1"):
+        load_config(p)
+    p.write_text("- a list\n")
+    with pytest.raises(ValueError, match="must be a mapping"):
+        load_config(p)
+
+
+def test_a_bad_prompt_template_is_a_theme_error(tmp_path):
+    themes = tmp_path / "themes.yaml"
+    themes.write_text('odd:\n  surface: wood\n  colors: ["#101010", "#202020"]\n  prompt: "a {0} thing"\n')
+    with pytest.raises(ValueError, match=r"theme 'odd': prompt: not a prompt template"):
+        PipelineConfig().with_overrides({"scene.themes_file": str(themes), "scene.theme": "odd"})
