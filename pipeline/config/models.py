@@ -105,6 +105,9 @@ class ShadowConfig(_Strict):
 
 
 class SceneConfig(_Strict):
+    """The scene: backend, theme and shadows. ``themes_file`` is declared before ``theme`` because
+    the theme is looked up in it (pydantic validates fields in order)."""
+
     backend: SceneBackendName = "studio"
     themes_file: str | None = Field(None, description="extra themes YAML, merged over configs/themes.yaml",
                                     validate_default=True)
