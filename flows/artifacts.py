@@ -11,6 +11,7 @@ from typing import Any
 
 from pipeline.redact import redact
 from pipeline.report.summary import fallback_counts, fallback_lines, outcome_counts
+from pipeline.review.reasons import plain_summary
 from pipeline.types import ItemRecord
 
 TABLE_KEY = "process-bucket-items"
@@ -100,7 +101,7 @@ def summary_markdown(records: list[ItemRecord], stats: BatchStats, report_url: s
         lines += ["", "## Worst items", "", "| id | status | verdict | ΔE00 mean | why |", "|---|---|---|---|---|"]
         for r in worst:
             de = (r.metrics or {}).get("delta_e00_mean")
-            why = redact(r.error or "; ".join(r.reasons)).replace("|", "/")[:160]
+            why = redact(r.error or plain_summary(r.reasons)).replace("|", "/")[:400]
             lines.append(f"| {redact(r.id)} | {r.status} | {r.verdict or '-'} | "
                          f"{'-' if de is None else f'{de:.2f}'} | {why} |")
     stage_ms: dict[str, list[float]] = {}

@@ -33,6 +33,7 @@ from prefect.tasks import exponential_backoff
 from flows.artifacts import BatchStats, publish
 from flows.dead_runs import crash_dead_runs_of, record_run_owner, watch_serve_parent
 from flows.params import BatchOptions
+from flows.review_waiting import announce_review_waiting
 from flows.runners import make_task_runner
 from flows.worker import get_bucket, get_ledger, get_runner, needs_lock, pipeline_guard, runner_builds
 from pipeline.batch import new_batch_id, write_batch_reports
@@ -388,6 +389,7 @@ def process_bucket(
         timings["report"] = time.perf_counter() - t2
         timings["total"] = time.perf_counter() - t0
         publish(records, stats, paths.get("html"))
+        announce_review_waiting(dest_url, json.loads(job.dest_options_json), job.batch_id)
         for line in fallback_lines(fallback_counts(records), len(records)):
             logger.warning("batch %s: %s (see report.html)", job.batch_id, line)
         ledger.close_batch(job.batch_id, batch_lease)

@@ -135,6 +135,8 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
 
     from flows.dead_runs import SERVE_PID_ENV, crash_dead_runs
     from flows.process_bucket import process_bucket
+    from flows.review_waiting import EVENT as REVIEW_WAITING_EVENT
+    from pipeline.review.folder import review_command
 
     schedule: dict[str, Any] = {"interval": args.interval} if args.interval else {"cron": args.cron or DEFAULT_CRON}
     try:
@@ -145,6 +147,8 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     # limit=1: one run at a time from this process. No deployment-wide limit: a run that died
     # with its machine would hold that slot until the server's lease expired, and the ledger
     # already keeps overlapping runs (several serve processes, a late worker) apart.
+    log.info("review what the runs make with: %s (each run with products waiting emits the Prefect event %s)",
+             review_command(args.dest, args.endpoint_url), REVIEW_WAITING_EVENT)
     process_bucket.serve(name=args.name, parameters=params, limit=1, paused=args.paused or None,
                          tags=["product-scene"], entrypoint_type=EntrypointType.MODULE_PATH, **schedule)
     return 0

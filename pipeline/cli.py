@@ -4,8 +4,8 @@ Exit codes, one rule for every command (applied in :func:`main`): 0 when the com
 ``run``, even if items failed the gate or were bad files); 2 for usage or configuration errors
 (argparse, or any :class:`~pipeline.config.errors.ConfigError`: a bad config, preset, theme,
 backend name or batch id), always before anything is listed or written; 1 when the command itself
-could not run; 130 when interrupted; ``publish`` exits 3 when an item needs attention (published
-earlier but no longer approved, or approved but refused).
+could not run; 130 when interrupted; ``publish`` exits 3 when a product needs attention (live but
+no longer approved, or approved but refused or failed).
 """
 
 from __future__ import annotations
@@ -41,35 +41,46 @@ Exit code 0 means the batch ran; look at the report for items that failed or wer
 
 EPILOG_REVIEW = """\
 examples:
-  product-scene review out/20260101T120000Z-ab12cd               # a batch folder that `run` wrote
-  product-scene review out/<batch_id> --open --reviewer alice     # open a browser; sign decisions as alice
-  product-scene review s3://shop/out/<batch_id> --endpoint-url http://127.0.0.1:8333
+  product-scene review out/                                       # one queue over every batch in out/
+  product-scene review out/<batch_id>                             # the same queue, that batch's products only
+  product-scene review out/ --open --reviewer alice               # open a browser; sign decisions as alice
+  product-scene review s3://shop/out/ --endpoint-url http://127.0.0.1:8333
+  product-scene review out/ --rebuild                             # rebuild a damaged catalogue first
 
-The page lists failures and errors first, then passes. Keys (shown on the page, ? for all):
-  j / Down  next item          k / Up    previous item
+A product is its source key (or the "sku" its sidecar names); each batch that processes it adds a
+version. The queue shows each product's newest version that needs a decision, failures first,
+with filters (batch, verdict, decision, "rejected before") and counts at the top. Decisions are
+made on a version; a new version with the same bytes as a rejected one is rejected too, and a
+product rejected before is never approved by "approve all passed". Keys (shown on the page):
+  j / Down  next product       k / Up    previous product
   a         approve, go next   r         reject (then type a note, Enter saves and goes next)
   u         undecided          n         edit the note
+  , .       older / newer version of the product
   s         side by side / slider     [ ]  move the slider
   + - 0     zoom in, out, fit        Shift+arrows  pan
   e         mask edges on the original          h   ΔE00 heat map on the composite
   1-9       show variant k (approving then picks it)
-Decisions go to DEST/<batch_id>/decisions.json (compare-and-swap: several tabs or reviewers are
-safe) and show in report.html and report.json. Then: product-scene publish DEST/<batch_id> TARGET.
+  v d b x   cycle the verdict, decision, batch filters; "rejected before" only
+Decisions go to DEST/_catalogue (compare-and-swap: several tabs or reviewers are safe) and to
+each batch's _decisions/ journal. Then: product-scene publish DEST TARGET.
 The server binds 127.0.0.1 on a free port; --host for anything else (a warning is printed).
 """
 
 EPILOG_PUBLISH = """\
 examples:
-  product-scene publish out/<batch_id> shop-images/              # approved composites into a folder
-  product-scene publish out/<batch_id> s3://shop/live/ --strip-prefix incoming/
-  product-scene publish out/<batch_id> shop-images/ --withdraw   # also remove items no longer approved
+  product-scene publish out/ shop-images/                        # every product's newest approved version
+  product-scene publish out/<batch_id> shop-images/              # that batch's products, by the same rules
+  product-scene publish out/ s3://shop/live/ --strip-prefix incoming/
+  product-scene publish out/ shop-images/ --withdraw              # also remove products with no approved version left
 
-Copies the composite each approved item's reviewer saw (and chose, for variants) to
-TARGET/<source key> with the composite's extension (shoes/red.jpg -> shoes/red.png), and writes
-TARGET/_manifests/<batch_id>.json. Rejected and undecided items are never copied; running it
-again copies nothing new. An item published earlier and since rejected or set undecided is
-reported (exit code 3) and removed only with --withdraw; a composite that changed after its
-approval is refused until it is reviewed again.
+For each product, copies its newest approved version (the bytes and variant the reviewer approved)
+to TARGET/<source key> with the composite's extension (shoes/red.jpg -> shoes/red.png), replacing
+the file this catalogue put there before for the same product, and writes
+TARGET/_manifests/products.json (+ one _manifests/<batch_id>.json per batch with a live version).
+A file this catalogue did not put there is refused (the message says what is there) unless
+--replace-foreign. A product that is live but has no approved version left is reported (exit 3)
+and removed only with --withdraw. Every problem is reported per product; running it again
+finishes the rest and changes nothing that is done.
 """
 
 
@@ -156,25 +167,31 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "listed with this environment's credentials")
     doctor.add_argument("--endpoint-url", help="S3-compatible endpoint for --bucket (SeaweedFS, MinIO, ...)")
 
-    review = sub.add_parser("review", parents=[common], help="review a batch in the browser: approve or reject items",
-                            description="Serve one batch on this machine for people to approve or reject each "
-                                        "item, with the keyboard.",
+    review = sub.add_parser("review", parents=[common], help="review products in the browser: approve or reject",
+                            description="Serve a destination's review queue on this machine: one entry per "
+                                        "product across every batch, decided with the keyboard.",
                             epilog=EPILOG_REVIEW, formatter_class=argparse.RawDescriptionHelpFormatter)
-    review.add_argument("batch", help="DEST/<batch_id>: the batch folder (or fsspec URL) that `run` wrote")
+    review.add_argument("dest", help="DEST (every batch `run` wrote there) or DEST/<batch_id> (that batch only); "
+                                     "a folder or fsspec URL")
     review.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     review.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
     review.add_argument("--open", action="store_true", help="open the page in a web browser")
     review.add_argument("--reviewer", help="name recorded with each decision (default: your OS user name)")
+    review.add_argument("--rebuild", action="store_true",
+                        help="rebuild DEST/_catalogue from the batch folders first (after damage or a restore)")
     review.add_argument("--endpoint-url", help="S3-compatible endpoint for s3:// URLs")
 
-    publish = sub.add_parser("publish", parents=[common], help="copy the approved composites of a batch to TARGET",
-                             description="Copy the composites reviewers approved to TARGET, with a manifest.",
+    publish = sub.add_parser("publish", parents=[common], help="copy each product's approved version to TARGET",
+                             description="Copy the newest approved version of each product to TARGET, with "
+                                         "manifests.",
                              epilog=EPILOG_PUBLISH, formatter_class=argparse.RawDescriptionHelpFormatter)
-    publish.add_argument("batch", help="DEST/<batch_id>: the reviewed batch folder (or fsspec URL)")
+    publish.add_argument("dest", help="DEST (every product) or DEST/<batch_id> (the products of that batch)")
     publish.add_argument("target", help="folder or fsspec URL to publish into")
     publish.add_argument("--strip-prefix", default="", help="drop this leading folder from source keys, e.g. incoming/")
     publish.add_argument("--withdraw", action="store_true",
-                         help="delete files this batch published earlier whose items are no longer approved")
+                         help="delete what this catalogue published for products with no approved version left")
+    publish.add_argument("--replace-foreign", action="store_true",
+                         help="overwrite target files this catalogue did not put there (refused by default)")
     publish.add_argument("--endpoint-url", help="S3-compatible endpoint for s3:// URLs")
 
     serve = sub.add_parser("serve", help="run the bucket flow on a schedule (Prefect)", add_help=False)
@@ -219,6 +236,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     log.info("batch %s: %d items, %d passed, %d failed, %d errors", batch_id, s["total"], s["passed"],
              s["failed"], s["errors"])
     sys.stdout.write(f"{report['paths']['html']}\n")
+    from pipeline.review.folder import review_command
+
+    log.info("next: %s   (one queue over every batch in %s)", review_command(args.dest, args.endpoint_url), args.dest)
     return 0
 
 
@@ -259,6 +279,7 @@ def _cmd_review(args: argparse.Namespace) -> int:
     except ImportError as exc:
         log.error("`review` needs the review extra (pip install 'product-scene[review]'): %s", exc)
         return 2
+    from pipeline.catalogue.store import CatalogueDamaged
     from pipeline.review.folder import NotABatchError
 
     def ready(url: str) -> None:
@@ -267,9 +288,9 @@ def _cmd_review(args: argparse.Namespace) -> int:
         log.info("review page at %s (Ctrl-C stops the server)", url)
 
     try:
-        serve_review(args.batch, host=args.host, port=args.port, reviewer=args.reviewer, open_browser=args.open,
-                     storage_options=_storage(args), on_ready=ready)
-    except NotABatchError as exc:
+        serve_review(args.dest, host=args.host, port=args.port, reviewer=args.reviewer, open_browser=args.open,
+                     storage_options=_storage(args), rebuild=args.rebuild, on_ready=ready)
+    except (NotABatchError, CatalogueDamaged) as exc:
         log.error("%s", exc)
         return 2
     except OSError as exc:
@@ -279,20 +300,22 @@ def _cmd_review(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from pipeline.review.folder import NotABatchError, open_batch_folder
-    from pipeline.review.publish import publish_batch
+    from pipeline.catalogue.store import CatalogueDamaged
     from pipeline.io.storage import Bucket, options_for_url
+    from pipeline.review.folder import NotABatchError, open_destination
+    from pipeline.review.publish import publish
 
     try:
-        folder = open_batch_folder(args.batch, _storage(args))
-    except NotABatchError as exc:
+        dest, batch = open_destination(args.dest, _storage(args))
+        result = publish(dest, Bucket(args.target, options_for_url(args.target, _storage(args))), batch=batch,
+                         strip_prefix=args.strip_prefix, withdraw=args.withdraw,
+                         replace_foreign=args.replace_foreign)
+    except (NotABatchError, CatalogueDamaged) as exc:
         log.error("%s", exc)
         return 2
-    result = publish_batch(folder, Bucket(args.target, options_for_url(args.target, _storage(args))),
-                           strip_prefix=args.strip_prefix, withdraw=args.withdraw)
-    log.info("published %s to %s: %d copied, %d updated, %d already there, %d withdrawn, %d refused, "
-             "%d no longer approved", folder.batch_id, result.target, len(result.copied), len(result.updated),
-             len(result.unchanged), len(result.withdrawn), len(result.refused), len(result.stale))
+    log.info("published %s to %s: %d copied, %d updated, %d already there, %d withdrawn, %d refused, %d failed, "
+             "%d no longer approved", batch or dest.url, result.target, len(result.copied), len(result.updated),
+             len(result.unchanged), len(result.withdrawn), len(result.refused), len(result.failed), len(result.stale))
     sys.stdout.write(f"{result.manifest}\n")
     return 3 if result.needs_attention else 0
 

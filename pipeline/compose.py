@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.catalogue.products import sidecar_sku
 from pipeline.config import PipelineConfig
 from pipeline.control import DepthEstimator, build_depth_estimator
 from pipeline.control.maps import build_control_maps
@@ -98,6 +99,7 @@ def process_product(
     """
     timer = _Timer()
     meta = dict(sidecar or {})
+    sku = sidecar_sku(meta)  # the product's id in the catalogue; a bad one is this item's error (ValueError)
     with timer("decode"):  # 1. load and validate
         decoded = decode_image(data, name=name, config=config.decode)
     with timer("segment"):  # 2. alpha matte + mask
@@ -135,6 +137,7 @@ def process_product(
         "decode_info": decoded.info,
         "logo_boxes_input": [list(b) for b in boxes],
         "logo_source": "sidecar" if "logo_boxes" in meta else "auto",
+        "sku": sku,
         "placement": {"matrix": placement.matrix.round(6).tolist(), "out_hw": list(placement.out_hw),
                       "box_xyxy": list(placement.box_xyxy)},
         "canny_thresholds": [round(t, 2) for t in control.canny_thresholds],

@@ -1,4 +1,5 @@
-"""Start the review server for one batch: bind, print the URL, optionally open a browser."""
+"""Start the review server for a destination (or one batch of it): bind, print the URL,
+optionally open a browser."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 
 import uvicorn
 
-from pipeline.review.folder import open_batch_folder
+from pipeline.catalogue.store import Catalogue
+from pipeline.review.folder import open_destination
 from pipeline.review.session import ReviewSession
 from review_server.app import create_app
 from review_server.security import allowed_hosts, new_token
@@ -53,14 +55,19 @@ def page_url(host: str, port: int) -> str:
     return f"http://{name}:{port}/"
 
 
-def serve_review(batch_url: str, *, host: str = "127.0.0.1", port: int = 0, reviewer: str | None = None,
+def serve_review(url: str, *, host: str = "127.0.0.1", port: int = 0, reviewer: str | None = None,
                  open_browser: bool = False, storage_options: dict[str, Any] | None = None,
-                 on_ready=None) -> None:
-    """Serve ``batch_url`` until interrupted. ``NotABatchError`` (a ValueError) when it is not a batch.
+                 rebuild: bool = False, on_ready=None) -> None:
+    """Serve ``url`` (``DEST``: one queue over every batch; ``DEST/<batch_id>``: that batch's
+    products) until interrupted. ``NotABatchError`` (a ValueError) when it is neither.
 
+    ``rebuild``: rebuild the catalogue from the batch folders first (a damaged catalogue).
     ``on_ready(url)`` is called once the server accepts connections (the CLI prints the URL)."""
-    folder = open_batch_folder(batch_url, storage_options)
-    session = ReviewSession(folder, reviewer or default_reviewer())
+    dest, batch = open_destination(url, storage_options)
+    catalogue = Catalogue(dest)
+    if rebuild:
+        catalogue.rebuild()
+    session = ReviewSession(dest, reviewer or default_reviewer(), batch=batch, catalogue=catalogue)
     if not is_loopback(host):
         log.warning("serving on %s, not loopback: anyone who can reach this address can open the page, see the "
                     "batch and record decisions. Use the default 127.0.0.1 unless you mean it.", host)
@@ -81,5 +88,4 @@ def serve_review(batch_url: str, *, host: str = "127.0.0.1", port: int = 0, revi
                 webbrowser.open(url)
 
     threading.Thread(target=announce, name="review-announce", daemon=True).start()
-    log.info("reviewing %s (%d items) as %s", folder.url, len(session.items), session.reviewer)
     server.run(sockets=[sock])

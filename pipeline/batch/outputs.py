@@ -8,6 +8,7 @@ Layout: ``DEST/<batch_id>/<item_id>/{composite.<png|jpg|webp>,mask,canny,depth,o
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -58,6 +59,8 @@ def encode_outputs(config: PipelineConfig, config_hash: str, config_inputs: dict
             meta["variants"].append({"composite": f"composite_v{k}.{suffix}", "verdict": variant.verdict.label,
                                      "reasons": list(variant.verdict.reasons),
                                      "metrics": variant.metrics.as_dict(), "seed": variant.scene.info.get("seed")})
+    # the catalogue's version of this item is its composites' bytes (pipeline.catalogue.homes)
+    meta["composite_sha256"] = {n: hashlib.sha256(d).hexdigest() for n, d in files.items() if n.startswith("composite")}
     return files, meta
 
 

@@ -53,8 +53,10 @@ from pipeline.io.transient import is_transient_error, s3_error_code
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "_ledger/.lock"
-DURABLE_PREFIX = "_ledger/done/"
+TEMP_NAME_CHARS = 64  # of the target's name in a temp file's: a 255-byte name must still get one
+DURABLE_PREFIXES = ("_ledger/done/", "_catalogue/", "_fixes/")  # commits; the catalogue and reviewers' fixes
 DURABLE_NAMES = frozenset({"decisions.json", "published.json"})  # reviewers' work (pipeline.review)
+DURABLE_FOLDER = "/_decisions/"  # each decision's journal file (pipeline.catalogue.homes)
 
 
 class ConditionalStore(Protocol):
@@ -122,11 +124,12 @@ class LocalStore:
         """Only commits are fsynced: a lease, index entry or pointer lost in a power cut is
         harmless (at worst an item is computed again; its commit is still exactly once).
         Review decisions and publish records are people's work: fsynced too."""
-        return key.startswith(DURABLE_PREFIX) or posixpath.basename(key) in DURABLE_NAMES
+        return (key.startswith(DURABLE_PREFIXES) or posixpath.basename(key) in DURABLE_NAMES
+                or DURABLE_FOLDER in key)
 
     def _temp(self, path: Path, data: bytes, durable: bool) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:TEMP_NAME_CHARS]}.", suffix=".part", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             if durable:

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = LISTED_EXTENSIONS  # what imageio decodes, plus image files reported as unsupported
 MAX_KEY_LENGTH = 1024
+TEMP_NAME_CHARS = 64  # of the target's name in a temp file's: a 255-byte name must still get one
 
 
 def safe_key(key: str) -> str:
@@ -183,10 +184,10 @@ def atomic_write_file(path: Path, data: bytes) -> None:
     """Write to a temp file beside ``path``, fsync, then ``os.replace`` it into place.
 
     Readers see the old file or the new one, never a part; a crash leaves at most a
-    ``.<name>.*.part`` temp file, never a truncated output.
+    ``.<name, first 64 characters>.*.part`` temp file, never a truncated output.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:TEMP_NAME_CHARS]}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

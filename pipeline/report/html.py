@@ -22,6 +22,7 @@ from typing import Any
 
 from pipeline.report.summary import fallback_lines, item_outcome
 from pipeline.report.table import metric_names, total_ms
+from pipeline.review.reasons import explain_all
 from pipeline.score.gate import CHECKS, Check, failed_metric
 from pipeline.types import ItemRecord
 
@@ -213,7 +214,8 @@ def _error_block(record: ItemRecord) -> str:
 
 def _verdict_block(record: ItemRecord, gate: dict | None) -> str:
     if record.reasons:
-        items = "".join(f"<li><span>{escape(reason)}</span></li>" for reason in record.reasons)
+        items = "".join(f'<li><span>{escape(e["sentence"])}</span><br><small class="tech">{escape(e["technical"])}'
+                        "</small></li>" for e in explain_all(record.reasons))
         reasons = f'<h3>Why it failed</h3><ul class="reasons">{items}</ul>'
     elif item_outcome(record) == "pass":
         reasons = '<p class="ok-note">All checks passed.</p>'

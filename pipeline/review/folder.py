@@ -1,6 +1,7 @@
-"""A batch folder ``DEST/<batch_id>`` (a local folder or an fsspec URL) and safe reads from it.
+"""What ``review`` and ``publish`` are given: ``DEST`` or ``DEST/<batch_id>`` (a local folder or
+an fsspec URL), and safe reads from a batch folder.
 
-The batch is addressed through its parent bucket (``DEST``) so that decisions and publish
+A batch is addressed through its parent bucket (``DEST``) so that the catalogue and publish
 records use the same conditional-write store as the ledger (:mod:`pipeline.io.conditional_store`).
 Every relative path from outside goes through :func:`pipeline.io.storage.safe_key`; on a local
 disk the resolved path must also stay inside the batch folder (no symlink leads out).
@@ -11,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+from shlex import quote
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from pipeline.catalogue.homes import list_homes
 from pipeline.errors import UnsafeKeyError
 from pipeline.io.conditional_store import ConditionalStore, open_store
 from pipeline.io.storage import Bucket, options_for_url, safe_key
@@ -114,9 +117,31 @@ def open_batch_folder(url: str, storage_options: dict[str, Any] | None = None) -
     return folder
 
 
+def open_destination(url: str, storage_options: dict[str, Any] | None = None) -> tuple[Bucket, str | None]:
+    """``DEST`` -> (DEST, None); ``DEST/<batch_id>`` (a folder with a report.json) -> (DEST,
+    batch_id). :class:`NotABatchError` with a one-line reason when ``url`` is neither."""
+    text = str(url).rstrip("/") or "."
+    bucket = Bucket(text, options_for_url(text, storage_options))
+    if bucket.is_local and not os.path.isdir(bucket.root or "."):
+        raise NotABatchError(f"{url} is not a folder")
+    if bucket.exists("report.json"):
+        folder = open_batch_folder(text, storage_options)
+        return folder.dest, folder.batch_id
+    if not bucket.exists("_catalogue") and not any(bucket.exists(f"{h}/report.json") for h in list_homes(bucket)):
+        raise NotABatchError(f"{url} holds no batch: give DEST (the folder `product-scene run` wrote batches "
+                             "into) or DEST/<batch_id>; it has no report.json and no batch folder with one")
+    return bucket, None
+
+
 def item_file(item_id: str, name: str) -> str:
     """``<item_id>/<name>`` after checking both are single safe path segments."""
     for label, part in (("item id", item_id), ("file name", name)):
         if not part or "/" in part or part != safe_key(part) or part.startswith("."):
             raise UnsafeKeyError(f"bad {label}: {part!r}")
     return posixpath.join(item_id, name)
+
+
+def review_command(dest_url: str, endpoint_url: str | None = None) -> str:
+    """The command that reviews ``dest_url`` (one queue over its batches), ready to paste."""
+    text = f"product-scene review {quote(str(dest_url))}"
+    return text + (f" --endpoint-url {quote(endpoint_url)}" if endpoint_url else "")

@@ -1,272 +1,337 @@
-"""What the review page shows and does, without any web code (the server only routes to it).
+"""What the review page shows and does, without web code: one queue over a destination's catalogue.
 
-A :class:`ReviewSession` holds one batch folder and one reviewer name. Items come in the
-report's order (failures, then errors, then passes, as in report.html). Every decision records
-the sha256 of the composite the reviewer saw; a decision whose hash is not the current file's
-(the batch was rerun with ``--reprocess`` meanwhile) is refused with :class:`StaleCompositeError`.
+A :class:`ReviewSession` holds a destination (``DEST``), a reviewer name and, for
+``review DEST/<batch_id>``, a batch that scopes the queue. It syncs the catalogue when it starts
+(new or rewritten batch folders are ingested), keeps every product in memory, and keeps up with
+other reviewers by re-reading only the shards whose listing changed (:meth:`refresh`, called by
+the page's poll). A decision writes one journal file and one shard
+(:meth:`pipeline.catalogue.store.Catalogue.decide`): its cost does not grow with the queue.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
+import time
 from typing import Any
 
-import numpy as np
-
-from pipeline.config import ScoreConfig
-from pipeline.errors import UnsafeKeyError
-from pipeline.io.imageio import decode_image, encode_png
-from pipeline.ledger import record_from_json
-from pipeline.report.html import GROUP_ORDER
-from pipeline.report.summary import item_outcome
-from pipeline.review.decisions import Decision, DecisionError, DecisionStore, counts
-from pipeline.review.folder import BatchFolder, item_file
-from pipeline.review.publish import PublishRecords, composite_file, sha256_hex
-from pipeline.review.reports import refresh_reports
-from pipeline.review.views import delta_e_heatmap, delta_e_map, mask_edge_overlay, mask_in_frame, product_core
-from pipeline.place.placement import map_box
-from pipeline.types import Placement
+from pipeline.catalogue.homes import FIXES_HOME, write_journal
+from pipeline.catalogue.model import (
+    DecisionError,
+    add_decision,
+    carried_note,
+    effective,
+    ordered_versions,
+    summarize,
+)
+from pipeline.catalogue.products import shard_of
+from pipeline.catalogue.queue import PAGE_SIZE, QueueFilter, counts, queue_row, select
+from pipeline.catalogue.store import Catalogue, StaleCompositeError, UnknownProduct  # noqa: F401 - part of this API
+from pipeline.io.storage import Bucket
+from pipeline.review.folder import NotABatchError, item_file
+from pipeline.review.pictures import VersionFiles
+from pipeline.review.reasons import explain_all, gate_rows
+from pipeline.review.views import HEAT_LOW
 
 log = logging.getLogger(__name__)
 
-MAX_IMAGE_BYTES = 256 << 20
-CACHE_ITEMS = 48
-
-
-class StaleCompositeError(DecisionError):
-    """The composite on disk is not the one the reviewer saw."""
+REFRESH_MIN_S = 1.0  # the shard listing is read at most once a second, however many tabs poll
+SYNC_EVERY_S = 15.0  # new batch folders are looked for at most this often
+APPROVE_ALL_NOTE = "approved with 'approve all passed'"
 
 
 class ReviewSession:
-    """One batch under review. Thread-safe: the server calls it from a thread pool."""
+    """One destination under review. Thread-safe: the server calls it from a thread pool."""
 
-    def __init__(self, folder: BatchFolder, reviewer: str):
+    def __init__(self, dest: Bucket, reviewer: str, *, batch: str | None = None,
+                 catalogue: Catalogue | None = None):
         if not isinstance(reviewer, str) or not reviewer.strip():
             raise ValueError(f"reviewer must be a non-empty name, got {reviewer!r}")
-        self.folder = folder
+        self.dest = dest
         self.reviewer = reviewer.strip()
-        self.decisions = DecisionStore(folder)
-        self.report = folder.report()
-        self.items = _ordered_items(self.report)
-        self.by_id = {item["id"]: item for item in self.items}
-        self._cache: OrderedDict[tuple, Any] = OrderedDict()
-        self._lock = threading.Lock()
+        self.catalogue = catalogue or Catalogue(dest)
+        self.files = VersionFiles(dest)
+        self._lock = threading.RLock()
+        self.catalogue.sync()
+        self.homes = self.catalogue.homes()
+        if batch is not None and batch not in self.homes:
+            raise NotABatchError(f"{batch} is not a batch of {self.catalogue.url} (no report.json yet?)")
+        self.batch = batch
+        self.products: dict[str, dict[str, Any]] = {}
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.revision = 0
+        self.changed_at: dict[str, int] = {}
+        self.stamps = self.catalogue.shard_stamps()
+        for pid, product in self.catalogue.load().items():
+            self._set(pid, product)
+        self._refreshed = self._synced = time.monotonic()
+        log.info("reviewing %s: %d products in %d batches, as %s", self.catalogue.url, len(self.rows),
+                 len(self.homes), self.reviewer)
+
+    # ------------------------------------------------------------------ state
+    def _set(self, pid: str, product: dict[str, Any] | None) -> None:
+        with self._lock:
+            summary = summarize(product) if product is not None else None
+            if product is None:
+                self.products.pop(pid, None)
+            else:
+                self.products[pid] = product
+            old = self.rows.get(pid)
+            row = queue_row(summary, (v.get("home") for v in product["versions"].values())) if summary else None
+            if row is None:
+                self.rows.pop(pid, None)
+            else:
+                self.rows[pid] = row
+            if row != old:
+                self.revision += 1
+                self.changed_at[pid] = self.revision
+
+    def refresh(self) -> None:
+        """Pick up other reviewers' decisions and new batches (cheap: one listing of the shards,
+        one of DEST every ``SYNC_EVERY_S``; only changed shards are read)."""
+        now = time.monotonic()
+        if now - self._refreshed < REFRESH_MIN_S:
+            return
+        self._refreshed = now
+        if now - self._synced >= SYNC_EVERY_S:
+            self._synced = now
+            if self.catalogue.sync(check_changed=False).ingested:
+                self.homes = self.catalogue.homes()
+        stamps = self.catalogue.shard_stamps()
+        changed = {s for s, v in stamps.items() if self.stamps.get(s) != v} | (set(self.stamps) - set(stamps))
+        if not changed:
+            return
+        fresh = self.catalogue.load(changed & set(stamps))
+        with self._lock:
+            for pid in [p for p in self.products if shard_of(p) in changed and p not in fresh]:
+                self._set(pid, None)
+            for pid, product in fresh.items():
+                if self.products.get(pid) != product:
+                    self._set(pid, product)
+            self.stamps = stamps
+
+    def _filter(self, params: dict[str, Any]) -> QueueFilter:
+        batch = params.get("batch") or self.batch
+        if self.batch is not None and batch != self.batch:
+            raise ValueError(f"this review is of batch {self.batch} only")
+        if batch is not None and batch not in self.homes:
+            raise ValueError(f"no batch {batch!r} in this destination")
+        flag = params.get("rejected_before")
+        return QueueFilter(batch=batch, outcome=params.get("outcome") or "all",
+                           decision=params.get("decision") or "all",
+                           rejected_before=flag in (True, "1", "true", "yes"), query=params.get("q") or "")
 
     # ------------------------------------------------------------------ reading
-    def batch_view(self) -> dict[str, Any]:
-        """The page's first load: the batch, its gate, every item (ordered) and every decision."""
-        doc = self.decisions.load()
-        ids = [item["id"] for item in self.items]
-        return {
-            "revision": int(doc.get("revision", 0)),
-            "batch_id": self.folder.batch_id,
-            "batch_url": self.folder.url,
-            "reviewer": self.reviewer,
-            "summary": self.report.get("summary", {}),
-            "gate": (self.report.get("extra") or {}).get("gate") or {},
-            "items": [_item_summary(item) for item in self.items],
-            "decisions": _public_decisions(doc),
-            "counts": counts(doc, ids),
-            "published": self.published(),
+    def queue(self, params: dict[str, Any], offset: int = 0, limit: int = PAGE_SIZE) -> dict[str, Any]:
+        """One page of the queue under ``params`` (batch, outcome, decision, rejected_before, q),
+        the counts over the batch scope, and the batches there are. ``ValueError`` for bad params."""
+        flt = self._filter(params)
+        with self._lock:
+            rows, totals, revision = *select(list(self.rows.values()), flt), self.revision
+        return {"revision": revision, "total": len(rows), "offset": offset, "rows": rows[offset:offset + limit],
+                "counts": totals, "batches": self.batches(), "scope": self.batch, "reviewer": self.reviewer,
+                "dest": self.catalogue.url}
+
+    def changes(self, since: int, params: dict[str, Any]) -> dict[str, Any]:
+        """Rows changed after revision ``since`` (other tabs, other reviewers) and the counts now."""
+        self.refresh()
+        flt = self._filter(params)
+        with self._lock:
+            rows = [self.rows[p] for p, rev in self.changed_at.items() if rev > since and p in self.rows]
+            gone = [p for p, rev in self.changed_at.items() if rev > since and p not in self.rows]
+            totals = counts(r for r in self.rows.values() if flt.scope(r))
+            return {"revision": self.revision, "rows": rows, "gone": gone, "counts": totals}
+
+    def batches(self) -> list[dict[str, Any]]:
+        """The homes, newest first: {"id", "created_at", "items", "kind"}."""
+        return sorted(({"id": h, "created_at": i.get("created_at"), "items": i.get("items"), "kind": i.get("kind")}
+                       for h, i in self.homes.items()), key=lambda b: (str(b["created_at"] or ""), b["id"]),
+                      reverse=True)
+
+    def product_view(self, pid: str, version_id: str | None = None) -> dict[str, Any]:
+        """A product: its row, every version (newest first) with its decisions, what is live, and
+        the detail of one version (the newest unless ``version_id``). ``UnknownProduct``."""
+        with self._lock:
+            product = self.products.get(pid)
+            row = self.rows.get(pid)
+        if product is None or row is None:
+            raise UnknownProduct(pid)
+        versions = ordered_versions(product)
+        shown = product["versions"].get(version_id) if version_id else versions[-1]
+        if shown is None:
+            raise UnknownProduct(f"{pid} has no version {version_id!r}")
+        live_by_version: dict[str, list[dict[str, Any]]] = {}
+        for target, live in product.get("live", {}).items():
+            live_by_version.setdefault(live.get("version"), []).append({"target": target, **live})
+        history = []
+        for number, version in reversed(list(enumerate(versions, 1))):
+            state, decision, carried = effective(product, version)
+            history.append({
+                "id": version["id"], "number": number, "home": version.get("home"), "item": version.get("item"),
+                "origin": version.get("origin", "batch"), "source": version.get("source"),
+                "created_at": version.get("created_at"), "outcome": version.get("outcome"),
+                "state": state, "carried": carried, "reviewer": version.get("reviewer"),
+                "carried_note": carried_note(decision) if carried and decision else None,
+                "decisions": [d for d in reversed(product.get("decisions", [])) if d.get("version") == version["id"]],
+                "live": live_by_version.get(version["id"], []), "newest": version is versions[-1],
+            })
+        return {"product": pid, "row": row, "history": history, "version": self.version_view(product, shown),
+                "live": [{"target": t, **v} for t, v in sorted(product.get("live", {}).items())]}
+
+    def version_view(self, product: dict[str, Any], version: dict[str, Any]) -> dict[str, Any]:
+        """What the page needs to show one version: files (with hashes), variants, the gate's
+        checks with their thresholds, the reasons in plain words, the heat map's availability."""
+        home = version["home"]
+        out: dict[str, Any] = {
+            "id": version["id"], "home": home, "item": version["item"], "source": version.get("source"),
+            "outcome": version.get("outcome"), "status": version.get("status"), "error": version.get("error"),
+            "reasons": explain_all(version.get("reasons") or []), "checks": [], "composite": None, "variants": [],
+            "has_original": False, "has_mask": False, "frame_hw": None, "logo_boxes": [],
+            "default_variant": version.get("default_variant"), "heat": {"available": False, "why": ""},
         }
-
-    def decisions_view(self) -> dict[str, Any]:
-        """Every decision now (other tabs and reviewers included) and its revision."""
-        doc = self.decisions.load()
-        return {"revision": int(doc.get("revision", 0)), "decisions": _public_decisions(doc),
-                "counts": counts(doc, list(self.by_id))}
-
-    def published(self) -> dict[str, list[dict[str, Any]]]:
-        """item id -> [{"target", "key", "published_at", "sha256"}] from published.json."""
-        out: dict[str, list[dict[str, Any]]] = {}
-        try:
-            doc = PublishRecords(self.folder).load()
-        except ValueError as exc:
-            log.warning("%s", exc)
+        if version.get("status") != "ok" or not version.get("file"):
             return out
-        for target, rows in doc.get("targets", {}).items():
-            for item_id, row in (rows or {}).items():
-                if isinstance(row, dict):
-                    out.setdefault(item_id, []).append({"target": target, "key": row.get("key"),
-                                                        "published_at": row.get("published_at"),
-                                                        "sha256": row.get("sha256")})
+        meta = self.files.meta(version)
+        gate = self._gate_for(product, version)
+        out["checks"] = gate_rows(meta.get("metrics"), gate)
+        out["composite"] = {"file": version["file"], "sha256": version["sha256"]}
+        out["has_original"] = self.files.exists(home, item_file(version["item"], "original.png"))
+        out["has_mask"] = self.files.exists(home, item_file(version["item"], "mask.png"))
+        out["frame_hw"], out["logo_boxes"] = self.files.frame(meta)
+        metas = meta.get("variants") if isinstance(meta.get("variants"), list) else []
+        for k, variant in enumerate(version.get("variants") or []):
+            vmeta = metas[k] if k < len(metas) and isinstance(metas[k], dict) else {}
+            out["variants"].append({"index": k, "file": variant.get("file"), "sha256": variant.get("sha256"),
+                                    "verdict": variant.get("verdict"),
+                                    "reasons": explain_all(vmeta.get("reasons") or []),
+                                    "checks": gate_rows(vmeta.get("metrics"), gate)})
+        out["heat"] = heat_availability(meta.get("metrics") or {}, out["has_original"], out["has_mask"])
         return out
 
-    def item(self, item_id: str) -> dict[str, Any]:
-        """KeyError when the batch has no such item."""
-        return self.by_id[item_id]
+    def _gate_for(self, product: dict[str, Any], version: dict[str, Any]) -> dict[str, Any]:
+        """The gate thresholds the version was judged by (a fix: those of the version it fixed)."""
+        home = version["home"]
+        if home == FIXES_HOME and version.get("based_on") in product["versions"]:
+            home = product["versions"][version["based_on"]]["home"]
+        return self.homes.get(home, {}).get("gate") or {}
 
-    def item_view(self, item_id: str) -> dict[str, Any]:
-        """One item's detail: its files (composite URLs carry their sha256), variants, logo boxes."""
-        item = self.item(item_id)
-        meta = self._meta(item_id)
-        out: dict[str, Any] = {"id": item_id, "has_original": False, "variants": [], "logo_boxes": [],
-                               "frame_hw": None, "default_variant": meta.get("variant")}
-        if item.get("status") != "ok":
-            return out
-        _, sha = self.composite(item_id, None)
-        out["composite"] = {"file": composite_file(item, None), "sha256": sha}
-        out["has_original"] = self.folder.exists(item_file(item_id, "original.png"))
-        out["has_mask"] = self.folder.exists(item_file(item_id, "mask.png"))
-        variants = meta.get("variants") if isinstance(meta.get("variants"), list) else []
-        for k, variant in enumerate(variants):
-            _, vsha = self.composite(item_id, k)
-            out["variants"].append({"index": k, "file": composite_file(item, k), "sha256": vsha,
-                                    "verdict": variant.get("verdict"), "reasons": variant.get("reasons") or [],
-                                    "metrics": variant.get("metrics") or {}, "seed": variant.get("seed")})
-        placement = _placement(meta)
-        if placement is not None:
-            out["frame_hw"] = list(placement.out_hw)
-            for box in meta.get("logo_boxes_input") or []:
-                try:
-                    x0, y0, x1, y1 = map_box(tuple(int(v) for v in box), placement)
-                except (TypeError, ValueError):
-                    continue
-                if x1 > x0 and y1 > y0:
-                    out["logo_boxes"].append([x0, y0, x1, y1])
-        return out
-
-    def _meta(self, item_id: str) -> dict[str, Any]:
-        try:
-            meta = self.folder.read_json(item_file(item_id, "meta.json"), max_bytes=16 << 20)
-        except (FileNotFoundError, ValueError, UnsafeKeyError):
-            return {}
-        return meta if isinstance(meta, dict) else {}
-
-    def read_file(self, rel: str) -> bytes:
-        return self.folder.read_bytes(rel, max_bytes=MAX_IMAGE_BYTES)
-
-    def composite(self, item_id: str, variant: int | None) -> tuple[bytes, str]:
-        """(bytes, sha256) of an item's composite (``variant`` None: the one the report shows)."""
-        data = self.read_file(composite_file(self.item(item_id), variant))
-        return data, sha256_hex(data)
-
-    # ------------------------------------------------------------------ pictures
-    def _cached(self, key: tuple, make):
+    def version(self, pid: str, version_id: str) -> dict[str, Any]:
         with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        value = make()
+            product = self.products.get(pid)
+        version = (product or {}).get("versions", {}).get(version_id)
+        if version is None:
+            raise UnknownProduct(f"{pid} / {version_id}")
+        return version
+
+    def version_at(self, home: str, item: str) -> dict[str, Any]:
+        """The version stored at ``home/item`` (the overlay routes address it by its folder)."""
+        version_id = f"{home}/{item}"
         with self._lock:
-            self._cache[key] = value
-            while len(self._cache) > CACHE_ITEMS:
-                self._cache.popitem(last=False)
-        return value
+            for product in self.products.values():
+                if version_id in product["versions"]:
+                    return product["versions"][version_id]
+        raise UnknownProduct(version_id)
 
-    def _frame_mask(self, item_id: str) -> np.ndarray:
-        placement = _placement(self._meta(item_id))
-        if placement is None:
-            raise FileNotFoundError(f"{item_id}: meta.json has no placement")
-        mask = decode_image(self.read_file(item_file(item_id, "mask.png")), name="mask.png").rgb[..., 0]
-        return mask_in_frame(mask, placement.matrix, placement.out_hw)
+    def read_file(self, home: str, rel: str) -> bytes:
+        if home not in self.homes and home != FIXES_HOME:
+            raise FileNotFoundError(home)
+        return self.files.read(home, rel)
 
-    def edges_png(self, item_id: str) -> bytes:
-        """The mask outline in the composite's frame, RGBA PNG (see :func:`mask_edge_overlay`)."""
-        self.item(item_id)
-        stamp = self._stamp(item_file(item_id, "mask.png"))
-        return self._cached(("edges", item_id, stamp), lambda: encode_png(mask_edge_overlay(self._frame_mask(item_id))))
-
-    def heat_png(self, item_id: str, variant: int | None) -> bytes:
-        """ΔE00 of the composite against original.png over the product's interior, RGBA PNG."""
-        data, sha = self.composite(item_id, variant)
-
-        def make() -> bytes:
-            composite = decode_image(data, name="composite.png").rgb
-            original = decode_image(self.read_file(item_file(item_id, "original.png")), name="original.png").rgb
-            core = product_core(self._frame_mask(item_id), ScoreConfig().edge_erode_px)
-            return encode_png(delta_e_heatmap(delta_e_map(composite, original, core)))
-
-        return self._cached(("heat", item_id, sha), make)
-
-    def _stamp(self, rel: str) -> str:
-        try:
-            info = self.folder.dest.fs.info(self.folder.dest.path(self.folder.key(rel)))
-        except FileNotFoundError:
-            raise FileNotFoundError(rel) from None
-        return str((info.get("size"), info.get("mtime") or info.get("ETag") or info.get("LastModified")))
+    def decisions_block(self, home: str) -> dict[str, Any]:
+        """``report["decisions"]`` for one batch as it stands now (the served report.html shows it)."""
+        items: dict[str, Any] = {}
+        with self._lock:
+            for product in self.products.values():
+                for version in product["versions"].values():
+                    if version.get("home") != home:
+                        continue
+                    state, d, carried = effective(product, version)
+                    if d is not None:
+                        items[version["item"]] = {"decision": state, "note": carried_note(d) if carried else d["note"],
+                                                  "variant": d.get("variant"), "reviewer": d.get("reviewer"),
+                                                  "decided_at": d.get("decided_at"), "composite_sha256": d.get("sha256")}
+            revision = self.revision
+        total = int(self.homes.get(home, {}).get("items") or 0)
+        tally = {k: sum(e["decision"] == k for e in items.values()) for k in ("approved", "rejected")}
+        return {"revision": revision, "items": items,
+                "counts": {**tally, "undecided": max(0, total - sum(tally.values()))}}
 
     # ------------------------------------------------------------------ deciding
-    def decide(self, item_id: str, decision: str, *, note: str = "", variant: int | None = None,
-               seen_sha256: str | None = None) -> dict[str, Any]:
-        """Record one decision; returns {"entry", "revision", "counts", "decisions"} (every decision
-        as written, other reviewers' included).
+    def decide(self, pid: Any, version_id: Any, decision: Any, *, note: Any = "", variant: Any = None,
+               seen_sha256: Any = None) -> dict[str, Any]:
+        """Record one decision on a version. Returns {"decision", "row", "revision"}.
+        ``UnknownProduct`` (404), ``StaleCompositeError`` (409), ``DecisionError`` (400)."""
+        if not isinstance(pid, str) or not isinstance(version_id, str):
+            raise DecisionError("product and version must be strings")
+        with self._lock:
+            product = self.products.get(pid)
+        if product is None:
+            raise UnknownProduct(pid)
+        d, now = self.catalogue.decide(pid, version_id, decision, self.reviewer, note=note, variant=variant,
+                                       seen_sha256=seen_sha256, product=product)
+        with self._lock:
+            self._set(pid, now)
+            return {"decision": d, "row": self.rows.get(pid), "revision": self.revision}
 
-        ``seen_sha256``: the hash of the composite the page showed (required unless the decision is
-        ``undecided``); it must still be the file's hash. ``DecisionError`` for bad values,
-        ``KeyError`` for an unknown item."""
-        item = self.item(item_id)
-        current = None
-        if item.get("status") == "ok":
-            _, current = self.composite(item_id, variant)
-        if decision == "approved" and current is None:
-            raise DecisionError(f"{item_id} has no composite to approve (status {item.get('status')})")
-        if decision != "undecided" or seen_sha256 is not None:
-            if current is not None and seen_sha256 != current:
-                raise StaleCompositeError(f"the composite of {item_id} changed since the page showed it "
-                                          "(the batch was rerun?); reload the page and look again")
-        entry = Decision(item_id, decision, self.reviewer, note=note, variant=variant, composite_sha256=current)
-        doc = self.decisions.record([entry])
-        self._refresh(doc)
-        return {"entry": _public_entry(doc["items"][item_id]), "revision": doc["revision"],
-                "counts": counts(doc, list(self.by_id)), "decisions": _public_decisions(doc)}
+    def approvable(self, params: dict[str, Any]) -> list[str]:
+        """Products "approve all passed" would approve now: newest version passed, no decision,
+        never rejected before (in the batch scope of ``params``)."""
+        flt = self._filter({"batch": params.get("batch")})
+        with self._lock:
+            return sorted(p for p, r in self.rows.items() if flt.scope(r) and r["approvable"])
 
-    def passed_undecided(self, doc: dict[str, Any] | None = None) -> list[str]:
-        """Ids of passed items that have no decision yet (what "approve all passed" approves)."""
-        doc = doc if doc is not None else self.decisions.load()
-        entries = doc.get("items", {})
-        return [item["id"] for item in self.items if item.get("status") == "ok" and item.get("verdict") == "pass"
-                and (entries.get(item["id"]) or {}).get("decision", "undecided") == "undecided"]
+    def approve_passed(self, expected: Any, params: dict[str, Any]) -> dict[str, Any]:
+        """Approve every approvable product in scope, if there are exactly ``expected`` of them (the
+        count the reviewer confirmed); ``DecisionError`` naming the real count otherwise.
 
-    def approve_passed(self, expected: int) -> dict[str, Any]:
-        """Approve every passed, undecided item, if there are exactly ``expected`` of them (the
-        count the reviewer confirmed); ``DecisionError`` naming the real count otherwise."""
-        ids = self.passed_undecided()
-        if len(ids) != expected:
-            raise DecisionError(f"{len(ids)} passed items are undecided now, not {expected}; look again")
-        entries = [Decision(i, "approved", self.reviewer, note="approved with 'approve all passed'",
-                            composite_sha256=self.composite(i, None)[1]) for i in ids]
-        doc = self.decisions.record(entries) if entries else self.decisions.load()
-        if entries:
-            self._refresh(doc)
-        return {"approved": ids, "revision": doc.get("revision", 0), "counts": counts(doc, list(self.by_id)),
-                "decisions": _public_decisions(doc)}
+        Each is checked again inside its shard's compare-and-swap, so a product another reviewer
+        decided meanwhile is left as they decided it; journal files follow for those approved."""
+        self._refreshed = 0.0
+        self.refresh()
+        pids = self.approvable(params)
+        if isinstance(expected, bool) or not isinstance(expected, int) or len(pids) != expected:
+            raise DecisionError(f"{len(pids)} passed products have no decision now, not {expected}; look again")
+        planned, versions = {}, {}
+        with self._lock:
+            for pid in pids:
+                row = self.rows[pid]
+                version = self.products[pid]["versions"][row["version"]]
+                d, _ = self.catalogue.check_decision(pid, row["version"], "approved", self.reviewer,
+                                                     note=APPROVE_ALL_NOTE, seen_sha256=version["sha256"],
+                                                     how="approve-all", product=self.products[pid])
+                planned[pid], versions[d["version"]] = d, version
+        applied: list[str] = []
 
-    def _refresh(self, doc: dict[str, Any]) -> None:
-        try:
-            refresh_reports(self.folder, doc)
-        except Exception as exc:  # noqa: BLE001 - the decision is saved; a report refresh can wait
-            log.warning("decision saved, but report.html/report.json could not be refreshed: %s", exc)
+        def make(pid: str):
+            def change(p: dict[str, Any] | None) -> dict[str, Any] | None:
+                s = summarize(p) if p is not None else None
+                if s is None or not s["approvable"] or s["version"] != planned[pid]["version"]:
+                    return p  # decided by someone else meanwhile: left as it is
+                add_decision(p, planned[pid])
+                applied.append(pid)
+                return p
+            return change
 
-
-def _ordered_items(report: dict[str, Any]) -> list[dict[str, Any]]:
-    items = [i for i in report.get("items", []) if isinstance(i, dict) and isinstance(i.get("id"), str)]
-    return sorted(items, key=lambda i: GROUP_ORDER[item_outcome(record_from_json(i))])
-
-
-def _item_summary(item: dict[str, Any]) -> dict[str, Any]:
-    return {"id": item["id"], "source": item.get("source"), "status": item.get("status"),
-            "outcome": item_outcome(record_from_json(item)), "verdict": item.get("verdict"),
-            "reasons": item.get("reasons") or [], "error": item.get("error"), "metrics": item.get("metrics") or {}}
-
-
-def _public_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    return {k: entry.get(k) for k in ("decision", "note", "variant", "reviewer", "decided_at", "composite_sha256",
-                                      "rev")}
-
-
-def _public_decisions(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: _public_entry(v) for k, v in doc.get("items", {}).items() if isinstance(v, dict)}
+        now = self.catalogue.update({pid: make(pid) for pid in planned})
+        done = sorted(set(applied))
+        for pid in done:
+            d = planned[pid]
+            write_journal(self.catalogue.store, versions[d["version"]]["home"], versions[d["version"]]["item"], d)
+        with self._lock:
+            for pid, product in now.items():
+                self._set(pid, product)
+            return {"approved": done, "skipped": sorted(set(planned) - set(done)),
+                    "rows": [self.rows[p] for p in planned if p in self.rows], "revision": self.revision}
 
 
-def _placement(meta: dict[str, Any]) -> Placement | None:
-    p = meta.get("placement")
-    if not isinstance(p, dict):
-        return None
-    try:
-        return Placement(matrix=np.asarray(p["matrix"], np.float64), out_hw=tuple(int(v) for v in p["out_hw"]),
-                         box_xyxy=tuple(int(v) for v in p["box_xyxy"]), horizon_y=0)
-    except (KeyError, TypeError, ValueError):
-        return None
+def heat_availability(metrics: dict[str, Any], has_original: bool, has_mask: bool) -> dict[str, Any]:
+    """Whether the ΔE00 heat map carries information, and one line why not."""
+    if not has_original or not has_mask:
+        return {"available": False, "why": "No heat map: this batch has no original.png or mask.png for the item "
+                                           "(written by product-scene runs since the review app)."}
+    p95 = metrics.get("delta_e00_p95")
+    if isinstance(p95, int | float) and p95 < HEAT_LOW:
+        return {"available": False,
+                "why": f"No heat map: the product's colours equal the photo's (ΔE00 p95 {p95:.2f}, under "
+                       f"{HEAT_LOW:g}). That is what exact mode does: it pastes the photo's own product pixels back."}
+    return {"available": True, "why": ""}

@@ -8,11 +8,8 @@ import numpy as np
 
 from pipeline.batch import item_id_for_key, run_batch
 from pipeline.config import PipelineConfig
-from pipeline.ledger import Ledger
+from pipeline.catalogue.store import Catalogue
 from pipeline.report.html import embed_decisions
-from pipeline.review.decisions import Decision, DecisionStore
-from pipeline.review.folder import open_batch_folder
-from pipeline.review.reports import refresh_reports
 from pipeline.review.views import delta_e_heatmap, delta_e_map, mask_edge_overlay, to_frame
 from pipeline.samples import write_samples
 from pipeline.io.storage import Bucket
@@ -24,21 +21,21 @@ def test_a_rerun_keeps_decisions_and_its_reports_show_them(tmp_path):
     write_samples(tmp_path / "in", names=["mug_red", "jar_gold"])
     config = PipelineConfig().with_overrides({"placement.size": (160, 160)})
     run_batch(str(tmp_path / "in"), str(tmp_path / "out"), config, batch_id="b", skip_done=True)
-    folder = open_batch_folder(str(tmp_path / "out" / "b"))
-    doc = DecisionStore(folder).record([Decision(MUG, "rejected", "alice", note="<script>x</script>")])
-    refresh_reports(folder, doc)
-    before = (tmp_path / "out" / "b" / "decisions.json").read_bytes()
-    # --reprocess into the same batch: outputs and reports are rewritten, decisions.json is not.
+    cat = Catalogue(Bucket(tmp_path / "out"))
+    cat.sync()
+    version = cat.product("key:mug_red.jpg")["versions"][f"b/{MUG}"]
+    cat.decide("key:mug_red.jpg", version["id"], "rejected", "alice", note="<script>x</script>",
+               seen_sha256=version["sha256"])
+    journal = sorted((tmp_path / "out" / "b" / "_decisions").rglob("*.json"))
+    before = [p.read_bytes() for p in journal]
+    # --reprocess into the same batch: outputs and reports are rewritten, the decision journal is not.
     run_batch(str(tmp_path / "in"), str(tmp_path / "out"), config, batch_id="b")
-    assert (tmp_path / "out" / "b" / "decisions.json").read_bytes() == before
+    assert [p.read_bytes() for p in sorted((tmp_path / "out" / "b" / "_decisions").rglob("*.json"))] == before
     report = json.loads((tmp_path / "out" / "b" / "report.json").read_text())
     assert report["decisions"]["items"][MUG]["decision"] == "rejected"
     assert report["decisions"]["counts"] == {"approved": 0, "rejected": 1, "undecided": 1}
     html = (tmp_path / "out" / "b" / "report.html").read_text()
     assert "\\u003cscript\\u003ex\\u003c/script\\u003e" in html and "<script>x</script>" not in html
-    # The ledger's done records point at the batch's decisions.
-    done = [Ledger(Bucket(tmp_path / "out")).get_done(n) for n in Ledger(Bucket(tmp_path / "out")).done_names()]
-    assert {d.decisions for d in done} == {"b/decisions.json"}
 
 
 def test_embed_decisions_replaces_only_its_block_and_ignores_old_pages():

@@ -1,13 +1,15 @@
-"""One JSON object in a bucket, updated with compare-and-swap (decisions.json, published.json).
+"""One JSON object in a bucket, updated with compare-and-swap (catalogue shards, published.json).
 
 Built on the ledger's conditional store (:mod:`pipeline.io.conditional_store`): the first write is
 create-if-absent, every later one a replace on the version that was read. A writer that loses
 the race reads again and re-applies its change, so concurrent writers never lose each other's
-updates. Readers see the old object or the new one, never a part.
+updates. Readers see the old object or the new one, never a part. A change that leaves the
+object as it was writes nothing (a second run of anything idempotent touches no file).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable
@@ -16,29 +18,42 @@ from typing import Any
 from pipeline.io.conditional_store import ConditionalStore
 
 MAX_TRIES = 50
+BACKOFF_S = 0.002  # per lost race, growing linearly, capped at BACKOFF_MAX_S
+BACKOFF_MAX_S = 0.2
 
 
 class ConflictError(RuntimeError):
     """The write kept losing compare-and-swap races (``MAX_TRIES``); nothing was written."""
 
 
+def dump_json(doc: Any, *, compact: bool = False) -> bytes:
+    """Canonical bytes (sorted keys, UTF-8): equal objects give equal bytes."""
+    if compact:
+        return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
 class CasJsonFile:
     """``key`` in ``store`` holding a JSON object; ``empty()`` is its value before the first write.
 
     ``validate(doc)`` raises ``ValueError`` for a file that is not what it should be (it is then
-    never overwritten)."""
+    never overwritten). ``compact``: no indentation (large machine-read files)."""
 
     def __init__(self, store: ConditionalStore, key: str, empty: Callable[[], dict[str, Any]],
-                 validate: Callable[[Any], None] | None = None):
-        self.store, self.key, self.empty, self.validate = store, key, empty, validate
+                 validate: Callable[[Any], None] | None = None, *, compact: bool = False):
+        self.store, self.key, self.empty, self.validate, self.compact = store, key, empty, validate, compact
 
     def read(self) -> tuple[dict[str, Any], str | None]:
         """(the object, its version); (``empty()``, None) when the file does not exist."""
         found = self.store.get(self.key)
         if found is None:
             return self.empty(), None
+        return self.parse(found[0]), found[1]
+
+    def parse(self, data: bytes) -> dict[str, Any]:
+        """The object in ``data``; ``ValueError`` naming the file when it is damaged."""
         try:
-            doc = json.loads(found[0])
+            doc = json.loads(data)
         except ValueError as exc:
             raise ValueError(f"{self.key} is not valid JSON ({exc}); fix or move it away, "
                              "nothing was overwritten") from None
@@ -46,17 +61,21 @@ class CasJsonFile:
             raise ValueError(f"{self.key} does not hold a JSON object; nothing was overwritten")
         if self.validate is not None:
             self.validate(doc)
-        return doc, found[1]
+        return doc
 
     def update(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        """Apply ``change`` (mutates the object in place) and write it; returns what was written."""
+        """Apply ``change`` (mutates the object in place) and write it; returns the object as it
+        is now. Nothing is written when ``change`` left it equal."""
         for attempt in range(MAX_TRIES):
             doc, version = self.read()
+            before = copy.deepcopy(doc) if version is not None else None
             change(doc)
-            data = json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=True).encode("utf-8")
+            if version is not None and doc == before:
+                return doc
+            data = dump_json(doc, compact=self.compact)
             written = self.store.create(self.key, data) if version is None else self.store.replace(self.key, data,
                                                                                                    version)
             if written is not None:
                 return doc
-            time.sleep(min(0.2, 0.002 * (attempt + 1)))  # lost a race: read again and re-apply
+            time.sleep(min(BACKOFF_MAX_S, BACKOFF_S * (attempt + 1)))  # lost a race: read again and re-apply
         raise ConflictError(f"{self.key} kept changing under us ({MAX_TRIES} tries); nothing was written")
