@@ -1,15 +1,19 @@
-"""Draw assets/review.jpg: the review page on a failing item (for the README).
+"""Draw assets/review.jpg: the review page over a destination with three batches (for the README).
 
     python assets/make_review_screenshot.py            # rewrites assets/review.jpg
 
-Builds the batch the browser tests use (tests/review/conftest.py: the generated samples, one of
-them named like an HTML tag, a broken file, bottles whose product was tinted by the scene), serves
-it with ``product-scene review`` and photographs it with Debian's Chromium (/usr/bin/chromium).
+Builds the destination the browser tests use (tests/review/conftest.py ``make_two_batches``: the
+generated samples in one batch, four of them again in a second, one of which was rejected in the
+first and came back with the same bytes, and a cut-out failure in a third), serves it with
+``product-scene review DEST`` and photographs, with Debian's Chromium (/usr/bin/chromium), the
+product whose rejection was carried to its new version: its history, the gate's checks beside
+this batch's limits, the reasons in plain words, the ΔE00 heat map.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -21,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.review.browser import launch  # noqa: E402
-from tests.review.conftest import make_review_batch  # noqa: E402
+from tests.review.conftest import CARRIED, make_review_batch, make_two_batches  # noqa: E402
 from tests.review.server import ReviewServer  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "review.jpg"
@@ -29,20 +33,23 @@ OUT = Path(__file__).resolve().parent / "review.jpg"
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        batch = make_review_batch(Path(tmp) / "src", Path(tmp) / "out", batch_id="20260101T120000Z-demo01")
-        with ReviewServer(str(batch), reviewer="alice") as srv, sync_playwright() as pw:
+        master = make_review_batch(Path(tmp) / "m" / "src", Path(tmp) / "m" / "out")
+        dest = make_two_batches(master, Path(tmp) / "shop" / "out")
+        with ReviewServer(str(dest), reviewer="bob") as srv, sync_playwright() as pw:
             browser = launch(pw)
             page = browser.new_context(viewport={"width": 1600, "height": 940}, bypass_csp=True).new_page()
             page.goto(srv.url)
+            page.wait_for_selector("body[data-loaded]")
+            page.locator("#f-decision [data-v=all]").click()
+            page.wait_for_timeout(400)
+            page.keyboard.press("/")
+            page.keyboard.type(CARRIED)
+            page.keyboard.press("Enter")
+            page.wait_for_function(f"document.getElementById('item-id').textContent === {json.dumps(CARRIED)}")
             page.wait_for_selector("#viewer[data-ready]")
-            page.keyboard.press("a")                      # approve the first failure (to show a decision)...
-            page.wait_for_function("document.body.dataset.saved === '1'")
-            page.keyboard.press("k")                      # ...go back to it
-            page.wait_for_selector("#viewer[data-ready]")
-            page.keyboard.press("r")                      # and reject it with a note after all
-            page.keyboard.type("label colour drifted (ΔE00 12.7): rerun in exact mode")
-            page.keyboard.press("Escape")                 # leaving the field saves the note
-            page.wait_for_function("document.body.dataset.saved === '3'")
+            page.fill("#search", "")
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(400)
             page.keyboard.press("h")
             page.keyboard.press("e")
             page.wait_for_function("(im => im.complete && im.naturalWidth > 0)(document.getElementById('img-heat'))")

@@ -9,6 +9,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from flows.review_waiting import waiting_markdown
 from pipeline.redact import redact
 from pipeline.report.summary import fallback_counts, fallback_lines, outcome_counts
 from pipeline.review.reasons import plain_summary
@@ -69,8 +70,10 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def summary_markdown(records: list[ItemRecord], stats: BatchStats, report_url: str | None) -> str:
-    """Pass rate, counts, worst items, per-stage timings."""
+def summary_markdown(records: list[ItemRecord], stats: BatchStats, report_url: str | None,
+                     review: dict[str, Any] | None = None) -> str:
+    """Pass rate, counts, worst items, per-stage timings; what waits for review (``review``: the
+    payload of :func:`flows.review_waiting.announce_review_waiting`)."""
     ok = [r for r in records if r.status == "ok"]
     counts = outcome_counts(records)
     rate = f"{100.0 * counts['pass_rate']:.1f}%" if counts["passed"] + counts["failed"] else "n/a"
@@ -104,6 +107,8 @@ def summary_markdown(records: list[ItemRecord], stats: BatchStats, report_url: s
             why = redact(r.error or plain_summary(r.reasons)).replace("|", "/")[:400]
             lines.append(f"| {redact(r.id)} | {r.status} | {r.verdict or '-'} | "
                          f"{'-' if de is None else f'{de:.2f}'} | {why} |")
+    if review:
+        lines += ["", waiting_markdown(review).rstrip("\n")]
     stage_ms: dict[str, list[float]] = {}
     for r in ok:
         for stage, ms in r.timings_ms.items():
@@ -121,7 +126,8 @@ def summary_markdown(records: list[ItemRecord], stats: BatchStats, report_url: s
     return redact("\n".join(lines) + "\n")
 
 
-def publish(records: list[ItemRecord], stats: BatchStats, report_url: str | None) -> None:
+def publish(records: list[ItemRecord], stats: BatchStats, report_url: str | None,
+            review: dict[str, Any] | None = None) -> None:
     """Create the three artifacts in the current flow run (the flow calls it only when it
     processed something: a run that found nothing new publishes nothing)."""
     from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
@@ -129,7 +135,7 @@ def publish(records: list[ItemRecord], stats: BatchStats, report_url: str | None
     description = f"batch {stats.batch_id}"
     create_table_artifact(table=table_rows(records) or [{"id": "-", "status": "nothing processed"}],
                           key=TABLE_KEY, description=description)
-    create_markdown_artifact(markdown=summary_markdown(records, stats, report_url), key=SUMMARY_KEY,
+    create_markdown_artifact(markdown=summary_markdown(records, stats, report_url, review), key=SUMMARY_KEY,
                              description=description)
     if report_url:
         link = report_url if "://" in report_url else f"file://{report_url}"

@@ -388,8 +388,8 @@ def process_bucket(
         paths = write_reports(job, backend, records) if records else {}
         timings["report"] = time.perf_counter() - t2
         timings["total"] = time.perf_counter() - t0
-        publish(records, stats, paths.get("html"))
-        announce_review_waiting(dest_url, json.loads(job.dest_options_json), job.batch_id)
+        publish(records, stats, paths.get("html"),
+                review=announce_review_waiting(dest_url, json.loads(job.dest_options_json), job.batch_id))
         for line in fallback_lines(fallback_counts(records), len(records)):
             logger.warning("batch %s: %s (see report.html)", job.batch_id, line)
         ledger.close_batch(job.batch_id, batch_lease)

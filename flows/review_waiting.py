@@ -1,10 +1,11 @@
 """Telling people that work is waiting: at the end of a flow run, the destination's catalogue is
 brought up to date with the new batch, and when products wait for review the run emits the
-Prefect event ``product-scene.review.waiting`` (the counts and the review command) and a markdown
-artifact saying the same. A Prefect Automation on that event can post to Slack, send an email or
-call a webhook (README, "Review and publish").
+Prefect event ``product-scene.review.waiting`` (the counts and the review command); the run's
+summary artifact says the same (:func:`waiting_markdown`, put in by :func:`flows.artifacts.publish`).
+A Prefect Automation on that event can post to Slack, send an email or call a webhook (README,
+"Review and publish").
 
-The flow calls :func:`announce_review_waiting` with one line; a failure here is logged and never
+The flow calls :func:`announce_review_waiting` in one line; a failure here is logged and never
 fails the run (the batch is done and committed by then).
 """
 
@@ -22,7 +23,6 @@ from pipeline.review.folder import review_command
 log = logging.getLogger(__name__)
 
 EVENT = "product-scene.review.waiting"
-ARTIFACT_KEY = "process-bucket-review"
 
 
 def waiting_counts(products: dict[str, dict[str, Any]], batch_id: str) -> dict[str, int]:
@@ -42,7 +42,8 @@ def waiting_counts(products: dict[str, dict[str, Any]], batch_id: str) -> dict[s
 
 def waiting_markdown(payload: dict[str, Any]) -> str:
     c = payload["counts"]
-    return (f"# Review waiting: {c['waiting']} product{'s' if c['waiting'] != 1 else ''}\n\n"
+    """The summary artifact's section about it."""
+    return (f"## Review waiting: {c['waiting']} product{'s' if c['waiting'] != 1 else ''}\n\n"
             f"- {c['failed']} failed the gate, {c['passed']} passed, {c['errors']} could not be processed\n"
             f"- {c['rejected_before']} were rejected before (a person must look at them)\n"
             f"- {c['from_this_batch']} came with batch `{payload['batch_id']}`\n\n"
@@ -50,8 +51,8 @@ def waiting_markdown(payload: dict[str, Any]) -> str:
 
 
 def announce_review_waiting(dest_url: str, storage_options: dict[str, Any] | None, batch_id: str) -> dict | None:
-    """Sync the catalogue with ``batch_id`` and, when products wait, emit :data:`EVENT` and the
-    artifact. Returns the event's payload (None when nothing waits or it could not be told)."""
+    """Sync the catalogue with ``batch_id`` and, when products wait, emit :data:`EVENT`. Returns
+    the event's payload (None when nothing waits or it could not be told)."""
     try:
         dest = Bucket(dest_url, options_for_url(dest_url, storage_options))
         catalogue = Catalogue(dest)
@@ -65,11 +66,9 @@ def announce_review_waiting(dest_url: str, storage_options: dict[str, Any] | Non
     endpoint = (storage_options or {}).get("endpoint_url")
     payload = {"counts": counts, "batch_id": batch_id, "destination": redact(dest_url),
                "review_command": redact(review_command(dest_url, endpoint))}
-    from prefect.artifacts import create_markdown_artifact
     from prefect.events import emit_event
 
     emit_event(event=EVENT, resource={"prefect.resource.id": f"product-scene.destination.{redact(dest_url)}",
                                       "prefect.resource.name": redact(dest_url)}, payload=payload)
-    create_markdown_artifact(markdown=waiting_markdown(payload), key=ARTIFACT_KEY, description=f"batch {batch_id}")
     log.info("%d products wait for review: %s", counts["waiting"], payload["review_command"])
     return payload

@@ -560,8 +560,8 @@
     status("Approving " + n + " products…", "");
     api("/api/approve-passed", { count: n, batch: state.filter.batch || null }).then(function (res) {
       res.rows.forEach(function (r) { updateRow(r); });
-      state.savedCount += 1; document.body.setAttribute("data-saved", String(state.savedCount));
       return poll(true).then(function () {
+        state.savedCount += 1; document.body.setAttribute("data-saved", String(state.savedCount));
         var cur = current(); if (cur) { show(); }
         status("Approved " + res.approved.length + " passed products" + (res.skipped.length ? " (" + res.skipped.length + " decided by someone else meanwhile)" : ""), "ok");
       });

@@ -14,8 +14,9 @@ from pipeline.batch.ids import item_id_for_key
 from pipeline.catalogue.fixes import add_fix_version
 from pipeline.catalogue.model import summarize
 from pipeline.catalogue.store import Catalogue, CatalogueDamaged, StaleCompositeError
-from pipeline.io.storage import Bucket
+from pipeline.io.storage import Bucket, delete_prefix
 from tests.review.fake_batches import FakeItem, picture, write_fake_batch
+from tests.review.stores import upload
 
 KEYS = [f"shelf/p{i}.jpg" for i in range(6)]
 
@@ -50,9 +51,12 @@ def test_sync_ingests_each_batch_once_and_a_new_one_when_it_appears(tmp_path):
     assert len(products[f"key:{KEYS[0]}"]["versions"]) == 2
 
 
-def test_a_lost_or_damaged_catalogue_comes_back_the_same_from_the_batch_folders(tmp_path):
-    two_batches(tmp_path)
-    cat = Catalogue(Bucket(tmp_path))
+def test_a_lost_or_damaged_catalogue_comes_back_the_same_from_the_batch_folders(where, tmp_path):
+    dest, _, opts = where
+    two_batches(tmp_path / "made")
+    upload(tmp_path / "made", dest, opts)
+    bucket = Bucket(dest, opts)
+    cat = Catalogue(bucket)
     cat.sync()
     v1 = version_of(cat, KEYS[0], "b1")
     cat.decide(f"key:{KEYS[0]}", v1["id"], "rejected", "alice", note="shadow kept", seen_sha256=v1["sha256"])
@@ -60,14 +64,14 @@ def test_a_lost_or_damaged_catalogue_comes_back_the_same_from_the_batch_folders(
     cat.decide(f"key:{KEYS[1]}", v2["id"], "approved", "bob", seen_sha256=v2["sha256"])
     cat.decide(f"key:{KEYS[1]}", v2["id"], "undecided", "bob", note="looking again")
     before = cat.load()
-    shutil.rmtree(tmp_path / "_catalogue")  # lost: the next sync rebuilds it by itself
+    delete_prefix(bucket, "_catalogue")  # lost: the next sync rebuilds it by itself
     assert sorted(cat.sync().ingested) == ["b1", "b2"]
     assert cat.load() == before
-    shard = next((tmp_path / "_catalogue" / "products").iterdir())
-    shard.write_text("{ not json")  # damaged: reading says so and what to do; nothing is overwritten
+    shard = f"_catalogue/products/{cat.shard_names()[0]}.json"
+    bucket.write_bytes(shard, b"{ not json")  # damaged: reading says so and what to do; nothing is overwritten
     with pytest.raises(CatalogueDamaged, match="--rebuild"):
         cat.load()
-    assert shard.read_text() == "{ not json"
+    assert bucket.read_bytes(shard) == b"{ not json"
     stats = cat.rebuild()
     assert cat.load() == before and stats == {"homes": 2, "products": 7, "decisions": 3}
 
@@ -111,8 +115,8 @@ def test_a_decision_on_bytes_the_page_did_not_show_is_refused(tmp_path):
     assert not (tmp_path / "b1" / "_decisions").exists()
 
 
-def _reviewer(dest: str, name: str, keys: list[str], homes: list[str], rounds: int) -> None:
-    cat = Catalogue(Bucket(dest))
+def _reviewer(dest: str, opts: dict | None, name: str, keys: list[str], homes: list[str], rounds: int) -> None:
+    cat = Catalogue(Bucket(dest, opts))
     for r in range(rounds):
         for key in keys:
             for home in homes:
@@ -123,33 +127,33 @@ def _reviewer(dest: str, name: str, keys: list[str], homes: list[str], rounds: i
                                seen_sha256=product["versions"][vid]["sha256"], product=product)
 
 
-def test_two_reviewers_deciding_across_batches_at_once_lose_nothing(tmp_path):
-    two_batches(tmp_path)
-    cat = Catalogue(Bucket(tmp_path))
+def test_two_reviewers_deciding_across_batches_at_once_lose_nothing(where, tmp_path):
+    """Two reviewers' processes and a third in a thread decide the same products (same shards)
+    in both batches at once: every decision is in the catalogue and in its batch's journal."""
+    dest, _, opts = where
+    two_batches(tmp_path / "made")
+    upload(tmp_path / "made", dest, opts)
+    cat = Catalogue(Bucket(dest, opts))
     cat.sync()
+    assert cat.store.atomicity in ("local-lock", "conditional")
     ctx = multiprocessing.get_context("spawn")  # two processes: two reviewers' servers
-    procs = [ctx.Process(target=_reviewer, args=(str(tmp_path), name, KEYS[:3], ["b1", "b2"], 3))
+    procs = [ctx.Process(target=_reviewer, args=(dest, opts, name, KEYS[:3], ["b1", "b2"], 3))
              for name in ("alice", "bob")]
     for p in procs:
         p.start()
-    threads = [threading.Thread(target=_reviewer, args=(str(tmp_path), "carol", KEYS[3:], ["b1"], 3))]
-    for t in threads:
-        t.start()
+    thread = threading.Thread(target=_reviewer, args=(dest, opts, "carol", KEYS[3:], ["b1"], 3))
+    thread.start()
     for p in procs:
-        p.join(120)
-    for t in threads:
-        t.join(120)
+        p.join(300)
+    thread.join(300)
     assert all(p.exitcode == 0 for p in procs)
     products = cat.load()
-    expected = 0
-    for key in KEYS:
-        versions = products[f"key:{key}"]["versions"]
-        per = 3 if key in KEYS[3:] else 2 * 3
-        expected += per * len([v for v in versions if v.split("/")[0] in (("b1",) if key in KEYS[3:] else ("b1", "b2"))])
-    assert sum(len(p["decisions"]) for p in products.values()) == expected
-    journal = list((tmp_path).glob("*/_decisions/*/*.json"))
-    assert len(journal) == expected  # every decision also in its batch's journal
-    assert cat.rebuild()["decisions"] == expected and cat.load() == products
+    expected = {f"key:{k}": 2 * 3 * (2 if k in (KEYS[0], KEYS[1]) else 1) for k in KEYS[:3]}
+    expected.update({f"key:{k}": 3 for k in KEYS[3:]})
+    assert {pid: len(p["decisions"]) for pid, p in products.items() if pid in expected} == expected
+    journal = [k for k in Bucket(dest, opts).fs.find(Bucket(dest, opts).root) if "/_decisions/" in k]
+    assert len(journal) == sum(expected.values())  # every decision also in its batch's journal
+    assert cat.rebuild()["decisions"] == sum(expected.values()) and cat.load() == products
 
 
 def test_a_reviewers_fix_is_a_new_version_with_its_own_bytes_author_and_corrections(tmp_path):

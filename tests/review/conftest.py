@@ -14,14 +14,16 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
-from pipeline.batch import BatchRunner, run_batch
+from pipeline.batch import BatchRunner, item_id_for_key, run_batch
 from pipeline.compose import build_stages
 from pipeline.config import PipelineConfig
 from pipeline.samples import write_samples
 from pipeline.types import SceneResult
+from tests.review.stores import seaweed, where  # noqa: F401 - fixtures for this folder's tests
 
 EVIL_NAME = "<img src=x onerror=alert(1)>.jpg"
 BATCH_ID = "rb"
@@ -76,3 +78,41 @@ def review_batch(review_batch_master, tmp_path) -> Path:
     dest = tmp_path / "out"
     shutil.copytree(review_batch_master, dest / BATCH_ID)
     return dest / BATCH_ID
+
+
+SHARED = ["mug_red.jpg", "jar_gold.jpg", "tote_canvas.jpg", "bottle_teal.png"]  # in both batches below
+REJECTED = "tote_canvas.jpg"  # rejected in the first batch, back with other bytes in the second
+CARRIED = "bottle_teal.png"  # rejected in the first batch, back with the same bytes in the second
+
+
+def make_two_batches(master: Path, dest: Path) -> Path:
+    """DEST with the review batch (``rb``: the samples, failures, an error, variants), a second
+    batch ``rb2`` in which four of its products come back (``REJECTED``, rejected in ``rb``, with
+    other bytes; ``CARRIED``, rejected in ``rb``, with the same bytes), and a small batch ``rb3``
+    whose one product kept its floor shadow (a cut-out failure)."""
+    from pipeline.catalogue.store import Catalogue
+    from pipeline.io.storage import Bucket
+    from tests.review.fake_batches import FakeItem, write_fake_batch
+
+    shutil.copytree(master, dest / BATCH_ID)
+    cat = Catalogue(Bucket(dest))
+    cat.sync()
+    for key, note in ((REJECTED, "strap cut off at the top"), (CARRIED, "label tinted green")):
+        pid = f"key:{key}"
+        version = cat.product(pid)["versions"][f"{BATCH_ID}/{item_id_for_key(key)}"]
+        cat.decide(pid, version["id"], "rejected", "alice", note=note, seen_sha256=version["sha256"])
+    src, again = master.parent.parent / "src", dest.parent / "again"
+    again.mkdir(parents=True, exist_ok=True)
+    for key in SHARED:
+        stem = key.rsplit(".", 1)[0]
+        for path in src.glob(stem + ".*"):
+            shutil.copy(path, again / path.name)
+    img = cv2.imread(str(again / REJECTED))  # a new shoot of the rejected product: other bytes
+    img[:6, :6] = 200
+    cv2.imwrite(str(again / REJECTED), img)
+    config = review_config()
+    stages = build_stages(config)
+    runner = BatchRunner(config, stages=replace(stages, scene=TintedFirstVariant(stages.scene)))
+    run_batch(str(again), str(dest), config, batch_id="rb2", runner=runner)
+    write_fake_batch(dest, "rb3", [FakeItem("shelf/shadow.jpg", "fail")], "2030-01-01T00:00:00+00:00")
+    return dest

@@ -14,11 +14,11 @@ from tests.needs import needs
 
 needs("review", "browser")
 
-from pipeline.batch import item_id_for_key, run_batch
-from pipeline.config import PipelineConfig
-from pipeline.samples import write_samples
+from pipeline.catalogue.store import Catalogue
+from pipeline.io.storage import Bucket
 from tests.review.browser import CHROMIUM, changed_fraction, launch, shot
-from tests.review.conftest import EVIL_NAME
+from tests.review.conftest import BATCH_ID, CARRIED, EVIL_NAME, REJECTED, make_two_batches
+from tests.review.fake_batches import spread_queue
 from tests.review.server import ReviewServer
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
@@ -62,60 +62,111 @@ def wait_image(pg, element_id):
     pg.wait_for_timeout(150)
 
 
-def wait_saved(pg, n, ready_id=None):
+def wait_saved(pg, n, next_label=None, timeout=15000):
     cond = f"document.body.dataset.saved === '{n}'"
-    if ready_id is not None:
-        cond += f" && document.getElementById('viewer').dataset.ready === {json.dumps(ready_id)}"
-    pg.wait_for_function(cond, timeout=15000)
+    if next_label is not None:
+        cond += (f" && document.getElementById('item-id').textContent === {json.dumps(next_label)}"
+                 " && !!document.getElementById('viewer').dataset.ready")
+    pg.wait_for_function(cond, timeout=timeout)
 
 
-OUTCOME_RANK = {"fail": 0, "error": 1, "pass": 2}
+def labels(pg) -> list[str]:
+    return [r.locator(".name").text_content() for r in pg.locator("#rows .row").all()]
 
 
-def outcomes(batch) -> dict[str, str]:
-    """item id -> fail | error | pass, from the batch's report.json."""
-    report = json.loads((batch / "report.json").read_text())
-    return {i["id"]: "error" if i["status"] == "error" else i["verdict"] for i in report["items"]}
+@pytest.fixture
+def two_batches(review_batch_master, tmp_path):
+    return make_two_batches(review_batch_master, tmp_path / "out")
 
 
-def test_keyboard_decisions_persist_and_show_in_the_report(page, review_batch):
-    with ReviewServer(str(review_batch), reviewer="alice") as srv:
+def test_one_entry_per_product_with_its_history_reject_by_keyboard_and_approve_all_skips_the_rejected(
+        page, two_batches):
+    dest = two_batches
+    report = json.loads((dest / BATCH_ID / "report.json").read_text())
+    with ReviewServer(str(dest), reviewer="bob") as srv:
         open_review(page, srv.url)
-        order = [r.get_attribute("data-id") for r in page.locator("#rows .row").all()]
-        outcome = outcomes(review_batch)
-        ranks = [OUTCOME_RANK[outcome[i]] for i in order]
-        assert ranks == sorted(ranks) and len(order) == len(outcome)  # failures, errors, passes
-        failures = {i for i in order if outcome[i] == "fail"}
-        assert {item_id_for_key("bottle_teal.png"), item_id_for_key("pump_bottle_white.jpg")} <= failures
-        assert outcome[item_id_for_key("broken.jpg")] == "error"
-        assert page.locator("#item-id").text_content() == order[0]
-        page.keyboard.press("r")                        # reject; the note field takes the focus
+        page.locator("#f-decision [data-v=all]").click()         # every product, decided or not
+        page.wait_for_function("document.querySelectorAll('#rows .row').length > 0")
+        page.wait_for_timeout(300)
+        names = labels(page)
+        assert len(names) == len(set(names)) == len(report["items"]) + 1  # one entry per product
+        assert page.locator("#n-products").text_content() == str(len(names))
+        # The product rejected in the first batch: its newest version waits, with its history.
+        page.keyboard.press("/")
+        page.keyboard.type(REJECTED)
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"document.getElementById('item-id').textContent === {json.dumps(REJECTED)}")
+        page.wait_for_selector("#viewer[data-ready]")
+        assert page.locator("#decision-now").text_content() == "Undecided"
+        assert "strap cut off at the top" in page.locator("#earlier").text_content()
+        assert page.locator("#history .version").count() == 2
+        assert "rejected by alice" in page.locator("#history .version").nth(1).text_content()
+        assert page.locator("#version-tag").text_content() == "version 2 of 2"
+        # The product rejected in the first batch that came back with the same bytes: rejected too.
+        page.fill("#search", CARRIED)
+        page.wait_for_function(f"document.getElementById('item-id').textContent === {json.dumps(CARRIED)}")
+        page.wait_for_selector("#viewer[data-ready]")
+        assert page.locator("#decision-now").text_content() == "✗ Rejected (carried)"
+        assert page.locator("#earlier").text_content().startswith("Same image as rejected on 20")
+        assert page.locator("#earlier").text_content().endswith("by alice: label tinted green")
+        # Reject another product with the keyboard, with a note.
+        page.fill("#search", "")
+        page.keyboard.press("Escape")
+        page.locator("#f-decision [data-v=undecided]").click()
+        page.wait_for_timeout(500)
+        page.locator("#rows .row").first.click()                  # the first failure
+        first = labels(page)[0]
+        assert first != REJECTED
+        page.wait_for_function(f"document.getElementById('item-id').textContent === {json.dumps(first)}")
+        page.wait_for_selector("#viewer[data-ready]")
+        page.keyboard.press("r")
         wait_saved(page, 1)
-        page.keyboard.type("colour drift on the label")
-        page.keyboard.press("Enter")                    # saves the note, goes to the next item
-        wait_saved(page, 2, order[1])
-        page.keyboard.press("a")                        # approve the second, go on
-        wait_saved(page, 3, order[2])
-        page.reload()
+        page.keyboard.type("label colour drifted")
+        page.keyboard.press("Enter")
+        wait_saved(page, 2)
+        # Approve all passed: the count leaves out both rejected products, and they stay as they were.
+        page.keyboard.press("P")
+        text = page.locator("#confirm-text").text_content()
+        q = json.loads(srv.get("/api/queue?decision=all")[2])
+        approvable = sorted(r["label"] for r in q["rows"] if r["approvable"])
+        assert REJECTED not in approvable and first not in approvable and approvable
+        assert text == f"Approve {len(approvable)} passed products that have no decision yet?"
+        page.keyboard.press("Enter")
+        wait_saved(page, 3)
+        assert page.locator("#n-approved").text_content() == str(len(approvable))
+        rows = {r["label"]: r for r in json.loads(srv.get("/api/queue?decision=all")[2])["rows"]}
+        assert rows[REJECTED]["state"] == "undecided" and rows[REJECTED]["rejected_before"]
+        assert rows[first]["state"] == "rejected" and rows[first]["note"] == "label colour drifted"
+        assert {label for label, r in rows.items() if r["state"] == "approved"} == set(approvable)
+        assert not page.errors
+
+
+def test_a_failing_items_cut_out_signals_are_shown_with_their_thresholds_and_plain_reasons(page, two_batches):
+    with ReviewServer(str(two_batches)) as srv:
         open_review(page, srv.url)
-        marks = {r.get_attribute("data-id"): r.locator(".mark").text_content() for r in page.locator("#rows .row").all()}
-        assert marks[order[0]] == "✗" and marks[order[1]] == "✓" and marks[order[2]] == ""
-        assert page.locator("#decision-now").text_content().startswith("✗ Rejected")
-        assert page.locator("#note").input_value() == "colour drift on the label"
-        assert page.locator("#n-approved").text_content() == "1" and page.locator("#n-rejected").text_content() == "1"
-        page.goto(srv.url + "files/report.html")
-        card = page.locator(f'.card[data-item="{order[0]}"]')
-        assert card.locator(".decision.rejected").count() == 1
-        assert "colour drift on the label" in card.locator(".decision-note").text_content()
-        assert page.locator(f'.card[data-item="{order[1]}"] .decision.approved').count() == 1
-    doc = json.loads((review_batch / "decisions.json").read_text())
-    assert {k: v["decision"] for k, v in doc["items"].items()} == {order[0]: "rejected", order[1]: "approved"}
-    assert doc["items"][order[0]]["reviewer"] == "alice"
+        page.keyboard.press("/")
+        page.keyboard.type("shadow")
+        page.keyboard.press("Enter")
+        page.wait_for_function("document.getElementById('item-id').textContent === 'shelf/shadow.jpg'")
+        page.wait_for_selector("#viewer[data-ready]")
+        row = page.locator('#checks tr[data-metric="cutout_base_off"]')
+        assert row.get_attribute("class") == "bad"
+        assert [c.text_content() for c in row.locator("td").all()] == ["31%", "≤ 20%"]
+        assert page.locator('#checks tr[data-metric="cutout_edge_off"] td.t').text_content() == "≤ 25%"
+        assert page.locator('#checks tr[data-metric="cutout_confidence"]').count() == 1
+        assert page.locator("#checks tr.group th").first.text_content() == "Cut-out"
+        reason = page.locator("#reasons li").first
+        assert reason.locator(".plain").text_content().startswith("Part of the floor shadow was kept as product "
+                                                                  "(base outline off the photo's edges: 31%, limit 20%)")
+        assert reason.locator(".tech").text_content() == "cut-out: base outline off any edge 31% > 20%"
+        assert page.locator("#item-id").text_content() == "shelf/shadow.jpg"  # the full key
+        assert "exact mode" in page.locator("#heat-why").text_content()   # why there is no heat map
+        assert page.locator('[data-act="heat"]').is_disabled()
 
 
-def test_slider_zoom_and_overlays_change_what_is_drawn(page, review_batch, tmp_path):
+def test_slider_zoom_and_overlays_change_what_is_drawn(page, review_batch):
     with ReviewServer(str(review_batch)) as srv:
-        open_review(page, srv.url)   # the first item fails: its heat map is not empty
+        open_review(page, srv.url)   # the first item fails on colour: its heat map is not empty
         stage = page.locator("#stage-b")
         page.wait_for_timeout(200)
         base = shot(stage)
@@ -144,10 +195,8 @@ def test_slider_zoom_and_overlays_change_what_is_drawn(page, review_batch, tmp_p
         page.keyboard.press("e")
         page.wait_for_timeout(200)
         no_edges = shot(page.locator("#stage-a"))
-        page.screenshot(path=str(tmp_path / "page.png"))
         assert not page.errors
     assert changed_fraction(base, back) < 0.001              # the same view again
-    assert changed_fraction(base[:, : base.shape[1] // 2], back[:, : back.shape[1] // 2]) < 0.001
     assert slider.shape[1] > base.shape[1]                   # one wide pane instead of two
     assert changed_fraction(slider, moved) > 0.01            # the divider moved
     assert changed_fraction(base, zoomed) > 0.2              # zoom redraws most of the pane
@@ -158,14 +207,16 @@ def test_slider_zoom_and_overlays_change_what_is_drawn(page, review_batch, tmp_p
 def test_html_in_file_names_is_shown_as_text(page, review_batch):
     with ReviewServer(str(review_batch)) as srv:
         open_review(page, srv.url)
+        page.locator("#f-decision [data-v=all]").click()
         page.keyboard.press("/")
         page.keyboard.type("onerror")
         page.keyboard.press("Enter")
         page.wait_for_function("document.getElementById('item-source').textContent.indexOf('onerror') >= 0")
         page.wait_for_selector("#viewer[data-ready]")
         assert page.locator("#item-source").text_content() == EVIL_NAME
+        assert page.locator("#item-id").text_content() == EVIL_NAME
         assert page.locator('img[src="x"]').count() == 0
-        page.goto(srv.url + "files/report.html")
+        page.goto(srv.url + f"files/{BATCH_ID}/report.html")
         assert EVIL_NAME in page.locator(".card-head .src").all_text_contents()
         assert page.locator('img[src="x"]').count() == 0
         page.wait_for_timeout(300)
@@ -174,77 +225,21 @@ def test_html_in_file_names_is_shown_as_text(page, review_batch):
 
 def test_traversal_is_refused_and_posts_from_another_page_get_nowhere(page, review_batch):
     (review_batch.parent / "secret.json").write_text('{"content": "top-secret-value"}')
-    jar = item_id_for_key("jar_gold.jpg")
+    jar = f"key:jar_gold.jpg"
     with ReviewServer(str(review_batch)) as srv:
-        for path in ("files/%2e%2e/secret.json", "files/..%2Fsecret.json", "files/%2Fetc%2Fpasswd"):
+        for path in ("files/%2e%2e/secret.json", f"files/{BATCH_ID}/..%2Fsecret.json", "files/%2Fetc%2Fpasswd"):
             response = page.goto(srv.url + path)
             assert response.status in (400, 404) and "top-secret-value" not in page.content()
         page.goto("about:blank")  # another page: it can send a request, but not with the token
         status = page.evaluate("""([url, id]) => fetch(url + "api/decisions", {method: "POST", mode: "no-cors",
             headers: {"Content-Type": "text/plain"},
-            body: JSON.stringify({item_id: id, decision: "rejected"})}).then(r => r.status, e => -1)""",
+            body: JSON.stringify({product: id, decision: "rejected"})}).then(r => r.status, e => -1)""",
                                [srv.url, jar])
         assert status in (0, -1)
         open_review(page, srv.url)  # the page itself, without the token header, is refused too
         assert page.evaluate("""id => fetch("/api/decisions", {method: "POST", headers: {"Content-Type": "application/json"},
-            body: JSON.stringify({item_id: id, decision: "rejected"})}).then(r => r.status)""", jar) == 403
-    assert not (review_batch / "decisions.json").exists()
-
-
-@pytest.fixture(scope="module")
-def fifty_batch(tmp_path_factory):
-    """50 distinct generated sample photos (seeds 0..4) run through the pipeline at 256 x 256."""
-    root = tmp_path_factory.mktemp("fifty")
-    for seed in range(5):
-        write_samples(root / "src" / f"s{seed}", seed=seed)
-    photos = sorted(p for p in (root / "src").rglob("*")
-                    if p.suffix in (".jpg", ".png") and "_ground_truth" not in p.parts)
-    for extra in photos[50:]:  # keep exactly 50 photos
-        extra.unlink()
-    shutil.rmtree(root / "src" / "s0" / "_ground_truth", ignore_errors=True)
-    config = PipelineConfig().with_overrides({"placement.size": (256, 256)})
-    _, report, _ = run_batch(str(root / "src"), str(root / "out"), config, batch_id="fifty")
-    assert report["summary"]["total"] == 50
-    return root / "out" / "fifty"
-
-
-def test_fifty_items_by_keyboard(page, fifty_batch, capsys, record_property):
-    """Approve 50 items with the keyboard, each saved and the next one drawn before the next key.
-    The time is recorded (printed and as a junit property), never asserted: it says whether the
-    page could ever be the bottleneck of a person who looks at each image for seconds."""
-    with ReviewServer(str(fifty_batch)) as srv:
-        open_review(page, srv.url)
-        order = [r.get_attribute("data-id") for r in page.locator("#rows .row").all()]
-        assert len(order) == 50
-        t0 = time.perf_counter()
-        for i in range(50):
-            page.keyboard.press("a")
-            wait_saved(page, i + 1, order[i + 1] if i + 1 < 50 else None)
-        per_item_ms = (time.perf_counter() - t0) * 1000 / 50
-        assert page.locator("#n-approved").text_content() == "50"
-    doc = json.loads((fifty_batch / "decisions.json").read_text())
-    assert len(doc["items"]) == 50 and {v["decision"] for v in doc["items"].values()} == {"approved"}
-    record_property("keyboard_ms_per_item", round(per_item_ms, 1))
-    with capsys.disabled():
-        print(f"\n[review timing] 50 items approved by keyboard: {per_item_ms:.0f} ms per item "
-              "(key press -> saved -> next item drawn)")
-
-
-def test_approve_all_passed_states_the_count_and_needs_a_confirmation(page, review_batch):
-    with ReviewServer(str(review_batch)) as srv:
-        open_review(page, srv.url)
-        page.keyboard.press("P")
-        text = page.locator("#confirm-text").text_content()
-        passed = sum(v == "pass" for v in outcomes(review_batch).values())
-        assert passed >= 8 and text == f"Approve {passed} passed items that have no decision yet?"
-        page.keyboard.press("Escape")                  # cancelled: nothing written
-        assert not (review_batch / "decisions.json").exists()
-        page.keyboard.press("P")
-        page.keyboard.press("Enter")
-        wait_saved(page, 1)
-        assert page.locator("#n-approved").text_content() == str(passed)
-    doc = json.loads((review_batch / "decisions.json").read_text())
-    assert len(doc["items"]) == passed and {v["decision"] for v in doc["items"].values()} == {"approved"}
+            body: JSON.stringify({product: id, decision: "rejected"})}).then(r => r.status)""", jar) == 403
+    assert not (review_batch / "_decisions").exists()
 
 
 def test_a_second_tab_sees_the_first_tabs_decisions(browser, review_batch):
@@ -253,9 +248,10 @@ def test_a_second_tab_sees_the_first_tabs_decisions(browser, review_batch):
         for tab in tabs:
             open_review(tab, srv.url)
         tabs[1].keyboard.press("j")
-        tabs[1].keyboard.press("a")                 # the second item, from the second tab
+        tabs[1].wait_for_selector("#viewer[data-ready]")
+        tabs[1].keyboard.press("a")                 # the second product, from the second tab
         wait_saved(tabs[1], 1)
-        tabs[0].keyboard.press("a")                 # then the first item, from the first tab
+        tabs[0].keyboard.press("a")                 # then the first product, from the first tab
         wait_saved(tabs[0], 1)
         first = tabs[0].locator("#rows .row").nth(0).get_attribute("data-id")
         mark = f"document.querySelector('.row[data-id={json.dumps(first)}] .mark').textContent === '\u2713'"
@@ -263,4 +259,34 @@ def test_a_second_tab_sees_the_first_tabs_decisions(browser, review_batch):
         assert tabs[1].locator("#n-approved").text_content() == "2"
         for tab in tabs:
             tab.context.close()
-    assert len(json.loads((review_batch / "decisions.json").read_text())["items"]) == 2
+    assert len(list((review_batch / "_decisions").rglob("*.json"))) == 2
+
+
+@pytest.fixture(scope="module")
+def queue_200(tmp_path_factory):
+    """200 products spread over 5 batches (a third of them with a second version)."""
+    dest = tmp_path_factory.mktemp("q200") / "out"
+    spread_queue(dest, products=200, batches=5)
+    Catalogue(Bucket(dest)).sync()
+    return dest
+
+
+def test_200_products_over_5_batches_by_keyboard(page, queue_200, capsys, record_property):
+    """Approve 200 products with the keyboard, each saved and the next one drawn before the next
+    key. The time is recorded (printed and as a junit property), never asserted."""
+    with ReviewServer(str(queue_200)) as srv:
+        open_review(page, srv.url)
+        order = labels(page)
+        assert len(order) == 200 and page.locator("#n-products").text_content() == "200"
+        t0 = time.perf_counter()
+        for i in range(200):
+            page.keyboard.press("a")
+            wait_saved(page, i + 1, order[i + 1] if i + 1 < 200 else None)
+        per_item_ms = (time.perf_counter() - t0) * 1000 / 200
+        assert page.locator("#n-approved").text_content() == "200"
+    products = Catalogue(Bucket(queue_200)).load()
+    assert len(products) == 200 and all(p["decisions"][-1]["decision"] == "approved" for p in products.values())
+    record_property("keyboard_ms_per_item", round(per_item_ms, 1))
+    with capsys.disabled():
+        print(f"\n[review timing] 200 products over 5 batches approved by keyboard: {per_item_ms:.0f} ms per item "
+              "(key press -> saved -> next product drawn)")
