@@ -24,9 +24,9 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.review.browser import launch  # noqa: E402
-from tests.review.conftest import CARRIED, make_review_batch, make_two_batches  # noqa: E402
-from tests.review.server import ReviewServer  # noqa: E402
+from tests.review.browser import launch
+from tests.review.conftest import CARRIED, make_review_batch, make_two_batches
+from tests.review.server import ReviewServer
 
 OUT = Path(__file__).resolve().parent / "review.jpg"
 

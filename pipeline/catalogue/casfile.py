@@ -9,7 +9,6 @@ object as it was writes nothing (a second run of anything idempotent touches no 
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from collections.abc import Callable
@@ -45,10 +44,14 @@ class CasJsonFile:
 
     def read(self) -> tuple[dict[str, Any], str | None]:
         """(the object, its version); (``empty()``, None) when the file does not exist."""
+        doc, version, _ = self._read()
+        return doc, version
+
+    def _read(self) -> tuple[dict[str, Any], str | None, bytes | None]:
         found = self.store.get(self.key)
         if found is None:
-            return self.empty(), None
-        return self.parse(found[0]), found[1]
+            return self.empty(), None, None
+        return self.parse(found[0]), found[1], found[0]
 
     def parse(self, data: bytes) -> dict[str, Any]:
         """The object in ``data``; ``ValueError`` naming the file when it is damaged."""
@@ -58,7 +61,7 @@ class CasJsonFile:
             raise ValueError(f"{self.key} is not valid JSON ({exc}); fix or move it away, "
                              "nothing was overwritten") from None
         if not isinstance(doc, dict):
-            raise ValueError(f"{self.key} does not hold a JSON object; nothing was overwritten")
+            raise ValueError(f"{self.key} does not hold a JSON object; nothing was overwritten")  # noqa: TRY004
         if self.validate is not None:
             self.validate(doc)
         return doc
@@ -67,12 +70,11 @@ class CasJsonFile:
         """Apply ``change`` (mutates the object in place) and write it; returns the object as it
         is now. Nothing is written when ``change`` left it equal."""
         for attempt in range(MAX_TRIES):
-            doc, version = self.read()
-            before = copy.deepcopy(doc) if version is not None else None
+            doc, version, raw = self._read()
             change(doc)
-            if version is not None and doc == before:
-                return doc
             data = dump_json(doc, compact=self.compact)
+            if raw is not None and data == raw:  # what this class writes is canonical: unchanged
+                return doc
             written = self.store.create(self.key, data) if version is None else self.store.replace(self.key, data,
                                                                                                    version)
             if written is not None:

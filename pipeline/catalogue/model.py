@@ -172,9 +172,9 @@ def effective(product: dict[str, Any], version: dict[str, Any]) -> tuple[str, di
             if other["id"] == version["id"]:
                 continue
             d = own_decision(product, other)
-            if d is not None and d["decision"] == "rejected" and d.get("sha256") in shas:
-                if carried is None or (d["decided_at"], d["id"]) > (carried["decided_at"], carried["id"]):
-                    carried = d
+            if (d is not None and d["decision"] == "rejected" and d.get("sha256") in shas
+                    and (carried is None or (d["decided_at"], d["id"]) > (carried["decided_at"], carried["id"]))):
+                carried = d
     if carried is not None:
         return "rejected", carried, True
     return "undecided", None, False

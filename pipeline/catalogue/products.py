@@ -15,7 +15,7 @@ from typing import Any
 
 SKU_FIELD = "sku"
 SKU_MAX_CHARS = 255  # Shopify's and WooCommerce's SKU limit, the longest of the shop systems we know
-SHARD_HEX = 2  # products are kept in 16**SHARD_HEX = 256 shard files (see pipeline.catalogue.store)
+SHARD_HEX = 3  # 16**3 = 4096 shard files: at 10,000 products a shard holds 2-3 (pipeline.catalogue.store)
 
 
 def sidecar_sku(sidecar: Mapping[str, Any] | None) -> str | None:
@@ -27,7 +27,7 @@ def sidecar_sku(sidecar: Mapping[str, Any] | None) -> str | None:
         return None
     raw = sidecar[SKU_FIELD]
     if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise ValueError(f"sidecar field {SKU_FIELD!r} must be text, got {type(raw).__name__}")
+        raise ValueError(f"sidecar field {SKU_FIELD!r} must be text, got {type(raw).__name__}")  # noqa: TRY004
     text = str(raw).strip()
     if not text:
         raise ValueError(f"sidecar field {SKU_FIELD!r} is empty")

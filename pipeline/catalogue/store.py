@@ -2,13 +2,15 @@
 
 Layout::
 
-    DEST/_catalogue/products/<xx>.json   256 shards (xx = first 2 hex of sha256(product id)):
-                                         {"schema": 1, "shard": "xx", "products": {id: product}}
+    DEST/_catalogue/products/<xxx>.json  up to 4096 shards (xxx = first 3 hex of sha256(product id)):
+                                         {"schema": 1, "shard": "xxx", "products": {id: product}}
     DEST/_catalogue/homes.json           the homes ingested: {"homes": {name: {"stamp", "created_at",
                                          "gate", "config_hash", "items", "kind"}}}
 
-Why shards: a decision rewrites one shard, whose size grows with the catalogue / 256, so it costs
-the same at 100 products as at 10,000 (no whole-catalogue or whole-report rewrite). Two reviewers
+Why shards: a decision rewrites one shard, whose size grows with the catalogue / 4096, so it costs
+the same at 100 products as at 10,000 (no whole-catalogue or whole-report rewrite; measured with
+256 shards, a 30 kB shard at 10,000 products made the write ~10 ms slower than at 100, mostly its
+fsync: ``bench/bench_review.py``). Two reviewers
 deciding products in one shard at once both win: each write is a compare-and-swap (``os.link`` /
 ``flock`` locally, ``If-Match`` / ``If-None-Match`` on S3) and the loser re-applies its change.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +63,7 @@ SHARD_DIR = f"{CATALOGUE_DIR}/products"
 HOMES_FILE = f"{CATALOGUE_DIR}/homes.json"
 SCHEMA = 1
 MAX_SHARD_BYTES = 256 << 20
+WRITE_THREADS = 16  # shards written at once when a batch is ingested (their fsyncs / PUTs overlap)
 
 ProductChange = Callable[[dict[str, Any] | None], dict[str, Any] | None]
 
@@ -177,9 +181,9 @@ class Catalogue:
         by_shard: dict[str, dict[str, ProductChange]] = {}
         for pid, change in changes.items():
             by_shard.setdefault(shard_of(pid), {})[pid] = change
-        out: dict[str, dict[str, Any] | None] = {}
-        for shard, group in sorted(by_shard.items()):
-            def apply(doc: dict[str, Any], group: dict[str, ProductChange] = group) -> None:
+
+        def one(shard: str, group: dict[str, ProductChange]) -> dict[str, dict[str, Any] | None]:
+            def apply(doc: dict[str, Any]) -> None:
                 for pid, change in group.items():
                     new = change(doc["products"].get(pid))
                     if new is None:
@@ -190,7 +194,16 @@ class Catalogue:
                 doc = self._shard_file(shard).update(apply)
             except ValueError as exc:
                 raise CatalogueDamaged(str(exc)) from None
-            out.update({pid: doc["products"].get(pid) for pid in group})
+            return {pid: doc["products"].get(pid) for pid in group}
+
+        out: dict[str, dict[str, Any] | None] = {}
+        if len(by_shard) <= 2:
+            for shard, group in sorted(by_shard.items()):
+                out.update(one(shard, group))
+            return out
+        with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="catalogue") as pool:  # ingest: many shards
+            for part in pool.map(lambda item: one(*item), sorted(by_shard.items())):
+                out.update(part)
         return out
 
     # ------------------------------------------------------------------ sync and rebuild
@@ -262,14 +275,18 @@ class Catalogue:
         by_shard: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in self.shard_names()}
         for pid, product in products.items():
             by_shard.setdefault(shard_of(pid), {})[pid] = product
-        for shard, group in sorted(by_shard.items()):
-            file = self._shard_file(shard)
-            found = self.store.get(file.key)
+        def write(item: tuple[str, dict[str, dict[str, Any]]]) -> None:
+            shard, group = item
+            key = self._shard_file(shard).key
+            found = self.store.get(key)
             data = dump_json({"schema": SCHEMA, "shard": shard, "products": group}, compact=True)
             if found is None:
-                self.store.create(file.key, data)
+                self.store.create(key, data)
             elif found[0] != data:
-                self.store.put(file.key, data)
+                self.store.put(key, data)
+
+        with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="catalogue") as pool:
+            list(pool.map(write, sorted(by_shard.items())))
         found = self.store.get(HOMES_FILE)
         data = dump_json({"schema": SCHEMA, "homes": infos})
         if found is None or found[0] != data:
@@ -328,10 +345,10 @@ class Catalogue:
         _, sha = composite_for(version, variant)
         if decision == "approved" and not sha:
             raise DecisionError(f"{version_id} has no composite to approve ({version.get('outcome')})")
-        if decision in ("approved", "rejected") or seen_sha256 is not None:
-            if sha is not None and seen_sha256 != sha:
-                raise StaleCompositeError(f"the composite of {version_id} is not the one the page showed "
-                                          "(the batch was rerun?); reload the page and look again")
+        if (decision in ("approved", "rejected") or seen_sha256 is not None) and sha is not None \
+                and seen_sha256 != sha:
+            raise StaleCompositeError(f"the composite of {version_id} is not the one the page showed "
+                                      "(the batch was rerun?); reload the page and look again")
         d = new_decision(product=pid, version=version_id, decision=decision, reviewer=reviewer, note=note,
                          variant=variant, sha256=sha if decision != "undecided" or seen_sha256 else None, how=how)
         return d, version

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-from shlex import quote
 from dataclasses import dataclass
 from functools import cached_property
+from shlex import quote
 from typing import Any
 
 from pipeline.catalogue.homes import list_homes

@@ -358,8 +358,11 @@ class _Run:
                          "variant": live.get("variant"), "published_at": live.get("published_at")})
         body = {"catalogue": self.catalogue.url, "target": self.target_id, "products": rows}
         uri = self._write_if_changed(PRODUCTS_MANIFEST, body)
-        per_home: dict[str, list[dict[str, Any]]] = {name[:-5]: [] for name in self.manifests()
-                                                      if name != posixpath.basename(PRODUCTS_MANIFEST)}
+        homes = self.catalogue.homes()
+        per_home: dict[str, list[dict[str, Any]]] = {  # existing manifests of this catalogue's batches
+            name[:-5]: [] for name, doc in self.manifests().items()
+            if name != posixpath.basename(PRODUCTS_MANIFEST) and name[:-5] in homes
+            and doc.get("catalogue", self.catalogue.url) == self.catalogue.url}
         for row in rows:
             per_home.setdefault(row["batch"], []).append(row)
         for home, home_rows in sorted(per_home.items()):
@@ -390,7 +393,7 @@ def publish(dest: Bucket, target: Bucket, *, batch: str | None = None, strip_pre
         for pid in scope:
             try:
                 run.product(pid)
-            except Exception as exc:  # noqa: BLE001 - one product's trouble never stops the run
+            except Exception as exc:
                 reason = " ".join(str(exc).split()) or type(exc).__name__
                 run.result.failed.append({"product": pid, "key": (run.live(pid) or {}).get("key"),
                                           "reason": f"{type(exc).__name__}: {reason}"})

@@ -35,7 +35,8 @@ from pipeline.review.views import HEAT_LOW
 
 log = logging.getLogger(__name__)
 
-REFRESH_MIN_S = 1.0  # the shard listing is read at most once a second, however many tabs poll
+REFRESH_MIN_S = 2.0  # the shard listing (5 LIST requests on S3 at 4096 shards) at most every 2 s, however
+# many tabs poll (each polls every 4 s)
 SYNC_EVERY_S = 15.0  # new batch folders are looked for at most this often
 APPROVE_ALL_NOTE = "approved with 'approve all passed'"
 

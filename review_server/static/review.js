@@ -187,7 +187,7 @@
   function show(versionId) {
     var row = current();
     $("viewer").removeAttribute("data-ready");
-    if (!row) { clearItem(); return; }
+    if (!row) { clearItem(); $("viewer").setAttribute("data-ready", "none"); return; }
     renderHead(row, null);
     loadProduct(row.product, versionId).then(function (p) {
       if (current() !== row) { return; }

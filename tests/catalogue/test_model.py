@@ -15,7 +15,7 @@ from pipeline.catalogue.model import (
     put_version,
     summarize,
 )
-from pipeline.catalogue.products import product_id, product_label, shard_of, sidecar_sku
+from pipeline.catalogue.products import SHARD_HEX, product_id, product_label, shard_of, sidecar_sku
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -114,7 +114,7 @@ def test_a_product_is_its_key_unless_its_sidecar_names_a_sku():
     assert product_id("shoes/red.jpg", sidecar_sku({"sku": " AB-12 "})) == "sku:AB-12"
     assert sidecar_sku({"sku": 12345}) == "12345" and sidecar_sku({"colour": "red"}) is None
     assert product_label("sku:AB-12") == "AB-12" and product_label("key:a/b.jpg") == "a/b.jpg"
-    assert shard_of("key:a") == shard_of("key:a") and len(shard_of("key:a")) == 2
+    assert shard_of("key:a") == shard_of("key:a") and len(shard_of("key:a")) == SHARD_HEX
     for bad, word in (({"sku": ""}, "empty"), ({"sku": ["x"]}, "text"), ({"sku": "a\nb"}, "control"),
                       ({"sku": "x" * 300}, "longer"), ({"sku": True}, "text")):
         with pytest.raises(ValueError, match=word):

@@ -5,7 +5,6 @@ Skipped only when /usr/bin/chromium is missing (CI installs it: .ci/run)."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 
 import pytest
@@ -225,7 +224,7 @@ def test_html_in_file_names_is_shown_as_text(page, review_batch):
 
 def test_traversal_is_refused_and_posts_from_another_page_get_nowhere(page, review_batch):
     (review_batch.parent / "secret.json").write_text('{"content": "top-secret-value"}')
-    jar = f"key:jar_gold.jpg"
+    jar = "key:jar_gold.jpg"
     with ReviewServer(str(review_batch)) as srv:
         for path in ("files/%2e%2e/secret.json", f"files/{BATCH_ID}/..%2Fsecret.json", "files/%2Fetc%2Fpasswd"):
             response = page.goto(srv.url + path)

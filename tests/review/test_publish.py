@@ -127,7 +127,7 @@ def test_no_failure_stops_publishing_and_a_rerun_finishes_the_rest(tmp_path):
     assert "not a file inside its batch folder" in refused["key:linked.jpg"]
     failed = {r["product"]: r["reason"] for r in result.failed}
     assert list(failed) == [f"key:{too_long}"] and "too long" in failed[f"key:{too_long}"].lower()
-    assert not secret.read_bytes() != b"outside the batch" and not (target / "linked.png").exists()
+    assert secret.read_bytes() == b"outside the batch" and not (target / "linked.png").exists()
     manifest = json.loads((target / "_manifests" / "products.json").read_text())  # always written
     assert len(manifest["products"]) == 3
     link.unlink()

@@ -7,12 +7,12 @@ import json
 import numpy as np
 
 from pipeline.batch import item_id_for_key, run_batch
-from pipeline.config import PipelineConfig
 from pipeline.catalogue.store import Catalogue
+from pipeline.config import PipelineConfig
+from pipeline.io.storage import Bucket
 from pipeline.report.html import embed_decisions
 from pipeline.review.views import delta_e_heatmap, delta_e_map, mask_edge_overlay, to_frame
 from pipeline.samples import write_samples
-from pipeline.io.storage import Bucket
 
 MUG = item_id_for_key("mug_red.jpg")
 

@@ -18,6 +18,7 @@ from pipeline.io.storage import Bucket
 from pipeline.review.publish import publish
 from pipeline.review.session import ReviewSession
 from pipeline.samples import write_samples
+
 CONFIG = PipelineConfig().with_overrides({"placement.size": (128, 128)})
 
 
@@ -76,7 +77,7 @@ def test_a_rejection_follows_identical_bytes_into_a_later_batch(where, tmp_path)
 
 
 def test_a_new_shoot_of_a_rejected_product_waits_for_a_person(where, tmp_path):
-    dest, target, opts = where
+    dest, _, opts = where
     src = tmp_path / "src"
     write_samples(src, names=["tote_canvas"])
     run(src, dest, "A", opts)
