@@ -19,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import posixpath
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -321,8 +323,8 @@ def read_many(dest: Bucket, keys: list[str], max_bytes: int) -> dict[str, bytes 
     if dest.is_local:
         for key in keys:
             try:
-                out[key] = dest.read_bytes(key, max_bytes=max_bytes)
-            except (FileNotFoundError, IsADirectoryError, NotADirectoryError, UnsafeKeyError, ImageDecodeError):
+                out[key] = _read_local(dest.checked_path(key), max_bytes)
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, UnsafeKeyError):
                 out[key] = None
         return out
     for start in range(0, len(keys), READ_CHUNK):
@@ -339,6 +341,25 @@ def read_many(dest: Bucket, keys: list[str], max_bytes: int) -> dict[str, bytes 
                 value = None
             out[key] = value if isinstance(value, bytes) and len(value) <= max_bytes else None
     return out
+
+
+def _read_local(path: str, max_bytes: int) -> bytes | None:
+    """A regular file's bytes (None when it is not one, or larger than ``max_bytes``): opened
+    without blocking, so a FIFO in its place is never waited on."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            return None
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                return None
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _list(dest: Bucket, prefix: str) -> list[str]:

@@ -82,7 +82,10 @@ def counts(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def select(rows: Iterable[dict[str, Any]], flt: QueueFilter) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(matching rows in queue order, counts over the filter's batch scope)."""
+def select(rows: Iterable[dict[str, Any]], flt: QueueFilter, *, ordered: bool = False
+           ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(matching rows in queue order, counts over the filter's batch scope); ``ordered``: the
+    rows come in queue order already (nothing is sorted)."""
     scoped = [r for r in rows if flt.scope(r)]
-    return sorted((r for r in scoped if flt.matches(r)), key=sort_key), counts(scoped)
+    matching = [r for r in scoped if flt.matches(r)]
+    return (matching if ordered else sorted(matching, key=sort_key)), counts(scoped)

@@ -25,7 +25,7 @@ from pipeline.catalogue.model import (
     summarize,
 )
 from pipeline.catalogue.products import shard_of
-from pipeline.catalogue.queue import PAGE_SIZE, QueueFilter, counts, queue_row, select
+from pipeline.catalogue.queue import PAGE_SIZE, QueueFilter, counts, queue_row, select, sort_key
 from pipeline.catalogue.store import Catalogue, StaleCompositeError, UnknownProduct  # noqa: F401 - part of this API
 from pipeline.io.storage import Bucket
 from pipeline.review.folder import NotABatchError, item_file
@@ -60,6 +60,7 @@ class ReviewSession:
         self.batch = batch
         self.products: dict[str, dict[str, Any]] = {}
         self.rows: dict[str, dict[str, Any]] = {}
+        self._order: list[str] | None = None  # product ids in queue order (sorted again only when it changes)
         self.revision = 0
         self.changed_at: dict[str, int] = {}
         self.stamps = self.catalogue.shard_stamps()
@@ -86,6 +87,8 @@ class ReviewSession:
             if row != old:
                 self.revision += 1
                 self.changed_at[pid] = self.revision
+                if row is None or old is None or sort_key(row) != sort_key(old):
+                    self._order = None
 
     def refresh(self) -> None:
         """Pick up other reviewers' decisions and new batches (cheap: one listing of the shards,
@@ -128,7 +131,10 @@ class ReviewSession:
         the counts over the batch scope, and the batches there are. ``ValueError`` for bad params."""
         flt = self._filter(params)
         with self._lock:
-            rows, totals, revision = *select(list(self.rows.values()), flt), self.revision
+            if self._order is None:
+                self._order = sorted(self.rows, key=lambda p: sort_key(self.rows[p]))
+            ordered = [self.rows[p] for p in self._order]
+            rows, totals, revision = *select(ordered, flt, ordered=True), self.revision
         return {"revision": revision, "total": len(rows), "offset": offset, "rows": rows[offset:offset + limit],
                 "counts": totals, "batches": self.batches(), "scope": self.batch, "reviewer": self.reviewer,
                 "dest": self.catalogue.url}
