@@ -37,9 +37,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pipeline.catalogue.casfile import ConflictError
 from pipeline.catalogue.model import DecisionError
 from pipeline.catalogue.queue import MAX_PAGE_SIZE, PAGE_SIZE
-from pipeline.catalogue.store import StaleCompositeError, UnknownProduct
+from pipeline.catalogue.store import CatalogueDamaged, StaleCompositeError, UnknownProduct
 from pipeline.errors import UnsafeKeyError
 from pipeline.io.storage import safe_key
 from pipeline.report.html import embed_decisions
@@ -198,6 +199,9 @@ def create_app(session: ReviewSession, *, token: str, hosts: frozenset[str] | No
             return _error(409, str(exc))
         except DecisionError as exc:
             return _error(400, str(exc))
+        except (ConflictError, CatalogueDamaged, OSError) as exc:
+            log.warning("decision not saved: %s", exc)
+            return _error(503, f"not saved, the storage did not take it ({type(exc).__name__}); try again")
         return JSONResponse(result)
 
     async def approve_passed(request: Request) -> Response:
@@ -213,6 +217,9 @@ def create_app(session: ReviewSession, *, token: str, hosts: frozenset[str] | No
             return JSONResponse(await run_in_threadpool(session.approve_passed, count, {"batch": batch}))
         except DecisionError as exc:
             return _error(409, str(exc))
+        except (ConflictError, CatalogueDamaged, OSError) as exc:
+            log.warning("approve all passed not saved: %s", exc)
+            return _error(503, f"not saved, the storage did not take it ({type(exc).__name__}); try again")
         except ValueError as exc:
             return _error(400, str(exc))
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import logging
 import posixpath
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -26,7 +26,12 @@ from pipeline.catalogue.model import (
 )
 from pipeline.catalogue.products import shard_of
 from pipeline.catalogue.queue import PAGE_SIZE, QueueFilter, counts, queue_row, select, sort_key
-from pipeline.catalogue.store import Catalogue, StaleCompositeError, UnknownProduct  # noqa: F401 - part of this API
+from pipeline.catalogue.store import (  # noqa: F401 - StaleCompositeError is part of this API
+    Catalogue,
+    CatalogueDamaged,
+    StaleCompositeError,
+    UnknownProduct,
+)
 from pipeline.io.storage import Bucket
 from pipeline.review.folder import NotABatchError, item_file
 from pipeline.review.pictures import VersionFiles
@@ -97,6 +102,12 @@ class ReviewSession:
         if now - self._refreshed < REFRESH_MIN_S:
             return
         self._refreshed = now
+        try:
+            self._refresh(now)
+        except (CatalogueDamaged, OSError) as exc:  # the page keeps what it has; the log says why
+            log.warning("could not pick up changes from the catalogue: %s", exc)
+
+    def _refresh(self, now: float) -> None:
         if now - self._synced >= SYNC_EVERY_S:
             self._synced = now
             if self.catalogue.sync(check_changed=False).ingested:
