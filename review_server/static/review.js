@@ -664,8 +664,8 @@
   function poll(force) {
     if (!force && (document.hidden || state.saving)) { return Promise.resolve(); }
     return api("/api/changes?" + query({ since: state.revision })).then(function (res) {
-      if (state.saving && !force) { return; }
-      state.revision = Math.max(state.revision, res.revision);
+      if ((state.saving && !force) || res.revision < state.revision) { return; }  // older than our own save
+      state.revision = res.revision;
       var cur = current();
       res.rows.forEach(function (r) {
         var old = updateRow(r);
