@@ -69,3 +69,22 @@ def test_a_run_with_products_waiting_emits_the_event_with_the_counts(prefect_ser
     assert process_bucket(str(src), str(dest), config=small_config)["processed"] == 0
     time.sleep(1.0)
     assert len(waiting_events(before, 3, timeout=2.0)) == 2
+
+
+def test_the_readmes_automation_is_one_prefect_accepts_and_reads_the_events_fields():
+    """The Automation shown in the README parses as a Prefect automation on this event, and its
+    templates name fields the event carries."""
+    import re
+
+    import yaml
+    from prefect.events.schemas.automations import AutomationCore
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"```yaml\n(name: product-scene review waiting\n.*?)```", readme, re.S).group(1)
+    automation = AutomationCore.model_validate(yaml.safe_load(block))
+    assert automation.trigger.expect == {EVENT}
+    payload = {"counts": waiting_counts({}, "b"), "review_command": "x", "batch_id": "b", "destination": "d"}
+    for field in re.findall(r"event\.payload\.([a-z_.]+)", block):
+        value = payload
+        for part in field.split("."):
+            value = value[part]  # a KeyError names a field the event does not carry
