@@ -12,7 +12,7 @@ from typing import Any
 from flows.review_waiting import waiting_markdown
 from pipeline.redact import redact
 from pipeline.report.summary import fallback_counts, fallback_lines, outcome_counts
-from pipeline.review.reasons import plain_summary
+from pipeline.score.reasons import plain_summary
 from pipeline.types import ItemRecord
 
 TABLE_KEY = "process-bucket-items"

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.catalogue.products import sidecar_sku
 from pipeline.config import PipelineConfig
 from pipeline.control import DepthEstimator, build_depth_estimator
 from pipeline.control.maps import build_control_maps
@@ -24,6 +23,7 @@ from pipeline.io.imageio import decode_image
 from pipeline.restore import restore_product
 from pipeline.scene import SceneBackend, build_scene_backend
 from pipeline.place import compute_placement, find_logo_regions, place_product, read_sidecar_boxes
+from pipeline.place.sidecar import sidecar_sku
 from pipeline.config.themes import Theme, get_theme
 from pipeline.score import (CutoutSignals, apply_gate, cutout_signals, scene_signals, score_composite,
                             with_checks)

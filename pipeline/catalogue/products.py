@@ -1,4 +1,5 @@
-"""What a product is: its source key, unless its sidecar names a ``sku``, which takes precedence.
+"""What a product is: its source key, unless its sidecar names a ``sku`` (read and checked by
+:func:`pipeline.place.sidecar.sidecar_sku`), which takes precedence.
 
 A product id is ``"key:<source key>"`` or ``"sku:<sku>"`` (the prefix keeps a key and a SKU that
 happen to be spelt alike apart). The same source key in a later batch (a new photo, a changed
@@ -9,33 +10,10 @@ starts a new product under that SKU: the key's earlier versions stay under the k
 from __future__ import annotations
 
 import hashlib
-import unicodedata
-from collections.abc import Mapping
-from typing import Any
 
-SKU_FIELD = "sku"
-SKU_MAX_CHARS = 255  # Shopify's and WooCommerce's SKU limit, the longest of the shop systems we know
+from pipeline.place.sidecar import sidecar_sku  # noqa: F401 - where the product's SKU comes from
+
 SHARD_HEX = 3  # 16**3 = 4096 shard files: at 10,000 products a shard holds 2-3 (pipeline.catalogue.store)
-
-
-def sidecar_sku(sidecar: Mapping[str, Any] | None) -> str | None:
-    """The ``sku`` a parsed sidecar names (stripped), None when it names none.
-
-    ``ValueError`` naming the field for a SKU that is not a non-empty string or whole number of at
-    most ``SKU_MAX_CHARS`` characters without control characters."""
-    if not sidecar or sidecar.get(SKU_FIELD) is None:
-        return None
-    raw = sidecar[SKU_FIELD]
-    if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise ValueError(f"sidecar field {SKU_FIELD!r} must be text, got {type(raw).__name__}")  # noqa: TRY004
-    text = str(raw).strip()
-    if not text:
-        raise ValueError(f"sidecar field {SKU_FIELD!r} is empty")
-    if len(text) > SKU_MAX_CHARS:
-        raise ValueError(f"sidecar field {SKU_FIELD!r} is longer than {SKU_MAX_CHARS} characters")
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise ValueError(f"sidecar field {SKU_FIELD!r} contains control characters")
-    return text
 
 
 def product_id(source_key: str, sku: str | None = None) -> str:

@@ -1,11 +1,16 @@
-"""The sidecar ``<name>.json`` next to a photo: parsing, and the logo boxes it names."""
+"""The sidecar ``<name>.json`` next to a photo: parsing, the logo boxes and the SKU it names."""
 
 from __future__ import annotations
 
 import json
+import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 from pipeline.types import BoxXYXY
+
+SKU_FIELD = "sku"
+SKU_MAX_CHARS = 255  # Shopify's and WooCommerce's SKU limit, the longest of the shop systems we know
 
 
 def read_sidecar_boxes(sidecar: dict[str, Any] | None, image_hw: tuple[int, int]) -> tuple[BoxXYXY, ...] | None:
@@ -41,3 +46,23 @@ def parse_sidecar(data: bytes, name: str) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise ValueError(f"sidecar {name} must be a JSON object")
     return parsed
+
+
+def sidecar_sku(sidecar: Mapping[str, Any] | None) -> str | None:
+    """The ``sku`` a parsed sidecar names (stripped), None when it names none.
+
+    ``ValueError`` naming the field for a SKU that is not a non-empty string or whole number of at
+    most ``SKU_MAX_CHARS`` characters without control characters."""
+    if not sidecar or sidecar.get(SKU_FIELD) is None:
+        return None
+    raw = sidecar[SKU_FIELD]
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise ValueError(f"sidecar field {SKU_FIELD!r} must be text, got {type(raw).__name__}")  # noqa: TRY004
+    text = str(raw).strip()
+    if not text:
+        raise ValueError(f"sidecar field {SKU_FIELD!r} is empty")
+    if len(text) > SKU_MAX_CHARS:
+        raise ValueError(f"sidecar field {SKU_FIELD!r} is longer than {SKU_MAX_CHARS} characters")
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise ValueError(f"sidecar field {SKU_FIELD!r} contains control characters")
+    return text

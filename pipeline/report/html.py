@@ -22,7 +22,7 @@ from typing import Any
 
 from pipeline.report.summary import fallback_lines, item_outcome
 from pipeline.report.table import metric_names, total_ms
-from pipeline.review.reasons import explain_all
+from pipeline.score.reasons import explain_all
 from pipeline.score.gate import CHECKS, Check, failed_metric
 from pipeline.types import ItemRecord
 

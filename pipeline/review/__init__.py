@@ -6,7 +6,6 @@ No web code here (the server in ``review_server/`` is a thin layer over this pac
 - :mod:`pipeline.review.session`: the review queue over the catalogue (:mod:`pipeline.catalogue`).
 - :mod:`pipeline.review.pictures`: a version's files and overlays; :mod:`pipeline.review.views`
   draws them (mask edges, ΔE00 heat map).
-- :mod:`pipeline.review.reasons`: the gate's reasons in plain words, plus what to do.
 - :mod:`pipeline.review.reports`: decisions in ``report.json`` / ``report.html``.
 - :mod:`pipeline.review.publish`: each product's newest approved version copied to a target.
 """

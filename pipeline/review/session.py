@@ -35,8 +35,8 @@ from pipeline.catalogue.store import (  # noqa: F401 - StaleCompositeError is pa
 from pipeline.io.storage import Bucket
 from pipeline.review.folder import NotABatchError, item_file
 from pipeline.review.pictures import VersionFiles
-from pipeline.review.reasons import explain_all, gate_rows
 from pipeline.review.views import HEAT_LOW
+from pipeline.score.reasons import explain_all, gate_rows
 
 log = logging.getLogger(__name__)
 

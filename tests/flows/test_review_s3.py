@@ -3,8 +3,6 @@ catalogue's compare-and-swap on S3, publish into a bucket and into a folder."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.needs import needs
 
 needs("flows")

@@ -7,6 +7,10 @@ import asyncio
 import time
 from pathlib import Path
 
+from tests.needs import needs
+
+needs("flows")
+
 from flows.artifacts import SUMMARY_KEY
 from flows.process_bucket import process_bucket
 from flows.review_waiting import EVENT, waiting_counts
@@ -80,7 +84,7 @@ def test_the_readmes_automation_is_one_prefect_accepts_and_reads_the_events_fiel
     from prefect.events.schemas.automations import AutomationCore
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    block = re.search(r"```yaml\n(name: product-scene review waiting\n.*?)```", readme, re.S).group(1)
+    block = re.search(r"```yaml\n(name: product-scene review waiting\n.*?)```", readme, re.DOTALL).group(1)
     automation = AutomationCore.model_validate(yaml.safe_load(block))
     assert automation.trigger.expect == {EVENT}
     payload = {"counts": waiting_counts({}, "b"), "review_command": "x", "batch_id": "b", "destination": "d"}

@@ -32,7 +32,7 @@ def test_a_second_reviewers_server_picks_up_the_firsts_decisions(dest):
     since = bob.revision
     vid, sha = sha_of(alice, "key:c.jpg")
     alice.decide("key:c.jpg", vid, "rejected", note="scratched", seen_sha256=sha)
-    bob._refreshed = 0.0  # noqa: SLF001 - skip the wait between two refreshes
+    bob._refreshed = 0.0
     changed = bob.changes(since, {})
     assert [r["product"] for r in changed["rows"]] == ["key:c.jpg"] and changed["rows"][0]["state"] == "rejected"
     assert changed["counts"]["decision"]["rejected"] == 1

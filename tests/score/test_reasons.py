@@ -8,8 +8,8 @@ from html import escape
 from flows.artifacts import BatchStats, summary_markdown
 from pipeline.report import build_report
 from pipeline.report.html import render_html
-from pipeline.review.reasons import EXPLANATIONS, explain_reason, gate_rows, plain_summary
 from pipeline.score.gate import CHECKS
+from pipeline.score.reasons import EXPLANATIONS, explain_reason, gate_rows, plain_summary
 from pipeline.types import ItemRecord
 
 SHADOW = "cut-out: base outline off any edge 31% > 20%"
@@ -19,7 +19,7 @@ SENTENCE = ("Part of the floor shadow was kept as product (base outline off the 
 
 def test_every_gate_check_has_a_sentence_and_what_to_do():
     missing = [c.metric for c in CHECKS if c.metric not in EXPLANATIONS]
-    assert not missing, f"gate checks with no plain-language sentence in pipeline/review/reasons.py: {missing}"
+    assert not missing, f"gate checks with no plain-language sentence in pipeline/score/reasons.py: {missing}"
     for check in CHECKS:
         plain = EXPLANATIONS[check.metric]
         assert plain.says and plain.measure and plain.todo.endswith(".")

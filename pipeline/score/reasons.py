@@ -8,8 +8,8 @@ such as ``"cut-out: base outline off any edge 31% > 20%"`` becomes
     20%). Fix the cut-out, or reject.
 
 with the technical line kept beside it. The review page, ``report.html`` and the Prefect summary
-all use :func:`explain_reason`; ``tests/review/test_reasons.py`` fails when a check in the gate
-has no sentence here.
+all use :func:`explain_reason`; ``tests/score/test_reasons.py`` fails when a check in the gate
+has no sentence here (a new check needs its sentence beside it).
 """
 
 from __future__ import annotations
