@@ -1,0 +1,349 @@
+"""Simulated reviewer for cut-out fixes: how many clicks turn a bad cut-out into a good one.
+
+    python bench/eval_fix.py [--images DIR --masks DIR] [--no-samples] [--config YAML]
+                             [--methods geodesic,grabcut,flood] [--max-clicks 20] [--sheets DIR]
+
+The standard protocol of interactive segmentation (Xu et al. 2016; RITM): start from the
+segmenter's mask (the segmenter is built from the config, like ``run``); each click goes at the
+interior point (maximum of the distance transform) of the largest error region, "keep" in a
+missed region, "remove" in a wrongly kept one; stop at IoU 0.97 or after ``--max-clicks``.
+
+Per set (``--images``/``--masks``, default ../shared/products/images and masks; and the generated
+samples with exact ground truth), per classical method:
+  * a per-image table, worst first: start IoU, clicks to 0.95 and 0.97, IoU after 1, 2, 3, 5 clicks;
+  * NoC@0.95 / NoC@0.97 (mean clicks over the photos starting below IoU 0.95, 20 where never
+    reached), mean IoU after 0, 1, 2, 3, 5 clicks, and the "no click makes a good mask worse"
+    check: every photo starting at IoU >= 0.98 gets one "keep" click inside the product;
+  * the server time per click on the photos resampled to 1 MP, one thread (refine + re-render:
+    placement, control maps, scene, restore, score, gate): median and p90 over the first
+    ``--timed-clicks`` clicks of the bad photos;
+  * last, one summary line per set:
+    ``n=.. n_bad=.. noc95=.. noc97=.. over5=.. never97=.. click_ms_median=.. click_ms_p90=..``
+Contact sheets (original with the clicks, initial mask, final mask, final composite) go to
+``--sheets`` (default bench/out/fix/): sheets of real photos are derived from licensed photos, keep
+them out of the repository.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pipeline.compose import build_stages, segment_image  # noqa: E402
+from pipeline.config import PipelineConfig, load_config  # noqa: E402
+from pipeline.io.imageio import decode_image, encode_png  # noqa: E402
+from pipeline.io.storage import IMAGE_SUFFIXES, atomic_write_file  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import track  # noqa: E402
+
+from pipeline.samples import write_samples  # noqa: E402
+from pipeline.score.mask_metrics import iou  # noqa: E402
+from pipeline.segment.refine import Click, ClassicalRefiner, RefineSession, build_refiner, photo_sha256, rerender  # noqa: E402
+from pipeline.segment.refine.methods import METHODS  # noqa: E402
+from pipeline.types import Segmentation  # noqa: E402
+
+PRODUCTS = Path(__file__).resolve().parents[2] / "shared" / "products"
+DEFAULT_SHEETS = Path(__file__).resolve().parent / "out" / "fix"
+BAD_IOU = 0.95  # a cut-out below this needs fixing (the issue's definition)
+TARGETS = (0.95, 0.97)
+GOOD_IOU = 0.98  # a cut-out at or above this must stay there after one "keep" click on the product
+CURVE_AT = (0, 1, 2, 3, 5)  # clicks after which the mean IoU is reported
+SHEET_ROW_PX = 240
+CLICK_DOT_FRAC = 0.012  # drawn click radius on the contact sheet, share of the photo's long side
+
+
+def progress(items, desc: str):
+    """A progress bar on stderr (stdout keeps the tables)."""
+    return track(items, description=desc, console=Console(stderr=True), transient=True)
+
+
+@dataclass
+class Item:
+    name: str
+    data: bytes
+    truth: np.ndarray
+
+
+@dataclass
+class Trace:
+    """One photo's run: IoU after 0..k clicks, the clicks, the final segmentation."""
+
+    name: str
+    ious: list[float]
+    clicks: list[Click] = field(default_factory=list)
+    initial: Segmentation | None = None
+    final: Segmentation | None = None
+
+    def noc(self, target: float, max_clicks: int) -> int:
+        return next((k for k, v in enumerate(self.ious) if v >= target), max_clicks)
+
+    def at(self, k: int) -> float:
+        return self.ious[min(k, len(self.ious) - 1)]
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """HW bool from an 8-bit PNG (its alpha channel when it has one); >= 128 is product."""
+    m = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if m is None:
+        raise ValueError(f"cannot read mask {path}")
+    if m.ndim == 3:
+        m = m[..., 3] if m.shape[2] == 4 else m[..., 0]
+    return m >= 128
+
+
+def folder_items(images: Path, masks: Path) -> list[Item]:
+    """Every photo in ``images`` with a same-stem PNG in ``masks``."""
+    items = []
+    for photo in sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        mask = masks / f"{photo.stem}.png"
+        if mask.is_file():
+            items.append(Item(photo.name, photo.read_bytes(), read_mask(mask)))
+    return items
+
+
+def sample_items() -> list[Item]:
+    with tempfile.TemporaryDirectory() as tmp:
+        return [Item(p.name, p.read_bytes(), read_mask(Path(tmp) / "_ground_truth" / f"{p.stem}_mask.png"))
+                for p in write_samples(Path(tmp))]
+
+
+def next_click(pred: np.ndarray, truth: np.ndarray) -> Click | None:
+    """The simulated reviewer's click: interior point of the largest error region (None: no error)."""
+    best = None
+    for err, kind in ((truth & ~pred, "keep"), (pred & ~truth, "remove")):
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(err.astype(np.uint8), connectivity=8)
+        if n > 1:
+            i = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+            if best is None or stats[i, cv2.CC_STAT_AREA] > best[0]:
+                best = (stats[i, cv2.CC_STAT_AREA], kind, labels == i)
+    if best is None:
+        return None
+    _, kind, region = best
+    depth = cv2.distanceTransform(np.pad(region, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    return Click.at(kind, float(x), float(y))
+
+
+def simulate(refiner, rgb: np.ndarray, sha: str, initial: Segmentation, truth: np.ndarray, max_clicks: int,
+             target: float, name: str = "") -> Trace:
+    session = RefineSession(refiner, rgb, initial, sha)
+    trace = Trace(name, [iou(initial.mask, truth)], initial=initial, final=initial)
+    while len(session.clicks) < max_clicks and trace.ious[-1] < target:
+        click = next_click(session.current.mask, truth)
+        if click is None:
+            break
+        trace.final = session.add(click)
+        trace.clicks.append(click)
+        trace.ious.append(iou(trace.final.mask, truth))
+    return trace
+
+
+def good_mask_check(refiner, rgb: np.ndarray, sha: str, seg: Segmentation, truth: np.ndarray) -> float:
+    """IoU after one "keep" click at the product's interior point (of mask and truth together)."""
+    inside = (seg.mask & truth).astype(np.uint8)
+    depth = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    session = RefineSession(refiner, rgb, seg, sha)
+    return iou(session.add(Click.at("keep", float(x), float(y))).mask, truth)
+
+
+def resample(data: bytes, truth: np.ndarray, megapixels: float = 1.0) -> tuple[bytes, np.ndarray]:
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    h, w = img.shape[:2]
+    s = (megapixels * 1e6 / (h * w)) ** 0.5
+    size = (round(w * s), round(h * s))
+    img = cv2.resize(img, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+    t = cv2.resize(truth.astype(np.float32), size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR) >= 0.5
+    return encode_png(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)), t
+
+
+def time_clicks(refiner, item: Item, config: PipelineConfig, stages, n_clicks: int) -> list[float]:
+    """Milliseconds per click (refine + re-render, score, gate) on ``item`` resampled to 1 MP."""
+    data, truth = resample(item.data, item.truth)
+    decoded = decode_image(data, name=item.name)
+    seg = segment_image(decoded, stages.segmenter, config.segment.use_alpha_channel)
+    session = RefineSession(refiner, decoded.rgb, seg, photo_sha256(data))
+    out = []
+    for _ in range(n_clicks):
+        click = next_click(session.current.mask, truth)
+        if click is None:
+            break
+        t0 = time.perf_counter()
+        fixed = session.add(click)
+        rerender(data, fixed, name=item.name, config=config, stages=stages, seed=config.run.seed)
+        out.append((time.perf_counter() - t0) * 1000.0)
+    return out
+
+
+def _overlay(rgb: np.ndarray, mask: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    over = rgb.astype(np.float32)
+    for region, colour in ((mask & truth, (40, 200, 60)), (mask & ~truth, (235, 30, 30)), (~mask & truth, (30, 80, 255))):
+        over[region] = 0.45 * over[region] + 0.55 * np.asarray(colour, np.float32)
+    return over.astype(np.uint8)
+
+
+def sheet_row(trace: Trace, rgb: np.ndarray, truth: np.ndarray, composite: np.ndarray | None) -> np.ndarray:
+    """Original with numbered clicks (green keep, red remove) | initial mask | final mask (green
+    kept, red wrongly kept, blue missed) | final composite; captioned."""
+    h, w = rgb.shape[:2]
+    marked = rgb.copy()
+    r = max(3, int(CLICK_DOT_FRAC * max(h, w)))
+    for k, c in enumerate(trace.clicks, 1):
+        x, y = (int(round(v)) for v in c.points[0])
+        cv2.circle(marked, (x, y), r, (20, 190, 40) if c.kind == "keep" else (230, 30, 30), -1, cv2.LINE_AA)
+        cv2.circle(marked, (x, y), r, (0, 0, 0), max(1, r // 4), cv2.LINE_AA)
+        cv2.putText(marked, str(k), (x + r, y - r), cv2.FONT_HERSHEY_SIMPLEX, r / 10, (0, 0, 0), max(1, r // 4))
+    panels = [marked, _overlay(rgb, trace.initial.mask, truth), _overlay(rgb, trace.final.mask, truth)]
+    if composite is not None:
+        panels.append(composite)
+    size = (max(1, round(w * SHEET_ROW_PX / h)), SHEET_ROW_PX)
+    gap = np.full((SHEET_ROW_PX, 4, 3), 255, np.uint8)
+    parts = []
+    for p in panels:
+        scaled = cv2.resize(p, (max(1, round(p.shape[1] * SHEET_ROW_PX / p.shape[0])), SHEET_ROW_PX),
+                            interpolation=cv2.INTER_AREA) if p is composite else cv2.resize(p, size, interpolation=cv2.INTER_AREA)
+        parts += [scaled, gap]
+    row = np.concatenate(parts[:-1], axis=1)
+    caption = np.full((22, row.shape[1], 3), 255, np.uint8)
+    text = f"{trace.name}  IoU {trace.ious[0]:.3f} -> {trace.ious[-1]:.3f} in {len(trace.clicks)} clicks"
+    cv2.putText(caption, text, (6, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([caption, row], axis=0)
+
+
+def write_sheet(rows: list[np.ndarray], path: Path) -> None:
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    atomic_write_file(path, encode_png(np.concatenate(rows, axis=0)))
+
+
+def evaluate_set(title: str, items: list[Item], config: PipelineConfig, methods: list[str], args) -> list[str]:
+    """Run every method on one set; prints the tables, returns the summary lines."""
+    stages = build_stages(config)
+    decoded, initial = {}, {}
+    for it in progress(items, desc=f"segment {title}"):
+        rgb = decode_image(it.data, name=it.name).rgb
+        decoded[it.name] = rgb
+        initial[it.name] = segment_image(decode_image(it.data, name=it.name), stages.segmenter,
+                                         config.segment.use_alpha_channel)
+    lines = []
+    for method in methods:
+        refiner = (ClassicalRefiner(method) if method != "auto" else None)
+        traces, worse = [], []
+        bad = [it for it in items if iou(initial[it.name].mask, it.truth) < BAD_IOU]
+        for it in progress(items, desc=f"{title}: {method}"):
+            rgb, seg = decoded[it.name], initial[it.name]
+            ref = refiner or build_refiner(config, seg.backend)
+            sha = photo_sha256(it.data)
+            start = iou(seg.mask, it.truth)
+            if start < BAD_IOU:
+                traces.append(simulate(ref, rgb, sha, seg, it.truth, args.max_clicks, TARGETS[-1], it.name))
+            elif start >= GOOD_IOU:
+                worse.append((it.name, start, good_mask_check(ref, rgb, sha, seg, it.truth)))
+        ms = []
+        for it in progress(bad, desc=f"{title}: {method} timing at 1 MP"):
+            ref = refiner or build_refiner(config, initial[it.name].backend)
+            ms += time_clicks(ref, it, config, stages, args.timed_clicks)
+        lines.append(report(title, method, items, traces, worse, ms, args.max_clicks))
+        if args.sheets and traces:
+            rows = []
+            for t in sorted(traces, key=lambda t: (-t.noc(0.97, args.max_clicks), t.ious[-1])):
+                it = next(i for i in items if i.name == t.name)
+                composite = rerender(it.data, t.final, name=it.name, config=config, stages=stages,
+                                     seed=config.run.seed).composite
+                rows.append(sheet_row(t, decoded[it.name], it.truth, composite))
+            slug = "".join(ch if ch.isalnum() else "_" for ch in title).strip("_")
+            path = Path(args.sheets) / f"{slug}_{method}.png"
+            write_sheet(rows, path)
+            print(f"contact sheet: {path}")
+    return lines
+
+
+def report(title: str, method: str, items: list[Item], traces: list[Trace], worse: list[tuple[str, float, float]],
+           ms: list[float], max_clicks: int) -> str:
+    n_bad = len(traces)
+    print(f"\n## {title}, method {method}: the {n_bad} cut-outs below IoU {BAD_IOU}, worst first\n")
+    print("| image | start IoU | NoC@0.95 | NoC@0.97 | " + " | ".join(f"IoU@{k}" for k in CURVE_AT[1:]) + " | final IoU |")
+    print("|---|---:|---:|---:|" + "---:|" * (len(CURVE_AT) - 1) + "---:|")
+    order = sorted(traces, key=lambda t: (-t.noc(0.97, max_clicks), -t.noc(0.95, max_clicks), t.ious[-1]))
+    for t in order:
+        cells = " | ".join(f"{t.at(k):.3f}" for k in CURVE_AT[1:])
+        n95, n97 = t.noc(0.95, max_clicks), t.noc(0.97, max_clicks)
+        print(f"| {t.name} | {t.ious[0]:.3f} | {n95 if n95 < max_clicks else 'never'} | "
+              f"{n97 if n97 < max_clicks else 'never'} | {cells} | {t.ious[-1]:.3f} |")
+    if traces:
+        curve = "  ".join(f"@{k}: {statistics.fmean(t.at(k) for t in traces):.3f}" for k in CURVE_AT)
+        print(f"\nmean IoU after clicks: {curve}")
+    if worse:
+        dropped = [(n, a, b) for n, a, b in worse if b < GOOD_IOU]
+        print(f"good cut-outs (IoU >= {GOOD_IOU}) after one keep click on the product: {len(worse) - len(dropped)} "
+              f"of {len(worse)} stay >= {GOOD_IOU}; lowest {min(b for *_, b in worse):.4f}"
+              + "".join(f"; {n} {a:.4f} -> {b:.4f}" for n, a, b in dropped))
+    noc95 = statistics.fmean(t.noc(0.95, max_clicks) for t in traces) if traces else 0.0
+    noc97 = statistics.fmean(t.noc(0.97, max_clicks) for t in traces) if traces else 0.0
+    over5 = sum(t.noc(0.97, max_clicks) > 5 for t in traces)
+    never = sum(t.noc(0.97, max_clicks) >= max_clicks for t in traces)
+    med = statistics.median(ms) if ms else float("nan")
+    p90 = float(np.percentile(ms, 90)) if ms else float("nan")
+    return (f"{title} [{method}]: n={len(items)} n_bad={n_bad} noc95={noc95:.2f} noc97={noc97:.2f} over5={over5} "
+            f"never97={never} click_ms_median={med:.0f} click_ms_p90={p90:.0f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--images", type=Path, default=PRODUCTS / "images", help="photos (default %(default)s)")
+    parser.add_argument("--masks", type=Path, default=PRODUCTS / "masks",
+                        help="ground-truth masks, same stem, PNG, 255 = product (default %(default)s)")
+    parser.add_argument("--no-samples", action="store_true", help="skip the generated samples")
+    parser.add_argument("--config", type=Path, help="pipeline YAML (default: built-in defaults)")
+    parser.add_argument("--methods", default="auto",
+                        help=f"comma list of classical methods to compare ({', '.join(METHODS)}), or 'auto': "
+                             "the refiner the review page uses for the configured backend (default)")
+    parser.add_argument("--max-clicks", type=int, default=20)
+    parser.add_argument("--timed-clicks", type=int, default=3, help="clicks timed per bad photo at 1 MP")
+    parser.add_argument("--sheets", default=str(DEFAULT_SHEETS), help="contact sheet folder ('' for none)")
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(1)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    config = load_config(args.config)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m != "auto" and m not in METHODS]
+    if unknown:
+        parser.error(f"unknown method(s) {unknown}; valid: auto, {', '.join(METHODS)}")
+    sets: dict[str, list[Item]] = {}
+    if args.images.is_dir() and args.masks.is_dir():
+        sets[f"photos in {args.images}"] = folder_items(args.images, args.masks)
+    else:
+        print(f"skipping {args.images}: not found", file=sys.stderr)
+    if not args.no_samples:
+        sets["generated samples"] = sample_items()
+    lines = []
+    for title, items in sets.items():
+        if items:
+            lines += evaluate_set(title, items, config, methods, args)
+    print()
+    for line in lines:
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
