@@ -45,12 +45,24 @@ BACKDROP_NEAR_DE = 2.5  # ΔE76 to the fitted backdrop under which a pixel is pl
 GEO_HANDICAP_DE = 0.0  # the click wins ties up to this many ΔE76 of outline
 GEO_REACH_DE = 20.0  # outline strength (summed step ΔE76) a keep click's region may not cross
 FAR_FROM_MASK = 0.08  # backdrop this far (share of the long side) from the cut-out is evidence for a keep click
-GEO_EPS = 0.01  # geodesic cost per pixel on a flat area (ΔE76 units): a tie-break by distance, not a term
+GEO_COST = "step"  # the WorkImage map a path pays for: "step" (outlines only) or "grad" (any change)
+GEO_EPS = 0.001  # geodesic cost per pixel on a flat area (ΔE76 units): a tie-break by distance, not a term
 ROI_MARGIN = 0.06  # box around the target, padded by this share of the work image's long side
-FRAME_PX = 2  # the frame ring (work pixels) that counts as backdrop evidence
 FLOOD_LADDER = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)  # RGB step tolerances tried, in order
 GRABCUT_ITERS = 3
-LADDER_DE = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 96.0, 128.0)  # ball radii tried
+GC_PRIOR = 0.1  # min-cut: cost per pixel of changing the current label
+GC_PULL = 1.0  # min-cut: the click's pull on the pixels it reaches at no cost
+GC_PULL_DE = 6.0  # min-cut: geodesic ΔE76 over which the pull falls by e
+GC_EVIDENCE = 1.0  # min-cut: extra cost per pixel of flipping clear evidence of the other label
+GC_SIGMA = 2.0  # min-cut: |∇Lab| (ΔE76/px) at which a cut costs 1/e of a cut on flat colour
+LADDER_DE = tuple(round(0.5 * 1.25 ** k, 3) for k in range(26))  # ball radii tried, ΔE76: 0.5 to 133, 25% apart
+LADDER_RULE = "closed"  # how the ball is chosen: "closed" (edge-closed) or "jump" (before the largest growth)
+REMOVE_MAX_SHARE = 0.3  # a remove click flips at most this share of the current cut-out
+LEAK_JUMP = 1.5  # a ball growing this many times over from one radius to the next has leaked out
+EVIDENCE_MAX_SHARE = 0.4  # a remove click's region stops growing once this share of it is clearly product
+KEEP_REACH = 0.15  # a keep click's region stops before reaching this far (share of the photo's long side) from the cut-out
+EDGE_MIN_DE = 0.3  # ΔE76 per pixel: the faintest step counted as an outline
+EDGE_NOISE_K = 3.0  # an outline's step is at least this many times the backdrop's 90th percentile
 EDGE_CLOSED_SHARE = 0.7  # share of a region's new outline on photo edges for it to count as closed
 RERUN_EDGE_DE = 1.5  # step (ΔE76 per pixel) that counts as a sharp outline for the re-run flood
 RERUN_REMOVE_PX = 3  # passage width (work pixels) of the flood restarted from a remove click
@@ -75,13 +87,6 @@ def _box(region: np.ndarray, margin: int) -> tuple[slice, slice]:
     h, w = region.shape
     return (slice(max(0, ys.min() - margin), min(h, ys.max() + margin + 1)),
             slice(max(0, xs.min() - margin), min(w, xs.max() + margin + 1)))
-
-
-def _frame(hw: tuple[int, int], px: int = FRAME_PX) -> np.ndarray:
-    ring = np.zeros(hw, bool)
-    ring[:px] = ring[-px:] = True
-    ring[:, :px] = ring[:, -px:] = True
-    return ring
 
 
 def _segment_distance(lab: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -113,7 +118,7 @@ def competitor_seeds(work: WorkImage, prior: np.ndarray, target: np.ndarray, see
         away = cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 3) > far_px
         plain = ((np.linalg.norm(work.lab - bg.lab, axis=2) < max(BACKDROP_NEAR_DE, 3.0 * bg.noise))
                  & (np.linalg.norm(work.lab - clicked, axis=2) > COLOUR_FAR_DE))
-        evidence = away | plain | _frame(target.shape)
+        evidence = away | plain | work.frame
     comp = (evidence & target) | (seeds == (REMOVE if kind == KEEP else KEEP))
     return comp & ~last
 
@@ -279,7 +284,7 @@ def rerun(work: WorkImage, prior: np.ndarray, seeds: np.ndarray, last: np.ndarra
         near = cv2.dilate(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
         region |= near & target & ~passable & ~product
     else:
-        frame = _frame(prior.shape)
+        frame = work.frame
         open_ = passable & ~last & ~(seeds == KEEP)
         around = cv2.dilate(last.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         for width in RERUN_WIDTHS:
@@ -307,6 +312,14 @@ def new_outline_on_edges(region: np.ndarray, stay: np.ndarray, edges: np.ndarray
     return float(near[outline].mean())
 
 
+def edge_threshold(work: WorkImage, prior: np.ndarray) -> float:
+    """``step`` above which a pixel is on an outline: ``EDGE_NOISE_K`` times the backdrop's own
+    ``step`` (its 90th percentile: JPEG blocks, paper grain), at least ``EDGE_MIN_DE``."""
+    backdrop = work.step[~prior]
+    noise = float(np.percentile(backdrop, 90)) if backdrop.size else 0.0
+    return max(EDGE_MIN_DE, EDGE_NOISE_K * noise)
+
+
 def ladder(work: WorkImage, prior: np.ndarray, seeds: np.ndarray, last: np.ndarray, kind: int) -> np.ndarray:
     """Geodesic balls around the click, growing: the region flipped is the one whose new outline
     lies on the photo's outlines (``EDGE_CLOSED_SHARE``).
@@ -321,25 +334,45 @@ def ladder(work: WorkImage, prior: np.ndarray, seeds: np.ndarray, last: np.ndarr
         return prior
     win = _box(target | last, int(ROI_MARGIN * max(prior.shape)))
     t, lst = target[win] | last[win], last[win]
-    cost = np.where(t, work.step[win] + GEO_EPS, 1e9).astype(np.float64)
+    cost = np.where(t, getattr(work, GEO_COST)[win] + GEO_EPS, 1e9).astype(np.float64)
     d = _geodesic(cost, lst)
-    edges = work.step[win] > RERUN_EDGE_DE
+    edges = work.step[win] > edge_threshold(work, prior)
     other = seeds[win] == (REMOVE if kind == KEEP else KEEP)
-    if kind == KEEP:
-        other |= _frame(prior.shape)[win] & t
-    best, fallback, fallback_share = None, None, -1.0
+    evidence = np.zeros_like(t)
+    if kind == KEEP:  # the frame, and open backdrop far from the cut-out: a missed part is attached to it
+        other |= work.frame[win] & t
+        away = cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 3) > KEEP_REACH * work.long_side_px
+        other |= away[win] & t
+    else:  # product evidence: colours that are no blend of the clicked colour and the backdrop
+        clicked = np.median(work.lab[last], axis=0)
+        evidence = _segment_distance(work.lab[win], clicked, work.background.lab[win]) > COLOUR_FAR_DE
+    regions: list[np.ndarray] = []
+    areas: list[float] = []
+    shares: list[float] = []
+    limit = REMOVE_MAX_SHARE * float(prior.sum()) if kind == REMOVE else np.inf
     for radius in LADDER_DE:
         region = _connected_to(t & (d <= radius), lst)
-        if (region & other).any():
+        area = float(region.sum())
+        if areas and area <= areas[-1]:
+            continue
+        if ((region & other).any() or area > limit
+                or (kind == REMOVE and evidence[region].mean() > EVIDENCE_MAX_SHARE)):
+            areas.append(np.inf)  # crossing into the other label's evidence: the largest possible jump
             break
-        share = new_outline_on_edges(region, t & ~region, edges)
-        if share >= EDGE_CLOSED_SHARE:
-            best = region
-            if kind == REMOVE:
-                break
-        elif share > fallback_share + 1e-6:
-            fallback, fallback_share = region, share
-    best = best if best is not None else fallback
+        regions.append(region)
+        areas.append(area)
+        shares.append(new_outline_on_edges(region, t & ~region, edges))
+    if not regions:
+        return prior
+    if LADDER_RULE == "jump":
+        jumps = [areas[i + 1] / areas[i] for i in range(len(areas) - 1)]
+        best = regions[int(np.argmax(jumps))] if jumps and max(jumps) >= LEAK_JUMP else regions[-1]
+    else:
+        closed = [i for i, v in enumerate(shares) if v >= EDGE_CLOSED_SHARE]
+        if closed:
+            best = regions[closed[-1] if kind == KEEP else closed[0]]
+        else:
+            best = regions[int(np.argmax(shares))]
     if best is None:
         return prior
     out = prior.copy()
@@ -347,5 +380,57 @@ def ladder(work: WorkImage, prior: np.ndarray, seeds: np.ndarray, last: np.ndarr
     return out
 
 
-METHODS: dict[str, Method] = {"ladder": ladder, "rerun": rerun, "geodesic": geodesic, "flood": flood, "grabcut": grabcut,
+def graphcut(work: WorkImage, prior: np.ndarray, seeds: np.ndarray, last: np.ndarray, kind: int) -> np.ndarray:
+    """Min-cut over the target (PyMaxflow, Boykov-Kolmogorov): every target pixel pays
+    ``GC_PRIOR`` to change its label (the prior), the click pulls pixels it reaches cheaply
+    (``GC_PULL * exp(-d / GC_PULL_DE)``, d the geodesic |∇Lab| path cost from the click), colours
+    that are clearly the other label's (``competitor`` evidence for a remove click) pay
+    ``GC_EVIDENCE`` more, and neighbours with different labels pay ``exp(-(g / GC_SIGMA)^2)`` (g
+    the larger |∇Lab| of the two): cuts follow the photo's outlines. Pixels outside the target keep
+    their label; clicks are hard."""
+    import maxflow
+
+    target = target_region(prior, last, kind)
+    if not target.any():
+        return prior
+    win = _box(target | last, int(ROI_MARGIN * max(prior.shape)))
+    t, lst, p = target[win] | last[win], last[win], prior[win]
+    clicked_label = kind == KEEP
+    grad = work.grad[win].astype(np.float64)
+    cost = np.where(t, grad + GEO_EPS, 1e9)
+    d = _geodesic(cost, lst)
+    pull = GC_PULL * np.exp(-np.minimum(d, 1e6) / GC_PULL_DE)
+    flip_cost = np.full(t.shape, GC_PRIOR)
+    if kind == REMOVE:
+        clicked = np.median(work.lab[last], axis=0)
+        evidence = _segment_distance(work.lab[win], clicked, work.background.lab[win]) > COLOUR_FAR_DE
+        flip_cost += GC_EVIDENCE * evidence
+    big = 1e9
+    s = seeds[win]
+    # sink = "has the clicked label": a node in the sink segment pays its source capacity.
+    source_cap = np.where(t, flip_cost, 0.0)
+    sink_cap = np.where(t, pull, 0.0)
+    fixed_clicked = (~t & (p == clicked_label)) | lst | (s == kind)
+    fixed_other = (~t & (p != clicked_label)) | ((s != 0) & (s != kind) & ~lst)
+    source_cap[fixed_clicked], sink_cap[fixed_clicked] = 0.0, big
+    source_cap[fixed_other], sink_cap[fixed_other] = big, 0.0
+    wgt = np.exp(-(grad / GC_SIGMA) ** 2)
+    g = maxflow.Graph[float]()
+    ids = g.add_grid_nodes(t.shape)
+    right = np.zeros((3, 3)); right[1, 2] = 1
+    down = np.zeros((3, 3)); down[2, 1] = 1
+    w_right = np.minimum(wgt, np.roll(wgt, -1, axis=1))
+    w_down = np.minimum(wgt, np.roll(wgt, -1, axis=0))
+    g.add_grid_edges(ids, weights=w_right, structure=right, symmetric=True)
+    g.add_grid_edges(ids, weights=w_down, structure=down, symmetric=True)
+    g.add_grid_tedges(ids, source_cap, sink_cap)
+    g.maxflow()
+    has_clicked = g.get_grid_segments(ids)
+    flip = _connected_to(has_clicked & t, lst) & target[win]
+    out = prior.copy()
+    out[win] = np.where(flip, clicked_label, p)
+    return out
+
+
+METHODS: dict[str, Method] = {"graphcut": graphcut, "ladder": ladder, "rerun": rerun, "geodesic": geodesic, "flood": flood, "grabcut": grabcut,
                               "geodesic+grabcut": geodesic_grabcut}
