@@ -50,7 +50,7 @@ from rich.console import Console  # noqa: E402
 from rich.progress import track  # noqa: E402
 
 from pipeline.samples import write_samples  # noqa: E402
-from pipeline.score.mask_metrics import iou  # noqa: E402
+from pipeline.imaging import iou  # noqa: E402
 from pipeline.segment.refine import Click, ClassicalRefiner, RefineSession, build_refiner, photo_sha256, rerender  # noqa: E402
 from pipeline.segment.refine.methods import METHODS  # noqa: E402
 from pipeline.types import Segmentation  # noqa: E402

@@ -17,8 +17,7 @@ from pipeline.compose import build_stages
 from pipeline.config import PipelineConfig
 from pipeline.io.imageio import encode_png
 from pipeline.samples import render_sample
-from pipeline.score.mask_metrics import iou
-from pipeline.segment.classical import to_lab
+from pipeline.imaging import delta_e76, iou, rgb_to_lab
 from pipeline.segment.refine import (Click, ClickOutsideImage, ClassicalRefiner, Corrections, Photo, RefineSession,
                                      apply_corrections, build_refiner, photo_sha256, render_fixed)
 from pipeline.types import Segmentation
@@ -36,14 +35,14 @@ def _interior(region: np.ndarray) -> tuple[float, float]:
 
 
 def _backdrop_lab(rgb: np.ndarray) -> np.ndarray:
-    lab = to_lab(rgb)
+    lab = rgb_to_lab(rgb)
     return np.median(lab[:8].reshape(-1, 3), axis=0)
 
 
 def kept_shadow(name: str):
     """(sample, floor shadow HW bool): the darker-than-backdrop pixels touching the product."""
     sample = render_sample(name)
-    lab = to_lab(sample.rgb)
+    lab = rgb_to_lab(sample.rgb)
     dark = (lab[..., 0] < _backdrop_lab(sample.rgb)[0] - 3.0) & ~sample.mask
     touch = cv2.dilate(sample.mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     n, labels = cv2.connectedComponents(dark.astype(np.uint8), connectivity=8)
@@ -55,7 +54,7 @@ def white_rim(name: str):
     """(sample, back half of the white rim, HW bool): the largest product region within ΔE76 12 of
     the backdrop (the rim), above its centroid (the far arc, the part a backdrop flood enters)."""
     sample = render_sample(name)
-    pale = sample.mask & (np.linalg.norm(to_lab(sample.rgb) - _backdrop_lab(sample.rgb), axis=2) < 12.0)
+    pale = sample.mask & (delta_e76(rgb_to_lab(sample.rgb), _backdrop_lab(sample.rgb)) < 12.0)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(pale.astype(np.uint8), connectivity=4)
     rim = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     rim[int(np.nonzero(rim)[0].mean()):] = False

@@ -33,6 +33,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from pipeline.imaging import delta_e76
 from pipeline.segment.background import shadow_like
 from pipeline.segment.refine.strokes import KEEP, REMOVE
 from pipeline.segment.refine.work import WorkImage
@@ -94,7 +95,7 @@ def _segment_distance(lab: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarr
     ``b`` (HWC, per pixel): the colours a blend of the two can take."""
     ab = b - a
     t = np.clip(((lab - a) * ab).sum(axis=2) / np.maximum((ab * ab).sum(axis=2), 1e-6), 0.0, 1.0)
-    return np.linalg.norm(lab - (a + t[..., None] * ab), axis=2)
+    return delta_e76(lab, a + t[..., None] * ab)
 
 
 def competitor_seeds(work: WorkImage, prior: np.ndarray, target: np.ndarray, seeds: np.ndarray,
@@ -116,8 +117,8 @@ def competitor_seeds(work: WorkImage, prior: np.ndarray, target: np.ndarray, see
     else:
         far_px = FAR_FROM_MASK * max(prior.shape)
         away = cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 3) > far_px
-        plain = ((np.linalg.norm(work.lab - bg.lab, axis=2) < max(BACKDROP_NEAR_DE, 3.0 * bg.noise))
-                 & (np.linalg.norm(work.lab - clicked, axis=2) > COLOUR_FAR_DE))
+        plain = ((delta_e76(work.lab, bg.lab) < max(BACKDROP_NEAR_DE, 3.0 * bg.noise))
+                 & (delta_e76(work.lab, clicked) > COLOUR_FAR_DE))
         evidence = away | plain | work.frame
     comp = (evidence & target) | (seeds == (REMOVE if kind == KEEP else KEEP))
     return comp & ~last
@@ -258,7 +259,7 @@ def _passable(work: WorkImage) -> tuple[np.ndarray, np.ndarray]:
     backdrop flood when it is unlike the fitted backdrop and not shadow-like, or on a sharp
     outline (``step`` above ``RERUN_EDGE_DE``)."""
     bg = work.background
-    dist = np.linalg.norm(work.lab - bg.lab, axis=2)
+    dist = delta_e76(work.lab, bg.lab)
     product = (dist > max(2.2, 3.5 * bg.noise)) & ~shadow_like(work.lab, bg.lab)
     return ~(product | (work.step > RERUN_EDGE_DE)), product
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from pipeline.segment.background import BackgroundModel, fit_background
-from pipeline.segment.classical import _resize_long_side, to_lab
+from pipeline.imaging import resize_long_side, rgb_to_lab
 
 GRAD_SIGMA_PX = 1.0  # Lab is smoothed this much (work pixels) before its gradient: JPEG noise is not an edge
 FRAME_PX = 2  # the frame ring (grid pixels) that counts as backdrop evidence for a keep click
@@ -60,7 +60,7 @@ def _frame(hw: tuple[int, int], sides: tuple[bool, bool, bool, bool] = (True, Tr
 
 def _analyse(rgb: np.ndarray, small: np.ndarray, scale: float, background: BackgroundModel,
              frame: np.ndarray, long_side_px: float) -> WorkImage:
-    lab = to_lab(small)
+    lab = rgb_to_lab(small)
     grad = lab_gradient(lab)
     step = np.maximum(grad - lab_gradient(lab, RAMP_SIGMA_PX), 0.0)
     return WorkImage(rgb=rgb, small=small, scale=scale, lab=lab, grad=grad, step=step, background=background,
@@ -70,8 +70,8 @@ def _analyse(rgb: np.ndarray, small: np.ndarray, scale: float, background: Backg
 def prepare_work(rgb: np.ndarray, work_side: int) -> WorkImage:
     """``rgb`` (HWC uint8) resized to ``work_side`` on its long side (never up), in Lab, with its
     gradients and fitted backdrop."""
-    small, scale = _resize_long_side(rgb, work_side)
-    lab = to_lab(small)
+    small, scale = resize_long_side(rgb, work_side)
+    lab = rgb_to_lab(small)
     return _analyse(rgb, small, scale, fit_background(lab, small), _frame(small.shape[:2]), float(max(small.shape[:2])))
 
 
