@@ -19,13 +19,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from eval_fix import next_click  # noqa: E402
+from eval_fix import next_click
 
-from pipeline.compose import build_stages, process_product  # noqa: E402
-from pipeline.config import PipelineConfig  # noqa: E402
-from pipeline.io.imageio import encode_jpeg, encode_png  # noqa: E402
-from pipeline.samples import render_sample  # noqa: E402
-from pipeline.segment.refine import RefineSession, build_refiner, photo_sha256, rerender  # noqa: E402
+from pipeline.compose import build_stages, process_product
+from pipeline.config import PipelineConfig
+from pipeline.io.imageio import encode_jpeg, encode_png
+from pipeline.samples import render_sample
+from pipeline.segment.refine import RefineSession, build_refiner, photo_sha256, rerender
 
 OUT = Path(__file__).resolve().parent / "fix_before_after.jpg"
 PRODUCT = "box_white"
@@ -39,7 +39,7 @@ def _outlined(rgb: np.ndarray, mask: np.ndarray, click=None) -> np.ndarray:
     contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
     cv2.drawContours(out, contours, -1, OUTLINE, max(2, rgb.shape[0] // 250), cv2.LINE_AA)
     if click is not None:
-        x, y = (int(round(v)) for v in click.points[0])
+        x, y = (round(v) for v in click.points[0])
         r = max(6, rgb.shape[0] // 60)
         cv2.circle(out, (x, y), r, (40, 190, 60) if click.kind == "keep" else (230, 40, 40), -1, cv2.LINE_AA)
         cv2.circle(out, (x, y), r, (0, 0, 0), 2, cv2.LINE_AA)

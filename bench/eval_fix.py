@@ -31,29 +31,28 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
+from rich.console import Console
+from rich.progress import track
 
-from pipeline.compose import build_stages, segment_image  # noqa: E402
-from pipeline.config import PipelineConfig, load_config  # noqa: E402
-from pipeline.io.imageio import decode_image, encode_png  # noqa: E402
-from pipeline.io.storage import IMAGE_SUFFIXES, atomic_write_file  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.progress import track  # noqa: E402
-
-from pipeline.samples import write_samples  # noqa: E402
-from pipeline.imaging import iou  # noqa: E402
-from pipeline.segment.refine import Click, ClassicalRefiner, RefineSession, build_refiner, photo_sha256, rerender  # noqa: E402
-from pipeline.segment.refine.methods import METHODS  # noqa: E402
-from pipeline.types import Segmentation  # noqa: E402
+from pipeline.compose import build_stages, segment_image
+from pipeline.config import PipelineConfig, load_config
+from pipeline.imaging import iou
+from pipeline.io.imageio import decode_image, encode_png
+from pipeline.io.storage import IMAGE_SUFFIXES, atomic_write_file
+from pipeline.samples import write_samples
+from pipeline.segment.refine import ClassicalRefiner, Click, RefineSession, build_refiner, photo_sha256, rerender
+from pipeline.segment.refine.methods import METHODS
+from pipeline.types import Segmentation
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "shared" / "products"
 DEFAULT_SHEETS = Path(__file__).resolve().parent / "out" / "fix"
@@ -202,7 +201,7 @@ def sheet_row(trace: Trace, rgb: np.ndarray, truth: np.ndarray, composite: np.nd
     marked = rgb.copy()
     r = max(3, int(CLICK_DOT_FRAC * max(h, w)))
     for k, c in enumerate(trace.clicks, 1):
-        x, y = (int(round(v)) for v in c.points[0])
+        x, y = (round(v) for v in c.points[0])
         cv2.circle(marked, (x, y), r, (20, 190, 40) if c.kind == "keep" else (230, 30, 30), -1, cv2.LINE_AA)
         cv2.circle(marked, (x, y), r, (0, 0, 0), max(1, r // 4), cv2.LINE_AA)
         cv2.putText(marked, str(k), (x + r, y - r), cv2.FONT_HERSHEY_SIMPLEX, r / 10, (0, 0, 0), max(1, r // 4))

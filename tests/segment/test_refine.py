@@ -15,11 +15,21 @@ import pytest
 
 from pipeline.compose import build_stages
 from pipeline.config import PipelineConfig
+from pipeline.imaging import delta_e76, iou, rgb_to_lab
 from pipeline.io.imageio import encode_png
 from pipeline.samples import render_sample
-from pipeline.imaging import delta_e76, iou, rgb_to_lab
-from pipeline.segment.refine import (Click, ClickOutsideImage, ClassicalRefiner, Corrections, Photo, RefineSession,
-                                     apply_corrections, build_refiner, photo_sha256, render_fixed)
+from pipeline.segment.refine import (
+    ClassicalRefiner,
+    Click,
+    ClickOutsideImage,
+    Corrections,
+    Photo,
+    RefineSession,
+    apply_corrections,
+    build_refiner,
+    photo_sha256,
+    render_fixed,
+)
 from pipeline.types import Segmentation
 
 
@@ -45,7 +55,7 @@ def kept_shadow(name: str):
     lab = rgb_to_lab(sample.rgb)
     dark = (lab[..., 0] < _backdrop_lab(sample.rgb)[0] - 3.0) & ~sample.mask
     touch = cv2.dilate(sample.mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    n, labels = cv2.connectedComponents(dark.astype(np.uint8), connectivity=8)
+    _, labels = cv2.connectedComponents(dark.astype(np.uint8), connectivity=8)
     ids = np.unique(labels[touch & dark])
     return sample, np.isin(labels, ids[ids > 0])
 
@@ -55,7 +65,7 @@ def white_rim(name: str):
     the backdrop (the rim), above its centroid (the far arc, the part a backdrop flood enters)."""
     sample = render_sample(name)
     pale = sample.mask & (delta_e76(rgb_to_lab(sample.rgb), _backdrop_lab(sample.rgb)) < 12.0)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(pale.astype(np.uint8), connectivity=4)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(pale.astype(np.uint8), connectivity=4)
     rim = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     rim[int(np.nonzero(rim)[0].mean()):] = False
     return sample, rim
@@ -102,7 +112,7 @@ def test_click_on_a_good_mask_changes_nothing_but_its_own_pixels(shadow_case):
 
 
 def test_clicks_are_hard_constraints(shadow_case):
-    sample, shadow, wrong = shadow_case
+    sample, _, wrong = shadow_case
     x, y = _interior(sample.mask)
     session = RefineSession(ClassicalRefiner(), sample.rgb, wrong, "0" * 64)
     fixed = session.add(Click("remove", ((x - 20, y), (x + 20, y)), radius_px=4))
@@ -118,14 +128,14 @@ def test_undo_reset_and_clicks_outside(shadow_case):
     assert len(session.clicks) == 2
     assert session.undo() is first and len(session.clicks) == 1
     assert session.reset() is wrong and session.clicks == []
-    h, w = sample.mask.shape
+    width = sample.mask.shape[1]
     with pytest.raises(ClickOutsideImage, match="outside"):
-        session.add(Click.at("keep", w + 5, 10))
+        session.add(Click.at("keep", width + 5, 10))
     assert session.clicks == []
 
 
 def test_corrections_json_round_trip_and_validation():
-    rec = Corrections(photo_sha256("x".encode()), "classical", "ladder-1/product-scene-0.1.0",
+    rec = Corrections(photo_sha256(b"x"), "classical", "ladder-1/product-scene-0.1.0",
                       (Click.at("remove", 10.5, 20), Click("keep", ((1, 2), (3, 4)), radius_px=6)), {"reviewer": "ana"})
     again = Corrections.from_json(json.loads(json.dumps(rec.to_json())))
     assert again == rec

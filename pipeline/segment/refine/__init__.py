@@ -16,12 +16,19 @@ and edges are matted and decontaminated by :mod:`pipeline.segment.matting`. Back
 (:mod:`.sam`, ``SamPredictor`` with a cached embedding, point prompts and ``mask_input``).
 """
 
-from pipeline.segment.refine.apply import (AppliedCorrections, FixedResult, Photo, apply_corrections, build_refiner,
-                                           render_fixed, rerender)
+from pipeline.segment.refine.apply import (
+                                           AppliedCorrections,
+                                           FixedResult,
+                                           Photo,
+                                           apply_corrections,
+                                           build_refiner,
+                                           render_fixed,
+                                           rerender,
+)
 from pipeline.segment.refine.classical import ClassicalRefiner
 from pipeline.segment.refine.corrections import Click, Corrections, photo_sha256
 from pipeline.segment.refine.session import ClickOutsideImage, Refiner, RefineSession
 
-__all__ = ["AppliedCorrections", "Click", "ClickOutsideImage", "ClassicalRefiner", "Corrections", "FixedResult",
+__all__ = ["AppliedCorrections", "ClassicalRefiner", "Click", "ClickOutsideImage", "Corrections", "FixedResult",
            "Photo", "RefineSession", "Refiner", "apply_corrections", "build_refiner", "photo_sha256", "render_fixed",
            "rerender"]

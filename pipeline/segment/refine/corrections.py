@@ -70,10 +70,10 @@ class Click:
     @classmethod
     def from_json(cls, data: Any) -> Click:
         if not isinstance(data, Mapping):
-            raise ValueError(f"a click must be an object, got {type(data).__name__}")
+            raise ValueError(f"a click must be an object, got {type(data).__name__}")  # noqa: TRY004 - a stored record is parsed: every problem is a ValueError
         points = data.get("points")
         if not isinstance(points, Sequence) or isinstance(points, (str, bytes)):
-            raise ValueError("click.points must be a list of [x, y] pairs")
+            raise ValueError("click.points must be a list of [x, y] pairs")  # noqa: TRY004 - a stored record is parsed: every problem is a ValueError
         pairs = []
         for p in points:
             if not (isinstance(p, Sequence) and len(p) == 2 and all(isinstance(v, (int, float))
@@ -82,7 +82,7 @@ class Click:
             pairs.append((p[0], p[1]))
         radius = data.get("radius_px", DEFAULT_RADIUS_PX)
         if isinstance(radius, bool) or not isinstance(radius, (int, float)):
-            raise ValueError(f"click.radius_px must be a number, got {radius!r}")
+            raise ValueError(f"click.radius_px must be a number, got {radius!r}")  # noqa: TRY004 - a stored record is parsed: every problem is a ValueError
         return cls(kind=data.get("kind"), points=tuple(pairs), radius_px=radius)
 
 
@@ -127,17 +127,17 @@ class Corrections:
     def from_json(cls, data: Any) -> Corrections:
         """Parse a stored record; ValueError with a one-line reason on anything malformed."""
         if not isinstance(data, Mapping):
-            raise ValueError(f"corrections must be a JSON object, got {type(data).__name__}")
+            raise ValueError(f"corrections must be a JSON object, got {type(data).__name__}")  # noqa: TRY004 - a stored record is parsed: every problem is a ValueError
         if data.get("schema") != SCHEMA:
             raise ValueError(f"unknown corrections schema {data.get('schema')!r} (expected {SCHEMA!r})")
         clicks = data.get("clicks", [])
         if not isinstance(clicks, list):
-            raise ValueError("corrections.clicks must be a list")
+            raise ValueError("corrections.clicks must be a list")  # noqa: TRY004 - a stored record is parsed: every problem is a ValueError
         if len(clicks) > MAX_CLICKS:
             raise ValueError(f"at most {MAX_CLICKS} clicks per photo, got {len(clicks)}")
         meta = data.get("meta", {})
         if not isinstance(meta, Mapping):
-            raise ValueError("corrections.meta must be an object")
+            raise ValueError("corrections.meta must be an object")  # noqa: TRY004 - a stored record is parsed: every problem is a ValueError
         return cls(photo_sha256=data.get("photo_sha256"), backend=data.get("backend"),
                    backend_version=data.get("backend_version"),
                    clicks=tuple(Click.from_json(c) for c in clicks), meta=meta)

@@ -22,7 +22,7 @@ def draw_click(click: Click, hw: tuple[int, int], scale: float = 1.0, min_radius
     pts = np.array([[(x * scale + 0.5 * scale - 0.5) * unit, (y * scale + 0.5 * scale - 0.5) * unit]
                     for x, y in click.points], np.float64)
     pts = np.rint(pts).astype(np.int32)
-    r = max(0, int(round(radius - 0.5)))
+    r = max(0, round(radius - 0.5))
     for p in pts:
         cv2.circle(canvas, (int(p[0]), int(p[1])), int(r * unit), 1, -1, lineType=cv2.LINE_8, shift=shift)
     if len(pts) > 1:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline.segment.background import BackgroundModel, fit_background
 from pipeline.imaging import resize_long_side, rgb_to_lab
+from pipeline.segment.background import BackgroundModel, fit_background
 
 GRAD_SIGMA_PX = 1.0  # Lab is smoothed this much (work pixels) before its gradient: JPEG noise is not an edge
 FRAME_PX = 2  # the frame ring (grid pixels) that counts as backdrop evidence for a keep click
