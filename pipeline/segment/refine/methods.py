@@ -50,6 +50,7 @@ COLOUR_FAR_DE = 12.0  # ΔE76 from the clicked colour past which a target pixel 
 BACKDROP_NEAR_DE = 2.5  # ΔE76 to the fitted backdrop under which a pixel is plainly backdrop (or 3x its noise)
 GEO_REACH_DE = 20.0  # outline strength (summed step ΔE76) a keep click's region may not cross
 FAR_FROM_MASK = 0.08  # backdrop this far (share of the long side) from the cut-out is evidence for a keep click
+GEO_COLOUR_K = 0.02  # ladder: path cost per pixel per ΔE76 off the clicked colour (or its blend with the backdrop)
 GEO_EPS = 0.001  # geodesic cost per pixel on a flat area (ΔE76 units): a tie-break by distance, not a term
 # Set by hand, then checked side by side on the real photos and the samples with
 # bench/eval_fix.py (the photos the team measures on are others).
@@ -338,7 +339,12 @@ def ladder(work: WorkImage, prior: np.ndarray, seeds: np.ndarray, last: np.ndarr
         return prior
     win = _box(target | last, int(ROI_MARGIN * max(prior.shape)))
     t, lst = target[win] | last[win], last[win]
-    cost = np.where(t, work.step[win] + GEO_EPS, 1e9).astype(np.float64)
+    clicked = np.median(work.lab[last], axis=0)
+    if kind == REMOVE:  # off the blend of the clicked colour and the backdrop: a shadow's ramp is on it
+        off_colour = _segment_distance(work.lab[win], clicked, work.background.lab[win])
+    else:
+        off_colour = delta_e76(work.lab[win], clicked)
+    cost = np.where(t, work.step[win] + GEO_COLOUR_K * off_colour + GEO_EPS, 1e9).astype(np.float64)
     d = _geodesic(cost, lst)
     edges = work.step[win] > edge_threshold(work, prior)
     other = seeds[win] == (REMOVE if kind == KEEP else KEEP)
@@ -348,8 +354,7 @@ def ladder(work: WorkImage, prior: np.ndarray, seeds: np.ndarray, last: np.ndarr
         away = cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 3) > KEEP_REACH * work.long_side_px
         other |= away[win] & t
     else:  # product evidence: colours that are no blend of the clicked colour and the backdrop
-        clicked = np.median(work.lab[last], axis=0)
-        evidence = _segment_distance(work.lab[win], clicked, work.background.lab[win]) > COLOUR_FAR_DE
+        evidence = off_colour > COLOUR_FAR_DE
     regions: list[np.ndarray] = []
     areas: list[float] = []
     shares: list[float] = []  # share of each ball's new outline on photo edges
