@@ -17,7 +17,7 @@ samples with exact ground truth), per classical method:
   * the server time per click on the photos resampled to 1 MP, one thread (refine + re-render:
     placement, control maps, scene, restore, score, gate): median and p90 over the first
     ``--timed-clicks`` clicks of the bad photos;
-  * last, one summary line per set:
+  * last, per set (and method), a ``# <set>, method <name>`` line and the summary line:
     ``n=.. n_bad=.. noc95=.. noc97=.. over5=.. never97=.. click_ms_median=.. click_ms_p90=..``
 Contact sheets (original with the clicks, initial mask, final mask, final composite) go to
 ``--sheets`` (default bench/out/fix/): sheets of real photos are derived from licensed photos, keep
@@ -296,7 +296,8 @@ def report(title: str, method: str, items: list[Item], traces: list[Trace], wors
     never = sum(t.noc(0.97, max_clicks) >= max_clicks for t in traces)
     med = statistics.median(ms) if ms else float("nan")
     p90 = float(np.percentile(ms, 90)) if ms else float("nan")
-    return (f"{title} [{method}]: n={len(items)} n_bad={n_bad} noc95={noc95:.2f} noc97={noc97:.2f} over5={over5} "
+    return (f"# {title}, method {method}\n"
+            f"n={len(items)} n_bad={n_bad} noc95={noc95:.2f} noc97={noc97:.2f} over5={over5} "
             f"never97={never} click_ms_median={med:.0f} click_ms_p90={p90:.0f}")
 
 
