@@ -169,8 +169,8 @@ def resample(data: bytes, truth: np.ndarray, megapixels: float = 1.0) -> tuple[b
     return encode_png(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)), t
 
 
-def time_clicks(refiner, item: Item, config: PipelineConfig, stages, n_clicks: int) -> list[float]:
-    """Milliseconds per click (refine + re-render, score, gate) on ``item`` resampled to 1 MP."""
+def time_clicks(refiner, item: Item, config: PipelineConfig, stages, n_clicks: int) -> list[tuple[float, float]]:
+    """(refine ms, re-render + score + gate ms) per click on ``item`` resampled to 1 MP."""
     data, truth = resample(item.data, item.truth)
     decoded = decode_image(data, name=item.name)
     seg = segment_image(decoded, stages.segmenter, config.segment.use_alpha_channel)
@@ -182,8 +182,9 @@ def time_clicks(refiner, item: Item, config: PipelineConfig, stages, n_clicks: i
             break
         t0 = time.perf_counter()
         fixed = session.add(click)
+        t1 = time.perf_counter()
         rerender(data, fixed, name=item.name, config=config, stages=stages, seed=config.run.seed)
-        out.append((time.perf_counter() - t0) * 1000.0)
+        out.append(((t1 - t0) * 1000.0, (time.perf_counter() - t1) * 1000.0))
     return out
 
 
@@ -271,7 +272,7 @@ def evaluate_set(title: str, items: list[Item], config: PipelineConfig, methods:
 
 
 def report(title: str, method: str, items: list[Item], traces: list[Trace], worse: list[tuple[str, float, float]],
-           ms: list[float], max_clicks: int) -> str:
+           ms: list[tuple[float, float]], max_clicks: int) -> str:
     n_bad = len(traces)
     print(f"\n## {title}, method {method}: the {n_bad} cut-outs below IoU {BAD_IOU}, worst first\n")
     print("| image | start IoU | NoC@0.95 | NoC@0.97 | " + " | ".join(f"IoU@{k}" for k in CURVE_AT[1:]) + " | final IoU |")
@@ -294,8 +295,13 @@ def report(title: str, method: str, items: list[Item], traces: list[Trace], wors
     noc97 = statistics.fmean(t.noc(0.97, max_clicks) for t in traces) if traces else 0.0
     over5 = sum(t.noc(0.97, max_clicks) > 5 for t in traces)
     never = sum(t.noc(0.97, max_clicks) >= max_clicks for t in traces)
-    med = statistics.median(ms) if ms else float("nan")
-    p90 = float(np.percentile(ms, 90)) if ms else float("nan")
+    total = [a + b for a, b in ms]
+    med = statistics.median(total) if total else float("nan")
+    p90 = float(np.percentile(total, 90)) if total else float("nan")
+    if ms:
+        print(f"server time per click at 1 MP, one thread ({len(ms)} clicks): median {med:.0f} ms = refine "
+              f"{statistics.median(a for a, _ in ms):.0f} ms + re-render, score and gate "
+              f"{statistics.median(b for _, b in ms):.0f} ms (medians of each part)")
     return (f"# {title}, method {method}\n"
             f"n={len(items)} n_bad={n_bad} noc95={noc95:.2f} noc97={noc97:.2f} over5={over5} "
             f"never97={never} click_ms_median={med:.0f} click_ms_p90={p90:.0f}")
