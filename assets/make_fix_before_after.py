@@ -23,9 +23,10 @@ from eval_fix import next_click
 
 from pipeline.compose import build_stages, process_product
 from pipeline.config import PipelineConfig
+from pipeline.fix import rerender
 from pipeline.io.imageio import encode_jpeg, encode_png
 from pipeline.samples import render_sample
-from pipeline.segment.refine import RefineSession, build_refiner, photo_sha256, rerender
+from pipeline.segment.refine import RefineSession, build_refiner, photo_sha256
 
 OUT = Path(__file__).resolve().parent / "fix_before_after.jpg"
 PRODUCT = "box_white"

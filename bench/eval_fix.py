@@ -46,11 +46,12 @@ from rich.progress import track
 
 from pipeline.compose import build_stages, segment_image
 from pipeline.config import PipelineConfig, load_config
+from pipeline.fix import rerender
 from pipeline.imaging import iou
 from pipeline.io.imageio import decode_image, encode_png
 from pipeline.io.storage import IMAGE_SUFFIXES, atomic_write_file
 from pipeline.samples import write_samples
-from pipeline.segment.refine import ClassicalRefiner, Click, RefineSession, build_refiner, photo_sha256, rerender
+from pipeline.segment.refine import ClassicalRefiner, Click, RefineSession, build_refiner, photo_sha256
 from pipeline.segment.refine.methods import METHODS
 from pipeline.types import Segmentation
 

@@ -6,6 +6,9 @@ import re
 
 import cv2
 import numpy as np
+import pytest
+
+pytest.importorskip("skimage", reason="fixing a cut-out needs the review extra (scikit-image)")
 
 from bench.eval_fix import main, next_click
 from pipeline.io.imageio import encode_png

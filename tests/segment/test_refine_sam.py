@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+pytest.importorskip("skimage", reason="fixing a cut-out needs the review extra (scikit-image)")
+
 from pipeline.config import PipelineConfig
 from pipeline.segment import build_segmenter
 from pipeline.segment.refine import Click, RefineSession, build_refiner

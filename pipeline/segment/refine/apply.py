@@ -1,20 +1,18 @@
-"""Stored corrections applied again, and the fixed item re-rendered through the library's stages.
+"""Stored corrections applied again.
 
 - :func:`build_refiner`: the refinement backend for a config and the backend that made the mask
   (SAM refines a SAM mask when its checkpoint loads; everything else, ONNX masks included, is
   refined with the classical method).
 - :func:`apply_corrections`: replay stored clicks on the segmenter's mask (same photo bytes only).
-- :func:`render_fixed`: decode, segment, apply the corrections, then
-  :func:`pipeline.compose.process_product` with that segmentation: placement, control maps,
-  scene, restore, score and gate all recomputed with the same config and seed.
+
+Re-rendering the fixed item (every later stage, the gate included) is :mod:`pipeline.fix`, a layer
+above :mod:`pipeline.compose`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,7 +20,7 @@ from pipeline.config import DecodeConfig, PipelineConfig
 from pipeline.segment.refine.classical import ClassicalRefiner
 from pipeline.segment.refine.corrections import Corrections, photo_sha256
 from pipeline.segment.refine.session import Refiner, RefineSession
-from pipeline.types import ProductResult, Segmentation
+from pipeline.types import Segmentation
 
 log = logging.getLogger(__name__)
 
@@ -88,39 +86,3 @@ def apply_corrections(photo: Photo, segmentation: Segmentation, corrections: Cor
     for click in corrections.clicks:
         session.add(click)
     return AppliedCorrections(session.current, True, None, tuple(notes))
-
-
-@dataclass(frozen=True)
-class FixedResult:
-    """A fixed item, re-rendered: result (its verdict recomputed by the gate), and how the
-    corrections went; ``why_failed`` lists the gate's reasons when the fixed item still fails."""
-
-    result: ProductResult
-    corrections: AppliedCorrections
-    why_failed: tuple[str, ...] = field(default=())
-
-
-def render_fixed(data: bytes, corrections: Corrections, *, name: str, config: PipelineConfig, stages: Any,
-                 seed: int, sidecar: Mapping[str, Any] | None = None, refiner: Refiner | None = None) -> FixedResult:
-    """Segment ``data`` (photo bytes) as the batch does, apply ``corrections``, and run every later
-    stage through :func:`pipeline.compose.process_product` with the fixed segmentation."""
-    from pipeline.compose import segment_image
-    from pipeline.io.imageio import decode_image
-
-    decoded = decode_image(data, name=name, config=config.decode)
-    base = segment_image(decoded, stages.segmenter, config.segment.use_alpha_channel)
-    refiner = refiner or build_refiner(config, base.backend)
-    applied = apply_corrections(Photo(decoded.rgb, photo_sha256(data)), base, corrections, refiner)
-    result = rerender(data, applied.segmentation, name=name, config=config, stages=stages, seed=seed, sidecar=sidecar)
-    reasons = () if result.verdict.passed else result.verdict.reasons
-    return FixedResult(result, applied, tuple(reasons) + ((applied.reason,) if applied.reason else ()))
-
-
-def rerender(data: bytes, segmentation: Segmentation, *, name: str, config: PipelineConfig, stages: Any, seed: int,
-             sidecar: Mapping[str, Any] | None = None) -> ProductResult:
-    """Everything after segmentation for a given cut-out (one click's re-render in the review page):
-    :func:`pipeline.compose.process_product` with ``segmentation``."""
-    from pipeline.compose import process_product
-
-    return process_product(data, name=name, config=config, stages=stages, seed=seed, sidecar=sidecar,
-                           segmentation=segmentation)
