@@ -82,6 +82,7 @@ bench-flow: $(VENV)/.dev
 	$(BIN)/python bench/bench_flow_overhead.py -n 100
 
 eval-fix: $(VENV)/.core
+	$(PIP) -e ".[review]"
 	$(BIN)/python bench/eval_fix.py $(EVAL_FIX_ARGS)
 
 gate-eval: $(VENV)/.core
