@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("skimage", reason="fixing a cut-out needs the review extra (scikit-image)")
+pytest.importorskip("segment_anything", reason="SAM needs the diffusion extra (segment-anything, torch)")
 
 from pipeline.config import PipelineConfig
 from pipeline.segment import build_segmenter
