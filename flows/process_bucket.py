@@ -1,19 +1,20 @@
 """The ``process-bucket`` flow: new photos in a bucket -> scenes, a report, artifacts, a ledger.
 
-One run:
+A thin Prefect shell around the batch engine (:mod:`pipeline.batch`), the same one the CLI runs;
+this module adds only tasks, retries and artifacts. One run:
 
-1. recover reports of batches an earlier run left open (killed mid-batch);
-2. ``plan-batch``: list images under ``options.prefix``; skip keys whose (fingerprint -> content
-   hash, config hash) the ledger records as done, without reading them;
-3. ``process-product`` mapped over the rest on the chosen task runner: hash the bytes, skip if
-   done or leased, take the item's lease, run every stage (``BatchRunner.process_key``: load,
-   segment, control, scene, restore, score, write), commit to the ledger once its outputs exist,
-   optionally move the input to ``processed/`` or ``failed/``;
+1. ``recover-batches``: reports of batches an earlier run (flow or CLI) left open (killed
+   mid-batch): :func:`pipeline.batch.recover.recover_batches`;
+2. ``plan-batch``: one listing of ``options.prefix``; keys the ledger has done with this config
+   are skipped unread (:func:`pipeline.batch.plan.plan_batch`);
+3. ``process-product`` mapped over the rest on the chosen task runner: read once, skip if done
+   or leased, run every stage, commit to the ledger once its outputs exist
+   (:func:`pipeline.batch.item.run_item`), optionally move the input;
 4. ``write-reports`` (report.json/csv/html) and the artifacts (table, summary, link).
 
-Retries: IO tasks retry transient storage errors with exponential backoff; a bad image or an
-unsafe key is an ``error`` record, never retried. Models are loaded once per worker process
-(:mod:`flows.worker`), never passed as task inputs.
+Retries: IO tasks retry transient storage errors with exponential backoff; a bad file or an
+unsafe key is an ``error`` row, recorded once, never retried (:mod:`pipeline.batch.failures`).
+Models are loaded once per worker process (:mod:`flows.worker`), never passed as task inputs.
 """
 
 
@@ -37,22 +38,18 @@ from flows.review_waiting import announce_review_waiting
 from flows.runners import make_task_runner
 from flows.worker import get_bucket, get_ledger, get_runner, needs_lock, pipeline_guard, runner_builds
 from pipeline.batch import new_batch_id, write_batch_reports
+from pipeline.batch import plan_batch as plan_source
+from pipeline.batch import recover_batches as recover_dead_batches
+from pipeline.batch.failures import error_record
+from pipeline.batch.item import ItemInput, display_key, run_item
+from pipeline.batch.plan import Plan, Planned
 from pipeline.config import PipelineConfig, load_config
-from pipeline.models.fingerprints import config_hash
 from pipeline.errors import UnsafeKeyError
-from pipeline.ledger import (
-    Ledger,
-    Outcome,
-    fingerprint,
-    item_name,
-    move_input,
-    process_once,
-    rejected_name,
-    sidecar_key,
-)
+from pipeline.io.storage import Bucket, dest_inside_source, safe_key
 from pipeline.io.transient import is_transient_error
+from pipeline.ledger import Ledger, Outcome, move_input
+from pipeline.models.fingerprints import config_hash
 from pipeline.redact import install_log_redaction, redact
-from pipeline.io.storage import IMAGE_SUFFIXES, Bucket, dest_inside_source, safe_key
 from pipeline.report.summary import fallback_counts, fallback_lines
 from pipeline.types import ItemRecord
 
@@ -112,20 +109,6 @@ class ItemJob:
 
 
 @dataclass(frozen=True)
-class Planned:
-    key: str
-    fp: str | None
-
-
-@dataclass(frozen=True)
-class Plan:
-    todo: tuple[Planned, ...]
-    listed: int
-    skipped_done: int
-    done_keys: tuple[str, ...]  # already done but still under the prefix (to move, if moving)
-
-
-@dataclass(frozen=True)
 class ItemResult:
     status: str
     key: str
@@ -146,24 +129,6 @@ def resolve_config(config: PipelineConfig | None, config_path: str | None) -> Pi
     return config or PipelineConfig()
 
 
-def _list_entries(source: Bucket, prefix: str) -> list[tuple[str, dict[str, Any]]]:
-    """(raw key, listing info) for image files under ``prefix`` (keys validated later, per item)."""
-    base = source.path(prefix) if prefix.strip("/") else source.root
-    if hasattr(source.fs, "invalidate_cache"):
-        source.fs.invalidate_cache(base)
-    if not source.fs.exists(base):
-        return []
-    root = source.root.rstrip("/")
-    out = []
-    for full, info in sorted(source.fs.find(base, detail=True).items()):
-        rel = full[len(root):].lstrip("/") if root else full
-        if any(part[:1] in ("_", ".") for part in rel.split("/")[:-1]):
-            continue  # _ledger/, .git/ and friends (same rule as Bucket.list_keys)
-        if rel.lower().endswith(IMAGE_SUFFIXES + (".json",)):
-            out.append((rel, info))
-    return out
-
-
 def check_buckets(source: Bucket, dest: Bucket, prefix: str) -> None:
     """Refuse a destination inside the watched prefix (outputs would come back as inputs)."""
     if dest_inside_source(source, dest, prefix):
@@ -173,31 +138,8 @@ def check_buckets(source: Bucket, dest: Bucket, prefix: str) -> None:
 @task(name="plan-batch", **_IO_TASK)
 def plan_batch(job: ItemJob, max_items: int | None) -> Plan:
     """List the source; drop keys the ledger already knows as done (by fingerprint, no read)."""
-    source, ledger = job.source(), job.ledger()
-    listed = _list_entries(source, job.prefix)
-    sidecars = {key: info for key, info in listed if key.lower().endswith(".json")}
-    entries = [(key, info) for key, info in listed if not key.lower().endswith(".json")]
-    done = ledger.done_names()
-    index = ledger.fingerprint_map()
-    todo, done_keys = [], []
-    for key, info in entries:
-        try:
-            safe_key(key)
-        except UnsafeKeyError:
-            if rejected_name(source.url, key, job.config_hash) not in done:
-                todo.append(Planned(key, None))
-            continue
-        fp = fingerprint(info)
-        if fp is not None and (sidecar := sidecars.get(sidecar_key(key))) is not None:
-            fp = f"{fp}+{fingerprint(sidecar)}"  # a new sidecar makes the item new (item_identity)
-        chash = index.get(ledger.index_id(source.url, key, fp)) if fp else None
-        if chash and item_name(chash, job.config_hash) in done:
-            done_keys.append(key)
-        else:
-            todo.append(Planned(key, fp))
-    if max_items is not None:
-        todo = todo[:max_items]
-    return Plan(tuple(todo), len(entries), len(done_keys), tuple(done_keys))
+    return plan_source(job.source(), job.prefix, ledger=job.ledger(), config_hash=job.config_hash,
+                       max_items=max_items)
 
 
 def _task_holder() -> str:
@@ -218,8 +160,8 @@ def _move(job: ItemJob, source: Bucket, key: str, record: ItemRecord | None) -> 
     return move_input(source, key, from_prefix=job.prefix, to_prefix=job.processed_prefix)
 
 
-def _process_product(key: str, fp: str | None, job: ItemJob) -> ItemResult:
-    """One product through every stage, committed to the ledger exactly once.
+def _process_product(planned: Planned, job: ItemJob) -> ItemResult:
+    """One product through the engine (:func:`~pipeline.batch.item.run_item`), committed once.
 
     A plain module function wrapped below (not decorated in place), so Dask and process pools
     pickle it by reference instead of by value.
@@ -228,22 +170,20 @@ def _process_product(key: str, fp: str | None, job: ItemJob) -> ItemResult:
     logger = get_run_logger()
     source, dest, ledger = job.source(), job.dest(), job.ledger()
     runner = get_runner(job.config_json)
-
+    key = planned.key
     pipeline_s = 0.0
 
-    def run() -> ItemRecord:
+    def compute(item: ItemInput) -> ItemRecord:
         nonlocal pipeline_s
         started = time.perf_counter()
         try:
             with pipeline_guard(job.config_json, job.lock):
-                return runner.process_key(source, key, dest, job.batch_id)
+                return runner.process_input(item, dest, job.batch_id)
         finally:
             pipeline_s += time.perf_counter() - started
 
-    outcome: Outcome = process_once(
-        ledger, source=source, key=key, dest=dest, batch_id=job.batch_id, item_id=runner.item_id(key),
-        config_hash=job.config_hash, holder=_task_holder(), process=run, fp=fp,
-    )
+    outcome: Outcome = run_item(runner, ledger, source, planned, dest, job.batch_id, holder=_task_holder(),
+                                compute=compute)
     moved = None
     if outcome.status in ("processed", "done"):
         moved = _move(job, source, key, outcome.record)
@@ -251,12 +191,12 @@ def _process_product(key: str, fp: str | None, job: ItemJob) -> ItemResult:
     if rec is not None:
         logger.info("%s: %s", rec.id, redact(rec.error) if rec.error else rec.verdict)
     else:
-        logger.info("%s: skipped (%s) %s", key, outcome.status, outcome.detail)
+        logger.info("%s: skipped (%s) %s", redact(display_key(key)), outcome.status, outcome.detail)
     return ItemResult(outcome.status, key, rec, outcome.detail, moved, f"{socket.gethostname()}:{os.getpid()}",
                       runner_builds(job.config_hash), pipeline_s)
 
 
-process_product = task(name="process-product", task_run_name="product-{key}", **_IO_TASK)(_process_product)
+process_product = task(name="process-product", task_run_name="product-{planned.key}", **_IO_TASK)(_process_product)
 
 
 @task(name="move-done-inputs", **_IO_TASK)
@@ -270,45 +210,27 @@ def move_done_inputs(job: ItemJob, keys: tuple[str, ...]) -> int:
 
 
 @task(name="write-reports", **_IO_TASK)
-def write_reports(job: ItemJob, backend: str, records: list[ItemRecord]) -> dict[str, str]:
+def write_reports(job: ItemJob, backend: str, records: list[ItemRecord], skipped: dict[str, int] | None = None,
+                  ignored: list[dict[str, Any]] | None = None) -> dict[str, str]:
     config = PipelineConfig.model_validate_json(job.config_json)
-    return write_batch_reports(job.dest(), job.batch_id, backend, config, records)
+    return write_batch_reports(job.dest(), job.batch_id, backend, config, records, skipped=skipped, ignored=ignored)
 
 
 @task(name="recover-batches", **_IO_TASK)
 def recover_batches(job: ItemJob, holder: str) -> list[str]:
     """Write the reports of batches whose run died before writing them; close those batches."""
-    ledger, dest = job.ledger(), job.dest()
-    ledger.sweep()
-    recovered = []
-    for batch_id, meta in ledger.open_batches().items():
-        if batch_id == job.batch_id:
-            continue
-        lease = ledger.acquire(f"batch-{batch_id}", holder, batch_id=batch_id)
-        if lease is None:
-            continue  # its run is alive
-        records = ledger.batch_records(batch_id)
-        if records and not dest.exists(f"{batch_id}/report.json"):  # died after its report: just close
-            config = PipelineConfig.model_validate_json(meta.get("config_json") or "{}")
-            write_batch_reports(dest, batch_id, str(meta.get("backend", "unknown")), config, records)
-        ledger.close_batch(batch_id, lease)
-        recovered.append(batch_id)
-    return recovered
+    return recover_dead_batches(job.ledger(), job.dest(), holder=holder, current=job.batch_id)
 
 
-def _failed_record(key: str, exc: BaseException, item_id: str) -> ItemRecord:
-    reason = " ".join(str(exc).split()) or type(exc).__name__
-    return ItemRecord(id=item_id, source=redact(key), status="error",
-                      error=redact(f"storage error after retries (retried next run): {reason}"))
-
-
-def _collect(futures: list[Any], plan: Plan, item_id) -> tuple[list[ItemResult], list[ItemRecord]]:
+def _collect(futures: list[Any], plan: Plan) -> tuple[list[ItemResult], list[ItemRecord]]:
+    """Task results, and an error row (not committed: the next run tries again) per task that
+    failed for good (a storage error after its retries)."""
     results, failed = [], []
     for planned, future in zip(plan.todo, futures):
         try:
             results.append(future.result())
         except Exception as exc:  # noqa: BLE001 - any task that failed for good becomes an error item
-            failed.append(_failed_record(planned.key, exc, item_id(planned.key)))
+            failed.append(error_record(_item_id(planned.key), display_key(planned.key), exc))
     return results, failed
 
 
@@ -351,14 +273,16 @@ def process_bucket(
     recovered = recover_batches(job, holder)
     plan = plan_batch(job, options.max_items)
     timings["plan"] = time.perf_counter() - t0
-    moved = move_done_inputs(job, plan.done_keys) if (options.on_success == "move" and plan.done_keys) else 0
+    moved = move_done_inputs(job, plan.done) if (options.on_success == "move" and plan.done) else 0
     stats = BatchStats(job.batch_id, backend, options.runner.kind, listed=plan.listed,
-                       skipped_done=plan.skipped_done, recovered_batches=tuple(recovered))
+                       skipped_done=len(plan.done), recovered_batches=tuple(recovered))
+    ignored = [i.as_json() for i in plan.ignored]
     if not plan.todo:  # one line, no artifacts: a quiet schedule stays quiet
-        logger.info("nothing new under %s (%d listed, %d done%s%s)", options.prefix, plan.listed,
-                    plan.skipped_done, f", {moved} inputs moved" if moved else "",
+        logger.info("nothing new under %s (%d listed, %d done%s%s%s)", options.prefix, plan.listed,
+                    len(plan.done), f", {moved} inputs moved" if moved else "",
+                    f", {sum(i['files'] for i in ignored)} ignored" if ignored else "",
                     f", reports recovered for {', '.join(recovered)}" if recovered else "")
-        return _summary(job.batch_id, [], stats, {}, recovered)
+        return _summary(job.batch_id, [], stats, {}, recovered, ignored)
     logger.info("batch %s: %s -> %s (config %s, runner %s)", job.batch_id, redact(source_url),
                 redact(dest_url), job.config_hash, options.runner.kind)
 
@@ -369,10 +293,8 @@ def process_bucket(
     try:
         t1 = time.perf_counter()
         with make_task_runner(options.runner) as runner:
-            futures = runner.map(process_product, {
-                "key": [p.key for p in plan.todo], "fp": [p.fp for p in plan.todo], "job": unmapped(job),
-            })
-            results, failed = _collect(list(futures), plan, _item_id)
+            futures = runner.map(process_product, {"planned": list(plan.todo), "job": unmapped(job)})
+            results, failed = _collect(list(futures), plan)
         timings["process"] = time.perf_counter() - t1
         timings["pipeline_sum"] = sum(r.pipeline_s for r in results)
         records = [r.record for r in results if r.status == "processed" and r.record is not None] + failed
@@ -380,12 +302,14 @@ def process_bucket(
         counts = {s: sum(r.status == s for r in results) for s in ("done", "leased", "lost", "changed")}
         stats = BatchStats(
             job.batch_id, backend, options.runner.kind, listed=plan.listed,
-            skipped_done=plan.skipped_done + counts["done"], skipped_leased=counts["leased"], lost=counts["lost"],
+            skipped_done=len(plan.done) + counts["done"], skipped_leased=counts["leased"], lost=counts["lost"],
             changed=counts["changed"], failed_tasks=len(failed), recovered_batches=tuple(recovered),
             moved=moved + sum(r.moved_to is not None for r in results), wall_s=timings,
         )
         t2 = time.perf_counter()
-        paths = write_reports(job, backend, records) if records else {}
+        skipped = {k: v for k, v in (("done", stats.skipped_done), ("leased", stats.skipped_leased),
+                                     ("lost", stats.lost), ("changed", stats.changed)) if v}
+        paths = write_reports(job, backend, records, skipped, ignored) if records else {}
         timings["report"] = time.perf_counter() - t2
         timings["total"] = time.perf_counter() - t0
         publish(records, stats, paths.get("html"),
@@ -398,7 +322,7 @@ def process_bucket(
         raise
     logger.info("batch %s: %d processed, %d skipped as done, %d leased elsewhere, %d storage failures",
                 job.batch_id, len(records) - len(failed), stats.skipped_done, stats.skipped_leased, len(failed))
-    summary = _summary(job.batch_id, records, stats, paths, recovered)
+    summary = _summary(job.batch_id, records, stats, paths, recovered, ignored)
     summary["workers"] = {r.worker: r.runner_builds for r in results}
     summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
     return summary
@@ -411,7 +335,7 @@ def _item_id(key: str) -> str:
 
 
 def _summary(batch_id: str, records: list[ItemRecord], stats: BatchStats, paths: dict[str, str],
-             recovered: list[str]) -> dict[str, Any]:
+             recovered: list[str], ignored: list[dict[str, Any]]) -> dict[str, Any]:
     ok = [r for r in records if r.status == "ok"]
     return {
         "batch_id": batch_id,
@@ -428,4 +352,5 @@ def _summary(batch_id: str, records: list[ItemRecord], stats: BatchStats, paths:
         "recovered_batches": list(recovered),
         "fallbacks": fallback_counts(records),
         "items": sorted(r.source for r in records),
+        "ignored": ignored,
     }

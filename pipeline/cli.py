@@ -33,9 +33,14 @@ examples:
 Each run writes OUT/<batch_id>/<item>/{composite,mask,canny,depth}.png + meta.json, and
 OUT/<batch_id>/report.{html,json,csv}. OUT/_ledger remembers what is done: running the same
 command again (after a crash, or when new photos arrive) processes only what is new or
-changed; --reprocess does everything again. A photo may carry a sidecar <name>.json next to it:
-{"category": "mug", "colour": "blue", "logo_boxes": [[x0, y0, x1, y1], ...]}.
-Exit code 0 means the batch ran; look at the report for items that failed or were bad files.
+changed, without reading the photos already done; with nothing new it writes nothing.
+--reprocess does everything again. A run that was killed or interrupted gets its report from
+the next run. A photo may carry a sidecar <name>.json next to it:
+{"sku": "MUG-12", "category": "mug", "colour": "blue", "logo_boxes": [[x0, y0, x1, y1], ...]}.
+Every file under SOURCE gets a row in the report (a bad file gets its reason), except sidecars
+and what is listed as ignored with its rule (folders starting with _ or ., hidden files, .json
+files without a photo). Exit code 0 means the batch ran; look at the report for items that
+failed or were bad files.
 """
 
 
@@ -233,8 +238,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                         skip_done=not args.reprocess, workers=workers,
                                         storage_options=storage_options)
     s = report["summary"]
-    log.info("batch %s: %d items, %d passed, %d failed, %d errors", batch_id, s["total"], s["passed"],
-             s["failed"], s["errors"])
+    ignored = sum(i["files"] for i in report["extra"].get("ignored", ()))
+    if not report["paths"]:  # nothing new: no batch was written
+        return 0
+    log.info("batch %s: %d items, %d passed, %d failed, %d errors%s", batch_id, s["total"], s["passed"],
+             s["failed"], s["errors"], f"; {ignored} files ignored (see report.json)" if ignored else "")
     sys.stdout.write(f"{report['paths']['html']}\n")
     from pipeline.review.folder import review_command
 

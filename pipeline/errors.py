@@ -21,3 +21,19 @@ class UnsafeKeyError(PipelineError, ValueError):
 
 class BackendUnavailableError(PipelineError, RuntimeError):
     """A backend whose weights or packages are missing here; the message says what to install."""
+
+
+class InputTooLargeError(ImageDecodeError):
+    """A file over its size limit; ``size`` (bytes, None when unknown) and ``limit`` say by how much."""
+
+    def __init__(self, message: str, size: int | None = None, limit: int | None = None):
+        super().__init__(message)
+        self.size, self.limit = size, limit
+
+
+class NotRegularFileError(PipelineError, ValueError):
+    """A source entry that is not a regular file (a FIFO, socket or device): never opened."""
+
+
+class SidecarError(PipelineError, ValueError):
+    """A photo's sidecar ``<name>.json`` that cannot be used; the message names the sidecar and the field."""

@@ -47,7 +47,8 @@ def batch_progress(enabled: bool = True) -> Iterator[tuple[Callable[[int], None]
         progress.update(task, advance=1, passed=counts["pass"], failed=counts["fail"], errors=counts["error"],
                         skipped=counts["skipped"])
         if not enabled:
-            logging.getLogger("pipeline.batch").info("%s: %s", record.id, record.error or record.verdict)
+            what = record.error or record.verdict or "; ".join(record.notes) or record.status
+            logging.getLogger("pipeline.batch").info("%s: %s", record.id, what)
 
     with progress:
         yield on_start, on_item

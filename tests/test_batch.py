@@ -212,25 +212,29 @@ def test_rerun_skips_done_work_and_picks_up_what_a_killed_run_left(tmp_path, sam
         pass
 
     calls = []
-    real = runner.process_key
+    real = runner.process_input
 
-    def dies_on_second(*args):
-        calls.append(args[1])
+    def dies_on_second(item, *args):
+        calls.append(item.key)
         if len(calls) == 2:
             raise Killed  # like kill -9: no cleanup, no report
-        return real(*args)
+        return real(item, *args)
 
-    runner.process_key = dies_on_second
+    runner.process_input = dies_on_second
     with pytest.raises(Killed):
         run_batch(str(tmp_path / "in"), str(tmp_path / "out"), config, batch_id="first", runner=runner,
                   skip_done=True)
-    runner.process_key = real
+    assert not (tmp_path / "out" / "first" / "report.json").exists()
+    runner.process_input = real
     _, report, records = run_batch(str(tmp_path / "in"), str(tmp_path / "out"), config, batch_id="second",
                                    runner=runner, skip_done=True)
-    # The first run committed one photo; the rerun does the other two (the killed one included).
+    # The first run committed one photo; the rerun does the other two (the killed one included)
+    # and starts by writing the killed batch's report, which lists the photo it committed.
     assert len(records) == 2 and calls[0] not in {r.source for r in records}
     assert {calls[0]} | {r.source for r in records} == {"mug_red.jpg", "jar_gold.jpg", "tote_canvas.jpg"}
-    assert report["extra"]["skipped"] == {"done": 1}
+    assert report["extra"]["skipped"] == {"done": 1} and report["recovered_batches"] == ["first"]
+    first = json.loads((tmp_path / "out" / "first" / "report.json").read_text())
+    assert [i["source"] for i in first["items"]] == [calls[0]]
     _, report3, records3 = run_batch(str(tmp_path / "in"), str(tmp_path / "out"), config, batch_id="third",
                                      runner=runner, skip_done=True)
     assert records3 == [] and report3["extra"]["skipped"] == {"done": 3}

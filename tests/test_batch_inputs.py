@@ -213,10 +213,10 @@ def test_permanent_read_errors_are_recorded_once_not_retried_forever(tmp_path, b
     (src / "locked.png").write_bytes(png(bottle[0]))
     real = Bucket.read_bytes
 
-    def read_bytes(self, key, max_bytes=None):
+    def read_bytes(self, key, max_bytes=None, size=None):
         if key == "locked.png":
             raise error
-        return real(self, key, max_bytes)
+        return real(self, key, max_bytes, size)
 
     monkeypatch.setattr(Bucket, "read_bytes", read_bytes)
     _, _, (record,) = run_batch(str(src), str(out), CONFIG, batch_id="b1", skip_done=True)

@@ -1,10 +1,13 @@
-"""One item: read a key (and its sidecar), run it through every stage, write its outputs; through
-the ledger when there is one.
+"""One item: read a key and its sidecar once, run it through every stage, write its outputs;
+through the ledger when there is one.
 
-The per-item entry point (:meth:`BatchRunner.process_key`) is shared by the CLI and the Prefect
-flows. It never raises for a bad product (the item becomes ``status="error"`` with a one-line
-reason); it re-raises transient storage errors so an orchestrator can retry them. Every source
-key gets its own item folder and report row; a key whose bytes and sidecar equal an earlier
+:func:`run_item` is the one per-item path of the CLI, its worker processes and the Prefect flow.
+It reads the photo and its sidecar once (:func:`read_item`), names the item by the bytes it read
+(key + photo + sidecar, :func:`~pipeline.ledger.identities.item_identity`), and computes and
+commits exactly those bytes: a sidecar rewritten mid-run is a new item for the next run, never
+committed under the old one's name. It never raises for a bad file: every exception becomes the
+item's ``error`` row (:mod:`pipeline.batch.failures`), except transient storage errors, which it
+re-raises so an orchestrator can retry them. A key whose bytes and sidecar equal an earlier
 key's reuses that result (written again under its own name, ``duplicate_of`` set).
 """
 
@@ -15,69 +18,149 @@ import logging
 import secrets
 import threading
 from collections import OrderedDict
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
+from pipeline.batch.failures import classify, error_record, problem_record
 from pipeline.batch.ids import item_id_for_key, item_seed
 from pipeline.batch.outputs import encode_outputs, fallbacks, notes, thumbnails, write_files
 from pipeline.batch.plan import Planned
 from pipeline.compose import Stages, build_stages, process_product
 from pipeline.config import PipelineConfig
-from pipeline.errors import ImageDecodeError, PipelineError, UnsafeKeyError
-from pipeline.io.formats import extension, is_decodable_key, unsupported_reason
+from pipeline.errors import ImageDecodeError, InputTooLargeError, NotRegularFileError, SidecarError
+from pipeline.io.formats import LISTED_EXTENSIONS, extension, is_decodable_key, unsupported_reason
 from pipeline.io.storage import Bucket, safe_key
-from pipeline.io.transient import is_transient_error
-from pipeline.ledger import Ledger, process_once
+from pipeline.ledger import Ledger, Outcome, TransientItemError, commit_failure, process_once
 from pipeline.ledger.identities import result_identity, sidecar_key
 from pipeline.models.fingerprints import config_hash, output_inputs
+from pipeline.place.sidecar import MAX_BYTES as MAX_SIDECAR_BYTES
 from pipeline.place.sidecar import parse_sidecar
+from pipeline.redact import redact
 from pipeline.types import ItemRecord
 
 log = logging.getLogger(__name__)
 
-MAX_SIDECAR_BYTES = 1 << 20
 REUSE_CACHE_ITEMS = 8
+GroupResult = tuple[str, "ItemRecord | None", "str | None"]
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    """What was read for one key: the photo's bytes and its sidecar's (None without one)."""
+
+    key: str
+    data: bytes
+    content_hash: str
+    sidecar_key: str | None = None
+    sidecar_bytes: bytes | None = None
+    sidecar_hash: str | None = None
+
+    @property
+    def result_identity(self) -> str:
+        return result_identity(self.content_hash, self.sidecar_hash)
+
+
+def display_key(key: str) -> str:
+    """``key`` as a report shows it: unsafe keys (control characters) as their escaped repr."""
+    try:
+        safe_key(key)
+        return key
+    except ValueError:
+        return redact(repr(key)[1:-1])
+
+
+def read_item(source: Bucket, key: str, *, max_bytes: int, size: int | None = None,
+              has_sidecar: bool | None = None) -> ItemInput:
+    """Read ``key`` (at most ``max_bytes``) and its sidecar once.
+
+    size: the key's size from the listing (saves a size lookup). has_sidecar: whether the listing
+    showed a sidecar (None: look). Raises ``UnsafeKeyError``, ``ImageDecodeError`` (a format this
+    installation never decodes, too large), ``NotRegularFileError``, ``SidecarError`` and read
+    errors (``OSError``; transient ones are worth a retry).
+    """
+    safe = safe_key(key)
+    if safe.lower().endswith(LISTED_EXTENSIONS) and not is_decodable_key(safe):
+        raise ImageDecodeError(unsupported_reason(extension(safe)))  # an image format never decoded here: unread
+    data = source.read_bytes(safe, max_bytes=max_bytes, size=size)
+    skey = sidecar_key(safe)
+    sidecar_bytes = None
+    if skey != safe and (has_sidecar if has_sidecar is not None else source.exists(skey)):
+        sidecar_bytes = _read_sidecar(source, skey)
+    return ItemInput(safe, data, hashlib.sha256(data).hexdigest(), skey if sidecar_bytes is not None else None,
+                     sidecar_bytes, None if sidecar_bytes is None else hashlib.sha256(sidecar_bytes).hexdigest())
+
+
+def _read_sidecar(source: Bucket, skey: str) -> bytes | None:
+    """The sidecar's bytes; None when it vanished since the listing; ``SidecarError`` naming it
+    when it cannot be used (too large, not a file, unreadable)."""
+    try:
+        return source.read_bytes(skey, max_bytes=MAX_SIDECAR_BYTES)
+    except FileNotFoundError:
+        return None
+    except InputTooLargeError as exc:
+        size = f"{exc.size} bytes" if exc.size else f"more than {MAX_SIDECAR_BYTES} bytes"
+        raise SidecarError(f"sidecar {skey} is too large: {size} (at most {MAX_SIDECAR_BYTES})") from None
+    except NotRegularFileError as exc:
+        what = str(exc).split(" but ", 1)[-1].split(";")[0]
+        raise SidecarError(f"sidecar {skey} is not a file but {what}") from None
+    except OSError as exc:
+        if classify(exc) == "transient":
+            raise
+        raise SidecarError(f"could not read sidecar {skey}: {exc.strerror or exc}") from None
 
 
 class BatchRunner:
-    """Holds the stages (models loaded once) and processes keys one at a time.
+    """Holds the stages (models loaded once, on the first item that needs them) and processes items.
 
-    Keeps the last few results by :func:`~pipeline.ledger.identities.result_identity`, so a key
-    whose bytes and sidecar equal an earlier key's reuses its result. Not thread-safe for
-    backends that hold a model; the flows give each worker its own runner or a lock.
+    Keeps the last few results by result identity, so a key whose bytes and sidecar equal an
+    earlier key's reuses its result. Not thread-safe for backends that hold a model; the flows
+    give each worker its own runner or a lock.
     """
 
     def __init__(self, config: PipelineConfig, *, stages: Stages | None = None):
         self.config = config
         self.config_inputs = output_inputs(config)
         self.config_hash = config_hash(config)
-        self.stages = stages or build_stages(config)
+        self._stages = stages
+        self._stages_lock = threading.Lock()
         self._reuse: OrderedDict[str, tuple[ItemRecord, dict[str, bytes], dict[str, Any] | None]] = OrderedDict()
         self._reuse_lock = threading.Lock()  # the flows' thread runner shares one runner
+
+    @property
+    def stages(self) -> Stages:
+        """The stages, built on first use (a run with nothing new loads no model)."""
+        if self._stages is None:
+            with self._stages_lock:
+                if self._stages is None:
+                    self._stages = build_stages(self.config)
+        return self._stages
+
+    @property
+    def stages_built(self) -> bool:
+        return self._stages is not None
 
     @staticmethod
     def item_id(key: str) -> str:
         return item_id_for_key(key)
 
     def process_key(self, source: Bucket, key: str, dest: Bucket, batch_id: str) -> ItemRecord:
-        """Read ``key`` from ``source``, run it, write its outputs under ``dest/batch_id``."""
-        item_id = self.item_id(key)
+        """Read ``key`` from ``source``, run it, write its outputs under ``dest/batch_id`` (no
+        ledger). Never raises for a bad file; re-raises transient storage errors."""
         try:
-            safe = safe_key(key)
-            if not is_decodable_key(safe):
-                raise ImageDecodeError(unsupported_reason(extension(safe)))
-            data = source.read_bytes(safe, max_bytes=self.config.decode.max_bytes)
-            sidecar_bytes = self._read_sidecar(source, safe)
-            sidecar = parse_sidecar(sidecar_bytes, sidecar_key(safe)) if sidecar_bytes is not None else None
+            item = read_item(source, key, max_bytes=self.config.decode.max_bytes)
         except Exception as exc:
-            if is_transient_error(exc):
-                raise  # a storage hiccup: the caller may retry
-            if isinstance(exc, PipelineError | ValueError | OSError):
-                return error_record(item_id, key, exc)
-            raise
-        content_hash = hashlib.sha256(data).hexdigest()
-        identity = result_identity(content_hash, None if sidecar_bytes is None
-                                   else hashlib.sha256(sidecar_bytes).hexdigest())
+            if classify(exc) == "transient":
+                raise
+            return error_record(self.item_id(key), display_key(key), exc)
+        return self.process_input(item, dest, batch_id)
+
+    def process_input(self, item: ItemInput, dest: Bucket, batch_id: str) -> ItemRecord:
+        """Run the bytes of ``item`` through every stage and write the outputs under
+        ``dest/batch_id/<item_id>``. Never raises for a bad file; re-raises transient errors
+        (an output that could not be written is one: the item is tried again)."""
+        key, item_id = item.key, self.item_id(item.key)
+        identity = item.result_identity
         prefix = f"{safe_key(batch_id)}/{item_id}"
         with self._reuse_lock:
             reused = self._reuse.get(identity)
@@ -87,19 +170,22 @@ class BatchRunner:
             return self._write_copy(dest, prefix, key, item_id, *reused)
         seed = item_seed(self.config.run.seed, item_id)
         try:
-            result = process_product(data, name=key, config=self.config, stages=self.stages,
-                                     seed=seed, sidecar=sidecar)
-        except (PipelineError, ValueError) as exc:
-            return self._remember(identity, error_record(item_id, key, exc, content_hash), {}, None)
-        except Exception as exc:  # a bug must not stop the batch; it is logged with its traceback
-            log.exception("internal error on %s", key)
-            return error_record(item_id, key, exc, content_hash, prefix="internal error")
-        files, meta = encode_outputs(self.config, self.config_hash, self.config_inputs, key, content_hash, result)
-        outputs = write_files(dest, prefix, files, meta)
+            sidecar = parse_sidecar(item.sidecar_bytes, item.sidecar_key or "") if item.sidecar_bytes is not None \
+                else None
+            result = process_product(item.data, name=key, config=self.config, stages=self.stages, seed=seed,
+                                     sidecar=sidecar)
+            files, meta = encode_outputs(self.config, self.config_hash, self.config_inputs, key, item.content_hash,
+                                         result)
+        except Exception as exc:
+            if classify(exc) == "transient":
+                raise
+            record = error_record(item_id, key, exc, item.content_hash)
+            return self._remember(identity, record, {}, None) if classify(exc) == "input" else record
+        outputs = _write(dest, prefix, key, files, meta)
         record = ItemRecord(
             id=item_id, source=key, status="ok", verdict=result.verdict.label,
             reasons=result.verdict.reasons, metrics=result.metrics.as_dict(), outputs=outputs,
-            timings_ms=result.timings_ms, content_hash=content_hash,
+            timings_ms=result.timings_ms, content_hash=item.content_hash,
             backends=result.provenance["backends"], thumbnails=thumbnails(result), notes=notes(result),
             fallbacks=fallbacks(result),
         )
@@ -121,62 +207,77 @@ class BatchRunner:
         outputs = {}
         if meta is not None:
             meta = {**meta, "source": key, "duplicate_of": primary}
-            outputs = write_files(dest, prefix, files, meta)
+            outputs = _write(dest, prefix, key, files, meta)
         return replace(record, id=item_id, source=key, outputs=outputs, duplicate_of=primary,
                        timings_ms={"reused": 0.0})
 
-    def _read_sidecar(self, source: Bucket, key: str) -> bytes | None:
-        """The sidecar's bytes (at most MAX_SIDECAR_BYTES), None when the photo has none."""
-        skey = sidecar_key(key)
-        if skey == key or not source.exists(skey):
-            return None
-        return source.read_bytes(skey, max_bytes=MAX_SIDECAR_BYTES)
+
+def _write(dest: Bucket, prefix: str, key: str, files: dict[str, bytes], meta: dict[str, Any]) -> dict[str, str]:
+    """The item's files; a write that fails is the destination's problem, not the photo's: it is
+    raised as transient (the item is not committed and is tried again)."""
+    try:
+        return write_files(dest, prefix, files, meta)
+    except OSError as exc:
+        if classify(exc) == "transient":
+            raise
+        raise TransientItemError(f"could not write the outputs of {key} to {redact(dest.url)}: "
+                                 f"{exc.strerror or exc}") from exc
 
 
-def error_record(item_id: str, key: str, exc: BaseException, content_hash: str | None = None,
-                  prefix: str | None = None) -> ItemRecord:
-    reason = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, UnsafeKeyError):
-        reason = f"rejected key: {reason}"
-    elif isinstance(exc, OSError) and not isinstance(exc, PipelineError):
-        reason = f"could not read: {reason}"
-    if prefix:
-        reason = f"{prefix}: {type(exc).__name__}: {reason}"
-    log.warning("item %s failed: %s", key, reason)
-    return ItemRecord(id=item_id, source=key, status="error", error=reason, content_hash=content_hash)
+def run_item(runner: BatchRunner, ledger: Ledger | None, source: Bucket, planned: Planned, dest: Bucket,
+             batch_id: str, *, holder: str, compute: Callable[[ItemInput], ItemRecord] | None = None) -> Outcome:
+    """One key through the engine: read once, then (with a ledger) skip if done or leased, compute,
+    commit once. ``compute`` replaces ``runner.process_input`` (the flow adds a lock and timing).
+
+    Returns the ledger's :class:`~pipeline.ledger.Outcome` (``processed`` with the record, or
+    ``done``/``leased``/``lost`` without). Re-raises transient storage errors only.
+    """
+    key, item_id = planned.key, runner.item_id(planned.key)
+    if planned.problem is not None:
+        return _failed(runner, ledger, source, planned, batch_id, holder, problem_record(item_id, key, planned.problem))
+    try:
+        item = read_item(source, key, max_bytes=runner.config.decode.max_bytes, size=planned.size,
+                         has_sidecar=planned.sidecar)
+    except Exception as exc:
+        if classify(exc) == "transient":
+            raise
+        return _failed(runner, ledger, source, planned, batch_id, holder,
+                       error_record(item_id, display_key(key), exc))
+    work = compute or (lambda it: runner.process_input(it, dest, batch_id))
+    if ledger is None:
+        return Outcome("processed", key, None, work(item))
+    return process_once(ledger, source=source, key=key, dest=dest, batch_id=batch_id, item_id=item_id,
+                        config_hash=runner.config_hash, holder=holder, process=lambda: work(item), fp=planned.fp,
+                        content_hash=item.content_hash, sidecar=item.sidecar_hash)
+
+
+def _failed(runner: BatchRunner, ledger: Ledger | None, source: Bucket, planned: Planned, batch_id: str,
+            holder: str, record: ItemRecord) -> Outcome:
+    """A key that failed before its bytes were hashed: its row, committed under the key itself."""
+    if ledger is None:
+        return Outcome("processed", planned.key, None, record)
+    return commit_failure(ledger, source_url=source.url, key=planned.key, fp=planned.fp, batch_id=batch_id,
+                          config_hash=runner.config_hash, holder=holder, record=record)
 
 
 def process_group(runner: BatchRunner, ledger: Ledger | None, source: Bucket, group: list[Planned], dest: Bucket,
-                  batch_id: str) -> list[tuple[str, ItemRecord | None, str | None]]:
-    """Keys with one result identity, first key first (the others reuse its result).
+                  batch_id: str) -> list[GroupResult]:
+    """Keys that may share a result, first key first (the others reuse its result).
 
     Returns (key, record, None) per processed key and (key, None, ledger status) per skipped
-    one. A transient storage error becomes that key's ``error`` record (not committed: the next
-    run retries it); any other exception is a bug and propagates.
+    one. A transient storage error becomes that key's ``error`` row, not committed (the next
+    run tries it again); so does anything else that escapes (a bug in the engine itself).
     """
-    out: list[tuple[str, ItemRecord | None, str | None]] = []
+    out: list[GroupResult] = []
     for planned in group:
-        key = planned.key
+        holder = f"cli-{batch_id}-{secrets.token_hex(4)}"
         try:
-            out.append(_process_one(runner, ledger, source, planned, dest, batch_id))
-        except Exception as exc:
-            if not is_transient_error(exc):
-                raise
-            out.append((key, error_record(runner.item_id(key), key, exc, prefix="storage error"), None))
+            outcome = run_item(runner, ledger, source, planned, dest, batch_id, holder=holder)
+        except Exception as exc:  # noqa: BLE001 - one item must never stop the batch
+            out.append((planned.key, error_record(runner.item_id(planned.key), display_key(planned.key), exc), None))
+            continue
+        if outcome.status == "processed" and outcome.record is not None:
+            out.append((planned.key, outcome.record, None))
+        else:
+            out.append((planned.key, None, outcome.status))
     return out
-
-
-def _process_one(runner: BatchRunner, ledger: Ledger | None, source: Bucket, planned: Planned, dest: Bucket,
-                 batch_id: str) -> tuple[str, ItemRecord | None, str | None]:
-    """One key, through the ledger when there is one."""
-    key = planned.key
-    if ledger is None:
-        return key, runner.process_key(source, key, dest, batch_id), None
-    outcome = process_once(ledger, source=source, key=key, dest=dest, batch_id=batch_id,
-                           item_id=runner.item_id(key), config_hash=runner.config_hash,
-                           holder=f"cli-{batch_id}-{secrets.token_hex(4)}",
-                           process=lambda: runner.process_key(source, key, dest, batch_id),
-                           content_hash=planned.content_hash, sidecar=planned.sidecar)
-    if outcome.status == "processed" and outcome.record is not None:
-        return key, outcome.record, None
-    return key, None, outcome.status

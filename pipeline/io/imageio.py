@@ -27,9 +27,9 @@ from PIL import Image
 
 from pipeline.config import DecodeConfig
 from pipeline.errors import ImageDecodeError
-from pipeline.io.icc import SRGB_ICC, embed_srgb_jpeg, embed_srgb_png, to_srgb
 from pipeline.io.formats import IMAGE_EXTENSIONS, SUPPORTED_FORMATS, unsupported_reason
-from pipeline.io.imageio_convert import bit_depth, decode_pixels, orient_array
+from pipeline.io.icc import SRGB_ICC, embed_srgb_jpeg, embed_srgb_png, to_srgb
+from pipeline.io.imageio_convert import bit_depth, decode_pixels, orient_array, stored_size
 from pipeline.types import DecodedImage
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,10 @@ _MAGIC = (  # (prefix, offset, label); labels in SUPPORTED_FORMATS are Pillow fo
 _FTYP_BRANDS = {b"avif": "AVIF", b"avis": "AVIF", b"heic": "HEIF", b"heix": "HEIF", b"mif1": "HEIF",
                 b"msf1": "HEIF", b"hevc": "HEIF", b"jxl ": "JPEG XL"}
 _TEXT_KINDS = ("HTML", "XML", "JSON", "plain text")
+# Longest side / shortest side accepted. The stages work at 512 px on the long side (the segmenter's
+# and the logo finder's work size) and need at least 8 px (DecodeConfig.min_side) across there:
+# 512 / 8 = 64. A 2048x8 strip would reach them 2 px high (OpenCV then fails on empty crops).
+MAX_ASPECT = 64
 
 
 def sniff_format(data: bytes) -> str:
@@ -147,18 +151,18 @@ def decode_image(data: bytes, *, name: str = "<bytes>", config: DecodeConfig | N
     label = {"WEBP": "WebP", "HEIF": "HEIC"}.get(fmt, fmt)
     info: dict[str, Any] = {"format": label}
     try:  # 3. header limits, then a full decode (catches truncation), then the EXIF orientation
-        rgb, alpha, orientation = _decode_checked(data, fmt, cfg, info, name)
+        rgb, alpha, orientation, to_apply = _decode_checked(data, fmt, cfg, info, name)
     except ImageDecodeError:
         raise
     except (Image.DecompressionBombError, MemoryError) as exc:
         raise ImageDecodeError(f"image too large: {_one_line(exc)}") from exc
-    except Exception as exc:  # noqa: BLE001 - untrusted bytes: every parser failure is a decode error
+    except Exception as exc:
         raise _decode_error(exc, label, header_done="bit_depth" in info) from exc
     info.update(orientation=orientation, orientation_applied=orientation != 1, had_alpha=alpha is not None)
     if alpha is not None and not bool((alpha < 1.0).any()):  # 4. keep alpha only when it is used
         alpha = None
-    rgb = orient_array(rgb, orientation)  # 5. upright
-    alpha = orient_array(alpha, orientation) if alpha is not None else None
+    rgb = orient_array(rgb, to_apply)  # 5. upright (unless the decoder did it already)
+    alpha = orient_array(alpha, to_apply) if alpha is not None else None
     logger.debug("%s: decoded %s %s %s -> %s", name, label, info["mode"], info["size"], rgb.shape)
     return DecodedImage(rgb=rgb, alpha=alpha, info=info)
 
@@ -185,26 +189,42 @@ def _check_format(data: bytes) -> str:
 
 
 def _decode_checked(data: bytes, fmt: str, cfg: DecodeConfig, info: dict[str, Any], name: str):
-    """Header -> size limits -> pixels -> orientation; fills ``info``. Pillow warnings are logged."""
+    """Header -> size limits -> orientation -> pixels; fills ``info``. Pillow warnings are logged.
+
+    Returns (rgb, alpha, EXIF orientation, orientation still to apply): Pillow turns a TIFF
+    upright itself while loading (and then drops its tag), other formats are turned by the caller.
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         img = _open_header(data, fmt)
-        w, h = img.size
+        w, h = stored_size(img)
         info.update(mode=img.mode, size=(w, h))
         if w * h > cfg.max_pixels:
             raise ImageDecodeError(f"image too large: {w}x{h} = {w * h} pixels > limit {cfg.max_pixels}")
         if min(w, h) < cfg.min_side:
             raise ImageDecodeError(f"image too small: {w}x{h}, each side must be >= {cfg.min_side}")
         info["bit_depth"] = bits = bit_depth(img, data, fmt)
+        # A TIFF's orientation is read before its pixels (Pillow applies it while loading and drops
+        # the tag); other formats' after (a PNG's eXIf chunk may follow its pixel data).
+        orientation = _orientation(img, info) if fmt == "TIFF" else None
         rgb, alpha = decode_pixels(img, data, fmt, bits, info)
-        orientation = _orientation(img, info)
+        if orientation is None:
+            orientation = _orientation(img, info)
+        if max(w, h) > MAX_ASPECT * min(w, h):
+            raise ImageDecodeError(f"image too narrow: {w}x{h}, its long side is {max(w, h) // min(w, h)} times "
+                                   f"its short side; at most {MAX_ASPECT}:1 can be processed (crop it closer to "
+                                   "the product)")
         rgb, icc = to_srgb(rgb, img.info.get("icc_profile"))
         info.update(icc_profile=icc, n_frames=_n_frames(img))
     for warning in caught:
         logger.debug("%s: decoder warning: %s", name, warning.message)
-    if rgb.shape != (h, w, 3) or rgb.dtype != np.uint8:
+    to_apply, expected_hw = orientation, (h, w)
+    if fmt == "TIFF" and info.get("decoder") == "pillow" and orientation != 1 \
+            and 0x0112 not in getattr(img, "tag_v2", {}):  # Pillow turned it upright while loading
+        to_apply, expected_hw = 1, ((w, h) if orientation in (5, 6, 7, 8) else (h, w))
+    if rgb.shape != (*expected_hw, 3) or rgb.dtype != np.uint8:
         raise ValueError(f"decoded to unexpected shape {rgb.shape} {rgb.dtype}")
-    return rgb, alpha, orientation
+    return rgb, alpha, orientation, to_apply
 
 
 def _decode_error(exc: Exception, label: str, header_done: bool) -> ImageDecodeError:

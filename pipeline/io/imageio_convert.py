@@ -185,12 +185,22 @@ def decode_pixels(img: Image.Image, data: bytes, fmt: str, bits: int, info: dict
     return pil_to_rgb_alpha(img, bits)
 
 
+def stored_size(img: Image.Image) -> tuple[int, int]:
+    """(width, height) as stored in the file. Pillow reports a TIFF whose EXIF orientation turns it
+    a quarter (5..8) with the sides swapped (the size it will have once loaded upright)."""
+    tags = getattr(img, "tag_v2", None)
+    if img.format == "TIFF" and tags is not None and isinstance(tags.get(256), int) \
+            and isinstance(tags.get(257), int):
+        return int(tags[256]), int(tags[257])
+    return img.size
+
+
 def tiff_missing_data(img: Image.Image) -> str | None:
-    """Why an opened TIFF's strips/tiles cannot cover its size, else None. Pillow zero-fills
-    missing strips silently, so a 3 KB file whose ImageLength was bumped would "decode" to a
-    huge, mostly black image."""
+    """Why an opened TIFF's strips/tiles cannot cover its stored size, else None. Pillow
+    zero-fills missing strips silently, so a 3 KB file whose ImageLength was bumped would
+    "decode" to a huge, mostly black image."""
     tags = img.tag_v2
-    w, h = img.size
+    w, h = stored_size(img)
     planes = int(tags.get(277, 1)) if tags.get(284, 1) == 2 else 1
     if 324 in tags:
         tw, th = int(tags.get(322, 0)), int(tags.get(323, 0))

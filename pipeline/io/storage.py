@@ -12,17 +12,20 @@ are renamed over the target (``os.replace``); on object stores a single PUT is a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import posixpath
+import stat
 import tempfile
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import fsspec
 
-from pipeline.errors import ImageDecodeError, UnsafeKeyError
+from pipeline.errors import InputTooLargeError, NotRegularFileError, UnsafeKeyError
 from pipeline.io.formats import LISTED_EXTENSIONS
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,57 @@ def safe_key(key: str) -> str:
     return "/".join(parts)
 
 
+def hidden_folder(key: str) -> str | None:
+    """The folder (``a/_ledger/``) that hides ``key``: the first folder on its path whose name starts
+    with ``_`` or ``.`` (``_ledger``, ``_ground_truth``, ``.git``); None when no folder hides it."""
+    parts = key.split("/")[:-1]
+    for i, part in enumerate(parts):
+        if part[:1] in ("_", "."):
+            return "/".join(parts[: i + 1]) + "/"
+    return None
+
+
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` names, in words (``regular file``, ``named pipe (FIFO)``, ...)."""
+    if stat.S_ISREG(mode):
+        return "regular file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISFIFO(mode):
+        return "named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISLNK(mode):
+        return "symbolic link"
+    return "special file"
+
+
+def _open_regular(path: str) -> IO[bytes]:
+    """Open a local path for reading only if it is a regular file: a FIFO is opened non-blocking
+    (so no writer is waited for) and refused on ``fstat`` before a byte is read; sockets refuse
+    to open (ENXIO). Raises :class:`NotRegularFileError` naming what it is."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == 6:  # ENXIO: a socket (or a FIFO on some systems)
+            raise NotRegularFileError(f"{posixpath.basename(path)} is not a regular file but a socket; "
+                                      "it was not opened") from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFileError(f"{posixpath.basename(path)} is not a regular file but a {file_kind(mode)}; "
+                                      "it was not read")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class Bucket:
     """A folder or fsspec URL with safe, atomic access.
 
@@ -83,23 +137,36 @@ class Bucket:
         path = self.path(key)
         return path if self.is_local else self.fs.unstrip_protocol(path)
 
-    def list_keys(self, prefix: str = "", suffixes: tuple[str, ...] | None = None) -> list[str]:
-        """All keys under ``prefix`` (recursive, sorted, relative to the bucket root).
+    def list_entries(self, prefix: str = "", *, withdirs: bool = False) -> dict[str, dict[str, Any]]:
+        """Every entry under ``prefix`` (recursive): key -> fsspec info (``size``, ``type``, ``ETag``
+        or ``mtime``, ...), keys relative to the bucket root, sorted, raw (the caller validates them).
 
-        Folders whose name starts with ``_`` or ``.`` (``_ledger``, ``_ground_truth``, ``.git``)
-        are skipped. Keys are returned raw, unvalidated: the caller reports unsafe ones per item.
+        One listing, never a cached one. Nothing is hidden here: the batch's listing rule
+        (:mod:`pipeline.batch.plan`) decides what is an item. Local symbolic links are listed as
+        themselves (``islink``), never followed into a folder; ``withdirs`` adds folders.
         """
-        base = self.root if not prefix else posixpath.join(self.root, safe_key(prefix))
+        prefix = prefix.strip("/")
+        base = posixpath.join(self.root, safe_key(prefix)) if prefix else self.root
+        if hasattr(self.fs, "invalidate_cache"):
+            self.fs.invalidate_cache(base)
         if not self.fs.exists(base):
-            return []
-        keys = []
-        for full in self.fs.find(base):
+            return {}
+        found = self.fs.find(base, detail=True, withdirs=withdirs)
+        out = {}
+        for full, info in found.items():
             rel = full[len(self.root) :].lstrip("/") if self.root else full
-            if any(part[:1] in ("_", ".") for part in rel.split("/")[:-1]):
-                continue
-            if suffixes is None or rel.lower().endswith(suffixes):
-                keys.append(rel)
-        return sorted(keys)
+            if rel and (prefix == "" or rel == prefix or rel.startswith(prefix + "/")):
+                out[rel] = info
+        return dict(sorted(out.items()))
+
+    def list_keys(self, prefix: str = "", suffixes: tuple[str, ...] | None = None) -> list[str]:
+        """Keys under ``prefix`` (recursive, sorted, relative to the bucket root), by suffix when given.
+
+        Keys in folders whose name starts with ``_`` or ``.`` (``_ledger``, ``_ground_truth``,
+        ``.git``: :func:`hidden_folder`) are left out. Keys are returned raw, unvalidated.
+        """
+        return [key for key in self.list_entries(prefix)
+                if hidden_folder(key) is None and (suffixes is None or key.lower().endswith(suffixes))]
 
     def list_images(self, prefix: str = "") -> list[str]:
         """Keys of image files under ``prefix``, by extension."""
@@ -117,18 +184,28 @@ class Bucket:
                 raise UnsafeKeyError(f"{safe_key(key)} is a symbolic link to a file outside the source folder")
         return path
 
-    def read_bytes(self, key: str, max_bytes: int | None = None) -> bytes:
-        """The object's bytes; ``ImageDecodeError`` if it is larger than ``max_bytes``;
-        ``UnsafeKeyError`` for a local symlink out of the bucket."""
+    @contextlib.contextmanager
+    def open_read(self, key: str) -> Iterator[IO[bytes]]:
+        """A binary reader for ``key``. Local files: symlinks out of the bucket are refused
+        (``UnsafeKeyError``) and anything but a regular file is refused before a byte is read
+        (``NotRegularFileError``: a FIFO must not hang the batch)."""
         path = self.checked_path(key)
+        with (_open_regular(path) if self.is_local else self.fs.open(path, "rb")) as fh:
+            yield fh
+
+    def read_bytes(self, key: str, max_bytes: int | None = None, size: int | None = None) -> bytes:
+        """The object's bytes, read with :meth:`open_read`. Over ``max_bytes``:
+        :class:`InputTooLargeError` (from ``size`` when the caller knows it from a listing, else
+        from one size lookup, before reading)."""
         if max_bytes is not None:
-            size = self.fs.size(path)
+            if size is None:
+                size = self.fs.size(self.checked_path(key))
             if size is not None and size > max_bytes:
-                raise ImageDecodeError(f"file too large: {size} bytes > limit {max_bytes}")
-        with self.fs.open(path, "rb") as fh:
+                raise InputTooLargeError(f"file too large: {size} bytes > limit {max_bytes}", size, max_bytes)
+        with self.open_read(key) as fh:
             data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
         if max_bytes is not None and len(data) > max_bytes:
-            raise ImageDecodeError(f"file too large: more than {max_bytes} bytes")
+            raise InputTooLargeError(f"file too large: more than {max_bytes} bytes", None, max_bytes)
         return data
 
     def write_bytes(self, key: str, data: bytes) -> str:

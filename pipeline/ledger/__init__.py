@@ -43,18 +43,51 @@ Modules: :mod:`~pipeline.ledger.identities` (hashes and names), :mod:`~pipeline.
 (:func:`move_input`), :mod:`~pipeline.io.conditional_store` (conditional writes per backend).
 """
 
-from pipeline.ledger.identities import (content_hash_of, fingerprint, hash_object, item_identity, item_name,
-                                        name_for_key, rejected_name, result_identity, sidecar_hash, sidecar_key)
+from pipeline.ledger.identities import (
+                                        content_hash_of,
+                                        fingerprint,
+                                        hash_object,
+                                        item_identity,
+                                        item_name,
+                                        key_identity,
+                                        name_for_key,
+                                        result_identity,
+                                        sidecar_hash,
+                                        sidecar_key,
+)
 from pipeline.ledger.inputs import move_input
 from pipeline.ledger.leases import Heartbeat, Lease
 from pipeline.ledger.ledger import DEFAULT_LEASE_TTL_S, LEDGER, Ledger
+from pipeline.ledger.once import Outcome, TransientItemError, commit_failure, outputs_present, process_once
 from pipeline.ledger.owners import Owner, local_node_id, process_start_ticks
-from pipeline.ledger.once import Outcome, TransientItemError, outputs_present, process_once
 from pipeline.ledger.records import DoneRecord, LeaseInfo, record_from_json
 
 __all__ = [
-    "DEFAULT_LEASE_TTL_S", "LEDGER", "DoneRecord", "Heartbeat", "Lease", "LeaseInfo", "Ledger", "Outcome", "Owner",
-    "TransientItemError", "content_hash_of", "fingerprint", "hash_object", "item_identity", "item_name",
-    "local_node_id", "move_input", "name_for_key", "outputs_present", "process_once", "process_start_ticks",
-    "record_from_json", "rejected_name", "result_identity", "sidecar_hash", "sidecar_key",
+                                        "DEFAULT_LEASE_TTL_S",
+                                        "LEDGER",
+                                        "DoneRecord",
+                                        "Heartbeat",
+                                        "Lease",
+                                        "LeaseInfo",
+                                        "Ledger",
+                                        "Outcome",
+                                        "Owner",
+                                        "TransientItemError",
+                                        "commit_failure",
+                                        "content_hash_of",
+                                        "fingerprint",
+                                        "hash_object",
+                                        "item_identity",
+                                        "item_name",
+                                        "key_identity",
+                                        "local_node_id",
+                                        "move_input",
+                                        "name_for_key",
+                                        "outputs_present",
+                                        "process_once",
+                                        "process_start_ticks",
+                                        "record_from_json",
+                                        "result_identity",
+                                        "sidecar_hash",
+                                        "sidecar_key",
 ]

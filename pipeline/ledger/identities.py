@@ -18,7 +18,7 @@ def content_hash_of(data: bytes) -> str:
 def hash_object(bucket: Bucket, key: str) -> str:
     """sha256 hex of an object, streamed (no size limit, constant memory)."""
     digest = hashlib.sha256()
-    with bucket.fs.open(bucket.checked_path(key), "rb") as fh:
+    with bucket.open_read(key) as fh:
         while chunk := fh.read(HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -68,19 +68,28 @@ def name_for_key(bucket: Bucket, key: str, config_hash: str) -> str:
     return item_name(item_identity(hash_object(bucket, key), sidecar_hash(bucket, key), key), config_hash)
 
 
-def rejected_name(source_url: str, key: str, config_hash: str) -> str:
-    """Ledger name for a key that was rejected before reading (unsafe key)."""
-    h = hashlib.sha256(f"{source_url}\0{key}".encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    return f"key-{h}-{config_hash}"
+def key_identity(source_url: str, key: str, fp: str | None) -> str:
+    """The identity of an item that failed before its bytes could be hashed (unsafe key, unreadable,
+    not a regular file, too large, a sidecar that cannot be read): the key and its listing
+    fingerprint, so the failure is recorded once and the key is tried again once it changes."""
+    blob = f"unread\0{source_url}\0{key}\0{fp or ''}"
+    return "k" + hashlib.sha256(blob.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def fingerprint(info: dict[str, Any]) -> str | None:
-    """A cheap change detector from a listing entry: size + ETag (S3) or mtime (files)."""
+    """A cheap change detector from a listing entry: size + ETag (S3), or size + mtime + ctime
+    (local files; ctime moves on ``chmod`` too, so a file made readable is tried again)."""
     size = info.get("size")
-    tag = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("LastModified")
-    if size is None or tag is None:
+    etag = info.get("ETag") or info.get("etag")
+    if size is None:
         return None
-    return f"{size}:{tag}"
+    if etag:
+        return f"{size}:{etag}"
+    mtime = info.get("mtime") or info.get("LastModified")
+    if mtime is None:
+        return None
+    changed = info.get("created")
+    return f"{size}:{mtime}" + (f":{changed}" if changed is not None else "")
 
 
 def short_hash(text: str) -> str:

@@ -9,12 +9,12 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from pipeline.io.conditional_store import ConditionalStore, open_store
 from pipeline.io.storage import Bucket, delete_prefix, safe_key
 from pipeline.ledger.identities import short_hash
 from pipeline.ledger.leases import Heartbeat, Lease
 from pipeline.ledger.owners import Owner
 from pipeline.ledger.records import DoneRecord, LeaseInfo, record_from_json
-from pipeline.io.conditional_store import ConditionalStore, open_store
 from pipeline.redact import redact
 from pipeline.types import ItemRecord
 

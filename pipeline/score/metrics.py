@@ -15,7 +15,10 @@ Definitions (``config`` is a :class:`pipeline.config.ScoreConfig`):
 - expected = ``alpha * reference.rgb + (1 - alpha) * plate`` (the ideal composite; equal to the
   reference inside the opaque product). SSIM windows reach past the core edge, where
   ``reference.rgb`` is undefined, so SSIM compares against ``expected``.
-- delta_e00_mean / delta_e00_p95: CIEDE2000 between composite and reference.rgb over core pixels.
+- delta_e00_mean / delta_e00_p95: CIEDE2000 between composite and reference.rgb over the opaque
+  core: core pixels whose alpha is at least ``OPAQUE_ALPHA`` (the core itself if none is). Where
+  alpha < 1 the composite blends in the scene by design (a product upscaled 30x from a 32 px
+  photo has a soft edge 30 px wide, wider than any erosion): that is the halo's business.
 - ssim: mean luminance SSIM map (Gaussian window, sigma 1.5) of composite vs expected over core.
 - logo_ssim_min: per logo box (clipped to the frame; boxes under 4 px a side skipped), mean SSIM
   of composite vs expected over the box; the minimum over boxes; None when no box is scored.
@@ -45,6 +48,10 @@ from pipeline.score.halo import expected_composite, halo_score
 from pipeline.score.resegment import expansion_mask, expansion_ratio
 from pipeline.score.scene_checks import SceneSignals
 from pipeline.score.ssim import RADIUS, masked_ssim
+
+# Alpha from which a product pixel counts as opaque for ΔE00: blending with any scene then moves an
+# 8-bit channel by less than half a level, so the exact-mode composite equals the photo there.
+OPAQUE_ALPHA = 1.0 - 0.5 / 255.0
 from pipeline.types import BoxXYXY, Metrics, PlacedProduct
 
 logger = logging.getLogger(__name__)
@@ -76,7 +83,8 @@ def score_composite(
 
     # 3. Colour and structure over the core.
     core = geom.core(config.edge_erode_px)
-    de_mean, de_p95 = _delta_e_stats(comp_c, ref_c, core)
+    opaque = core & (geom.alpha >= OPAQUE_ALPHA)
+    de_mean, de_p95 = _delta_e_stats(comp_c, ref_c, opaque if opaque.any() else core)
     ssim = masked_ssim(comp_c, expected_c, core)
 
     # 4. Logo regions.

@@ -71,9 +71,21 @@ def flow_run_logs(flow_run_id) -> list[str]:
     return [log.message for log in logs]
 
 
-def task_runs_of(flow_run_id) -> list:
+def task_runs_of(flow_run_id, at_least: int = 0, timeout_s: float = 15.0) -> list:
+    """Task runs of a flow run as the server has them. The server builds task runs from events the
+    client sends in the background, so right after a run some may not be there yet: wait (up to
+    ``timeout_s``) until at least ``at_least`` are."""
+    import time
+
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.events.worker import EventsWorker
 
+    EventsWorker.drain_all(timeout=5)
+    deadline = time.monotonic() + timeout_s
     with get_client(sync_client=True) as client:
-        return client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+        while True:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            if len(runs) >= at_least or time.monotonic() > deadline:
+                return runs
+            time.sleep(0.2)

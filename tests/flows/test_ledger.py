@@ -298,7 +298,9 @@ def test_unsafe_keys_are_rejected_once_and_never_read(tmp_path, key):
     first = process_once(ledger, **kwargs)
     assert first.status == "processed" and first.record.status == "error"
     assert first.record.error.startswith("rejected key")
-    assert process_once(ledger, **kwargs).status == "done"
+    again = process_once(ledger, **kwargs)  # a retry in the same batch (its first reply lost): its row again
+    assert again.status == "processed" and again.record == first.record
+    assert process_once(ledger, **{**kwargs, "batch_id": "b2"}).status == "done"  # a later batch: skipped
     assert not any(p.name == "passwd" for p in tmp_path.rglob("*"))
 
 
