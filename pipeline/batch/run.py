@@ -93,9 +93,8 @@ def run_batch(
                                                     storage_options=storage_options)
             for status, n in more_skipped.items():
                 skipped[status] = skipped.get(status, 0) + n
-            if resumed:
-                records = _with_earlier_attempts(ledger, batch_id, records)
-            report, paths = _report(dest, batch_id, config, records, runner, skipped=skipped, ignored=ignored,
+            reported = _with_earlier_attempts(ledger, batch_id, records) if resumed else records
+            report, paths = _report(dest, batch_id, config, reported, runner, skipped=skipped, ignored=ignored,
                                     run=run)
         except BaseException as exc:
             if lease is not None:

@@ -7,7 +7,12 @@ import numpy as np
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """``(..., W, 3)`` uint8 sRGB (2-D or 3-D array of pixels) -> same shape float32 Lab, L in [0, 100]."""
+    """``(..., W, 3)`` uint8 sRGB (2-D or 3-D array of pixels) -> same shape float32 Lab, L in [0, 100].
+
+    No pixels in, no pixels out (OpenCV refuses empty images; a band around a tiny product can be empty).
+    """
+    if np.size(rgb) == 0:
+        return np.zeros(np.shape(rgb), np.float32)
     return cv2.cvtColor(np.ascontiguousarray(rgb).astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
 
 

@@ -14,7 +14,9 @@ Layout under DEST::
 An *item* is a source key with its bytes and its sidecar, under one config
 (:func:`~pipeline.ledger.identities.item_identity`): every key is its own item (a copy of a photo
 under another name gets its own output; the batch reuses the computed result), a new sidecar or
-a new config makes the item new.
+a new config makes the item new. A key that fails before its bytes can be read (unsafe, not a
+regular file, unreadable, too large) is an item named by the key and its listing fingerprint
+(:func:`~pipeline.ledger.identities.key_identity`): recorded once, tried again when it changes.
 
 Exactly-once, precisely:
 
@@ -24,7 +26,7 @@ Exactly-once, precisely:
 2. A done record is created only after every output file its record names exists under
    ``DEST/<batch_id>/<item_id>/`` (checked by listing), so a record always points at whole outputs.
 3. Outputs of attempts that do not commit are deleted: by the attempt itself when its commit
-   loses, and by the committing attempt for every earlier holder of the item's lease (leases
+   loses or it stops early (a storage error, Ctrl-C), and by the committing attempt for every earlier holder of the item's lease (leases
    carry the output prefixes of the holders they replaced). After recovery, each item has exactly
    one output folder: the one its done record names.
 4. Computation is at-least-once: a crash, or a lease that expired under a slow worker, can make

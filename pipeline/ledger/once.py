@@ -94,7 +94,11 @@ def process_once(
         done = ledger.get_done(name)  # committed between our first look and the lease
         if done is not None:
             return _already_done(ledger, done, source, key, fp, batch_id, holder)
-        record = process()
+        try:
+            record = process()
+        except BaseException:  # a storage error, Ctrl-C: what this attempt wrote is not an item's output
+            _best_effort(delete_prefix, dest, prefix)
+            raise
         if record.content_hash and record.content_hash != content_hash:
             delete_prefix(dest, prefix)
             return Outcome("changed", key, name, detail="the object changed while it was processed")

@@ -68,15 +68,32 @@ def test_corpus_case(key):
         assert field in decoded.info, (key, field)
 
 
+@pytest.mark.parametrize("fmt", ["jpeg", "tiff"])
 @pytest.mark.parametrize("orientation", range(1, 9))
-def test_corpus_orientations_upright(orientation):
-    rgb = decode_image(BAD_INPUTS[f"jpeg_exif_orientation_{orientation}"]()).rgb.astype(int)
+def test_corpus_orientations_upright(orientation, fmt):
+    """JPEG and TIFF (issue 16: a TIFF with orientation 6 was refused as "1 of 2 strips missing":
+    Pillow reports a quarter-turned TIFF's size swapped, and turns it upright itself while loading)."""
+    decoded = decode_image(BAD_INPUTS[f"{fmt}_exif_orientation_{orientation}"]())
+    assert decoded.info["orientation"] == orientation and decoded.info["size"] == (
+        UPRIGHT_WH if orientation < 5 else UPRIGHT_WH[::-1])  # as stored
+    rgb = decoded.rgb.astype(int)
     w, h = UPRIGHT_WH
     assert rgb.shape == (h, w, 3)
     centres = {"top_left": (h // 4, w // 4), "top_right": (h // 4, 3 * w // 4),
                "bottom_left": (3 * h // 4, w // 4), "bottom_right": (3 * h // 4, 3 * w // 4)}
     for name, (y, x) in centres.items():
         assert np.abs(rgb[y, x] - UPRIGHT_QUADRANTS[name]).max() < 16, (orientation, name, rgb[y, x])
+
+
+def test_extreme_aspect_is_refused_with_one_line_and_the_limit_is_derived():
+    from pipeline.config import DecodeConfig, SegmentConfig
+    from pipeline.io.imageio import MAX_ASPECT
+
+    assert MAX_ASPECT == SegmentConfig().work_side // DecodeConfig().min_side
+    for key in ("png_strip_2048x8", "png_strip_9000x8"):
+        with pytest.raises(ImageDecodeError, match=r"^image too narrow: \d+x8, its long side is \d+ times"):
+            decode_image(BAD_INPUTS[key]())
+    assert decode_image(BAD_INPUTS["png_aspect_64"]()).rgb.shape == (8, 512, 3)
 
 
 def test_corpus_specific_outcomes():
