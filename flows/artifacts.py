@@ -38,6 +38,7 @@ class BatchStats:
     moved: int = 0
     wall_s: dict[str, float] = field(default_factory=dict)
     recovered_batches: tuple[str, ...] = ()
+    ignored: int = 0  # keys that got no row, by a listing rule (report.json lists them with the rule)
 
 
 def _fmt(value: Any) -> Any:
@@ -93,6 +94,8 @@ def summary_markdown(records: list[ItemRecord], stats: BatchStats, report_url: s
     if stats.lost or stats.changed or stats.failed_tasks:
         lines.append(f"- lost commit race: {stats.lost}; changed while processing: {stats.changed}; "
                      f"storage failures (retried next run): {stats.failed_tasks}")
+    if stats.ignored:
+        lines.append(f"- ignored by the listing rule (no row; report.json says why): {stats.ignored}")
     if stats.moved:
         lines.append(f"- inputs moved: {stats.moved}")
     if stats.recovered_batches:

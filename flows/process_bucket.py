@@ -37,12 +37,13 @@ from flows.params import BatchOptions
 from flows.review_waiting import announce_review_waiting
 from flows.runners import make_task_runner
 from flows.worker import get_bucket, get_ledger, get_runner, needs_lock, pipeline_guard, runner_builds
-from pipeline.batch import new_batch_id, write_batch_reports
+from pipeline.batch import item_id_for_key, new_batch_id, write_batch_reports
 from pipeline.batch import plan_batch as plan_source
 from pipeline.batch import recover_batches as recover_dead_batches
 from pipeline.batch.failures import error_record
 from pipeline.batch.item import ItemInput, display_key, run_item
 from pipeline.batch.plan import Plan, Planned
+from pipeline.batch.recover import close_aborted_batch
 from pipeline.config import PipelineConfig, load_config
 from pipeline.errors import UnsafeKeyError
 from pipeline.io.storage import Bucket, dest_inside_source, safe_key
@@ -230,7 +231,7 @@ def _collect(futures: list[Any], plan: Plan) -> tuple[list[ItemResult], list[Ite
         try:
             results.append(future.result())
         except Exception as exc:  # noqa: BLE001 - any task that failed for good becomes an error item
-            failed.append(error_record(_item_id(planned.key), display_key(planned.key), exc))
+            failed.append(error_record(item_id_for_key(planned.key), display_key(planned.key), exc))
     return results, failed
 
 
@@ -274,9 +275,10 @@ def process_bucket(
     plan = plan_batch(job, options.max_items)
     timings["plan"] = time.perf_counter() - t0
     moved = move_done_inputs(job, plan.done) if (options.on_success == "move" and plan.done) else 0
-    stats = BatchStats(job.batch_id, backend, options.runner.kind, listed=plan.listed,
-                       skipped_done=len(plan.done), recovered_batches=tuple(recovered))
     ignored = [i.as_json() for i in plan.ignored]
+    stats = BatchStats(job.batch_id, backend, options.runner.kind, listed=plan.listed,
+                       skipped_done=len(plan.done), recovered_batches=tuple(recovered),
+                       ignored=sum(i["files"] for i in ignored))
     if not plan.todo:  # one line, no artifacts: a quiet schedule stays quiet
         logger.info("nothing new under %s (%d listed, %d done%s%s%s)", options.prefix, plan.listed,
                     len(plan.done), f", {moved} inputs moved" if moved else "",
@@ -304,6 +306,7 @@ def process_bucket(
             job.batch_id, backend, options.runner.kind, listed=plan.listed,
             skipped_done=len(plan.done) + counts["done"], skipped_leased=counts["leased"], lost=counts["lost"],
             changed=counts["changed"], failed_tasks=len(failed), recovered_batches=tuple(recovered),
+            ignored=stats.ignored,
             moved=moved + sum(r.moved_to is not None for r in results), wall_s=timings,
         )
         t2 = time.perf_counter()
@@ -317,8 +320,8 @@ def process_bucket(
         for line in fallback_lines(fallback_counts(records), len(records)):
             logger.warning("batch %s: %s (see report.html)", job.batch_id, line)
         ledger.close_batch(job.batch_id, batch_lease)
-    except BaseException:
-        batch_lease.release()  # the open marker stays: the next run writes this batch's report
+    except BaseException as exc:  # report what was committed now, or leave it to the next run
+        close_aborted_batch(ledger, job.dest(), job.batch_id, cfg, batch_lease, exc)
         raise
     logger.info("batch %s: %d processed, %d skipped as done, %d leased elsewhere, %d storage failures",
                 job.batch_id, len(records) - len(failed), stats.skipped_done, stats.skipped_leased, len(failed))
@@ -326,12 +329,6 @@ def process_bucket(
     summary["workers"] = {r.worker: r.runner_builds for r in results}
     summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
     return summary
-
-
-def _item_id(key: str) -> str:
-    from pipeline.batch import item_id_for_key
-
-    return item_id_for_key(key)
 
 
 def _summary(batch_id: str, records: list[ItemRecord], stats: BatchStats, paths: dict[str, str],

@@ -279,7 +279,7 @@ def test_a_rerun_with_nothing_new_builds_no_stage_reads_no_photo_and_writes_no_b
     written = tree(out)
     _forbid_work(monkeypatch)
     cli_config = PipelineConfig().with_overrides({"placement.size": (128, 128)})  # what the CLI ran with
-    batch_id, report, records = run_batch(str(src), str(out), cli_config, batch_id="b2", skip_done=True, workers=2)
+    _, report, records = run_batch(str(src), str(out), cli_config, batch_id="b2", skip_done=True, workers=2)
     assert records == [] and report["paths"] == {} and report["extra"]["skipped"] == {"done": 3}
     assert tree(out) == written  # no empty batch, no ledger writes
     assert main(["run", str(src), str(out), "--no-progress", "--workers", "2", *SIZE]) == 0  # the CLI too

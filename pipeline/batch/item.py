@@ -110,6 +110,11 @@ def _read_sidecar(source: Bucket, skey: str) -> bytes | None:
         raise SidecarError(f"could not read sidecar {skey}: {exc.strerror or exc}") from None
 
 
+class StagesUnavailable(RuntimeError):
+    """The configured stages cannot be built here (missing weights or packages): no item can run,
+    so the batch stops instead of giving every item the same error row."""
+
+
 class BatchRunner:
     """Holds the stages (models loaded once, on the first item that needs them) and processes items.
 
@@ -129,11 +134,15 @@ class BatchRunner:
 
     @property
     def stages(self) -> Stages:
-        """The stages, built on first use (a run with nothing new loads no model)."""
+        """The stages, built on first use (a run with nothing new loads no model). A stage that
+        cannot be built is the batch's problem, not an item's: :class:`StagesUnavailable`."""
         if self._stages is None:
             with self._stages_lock:
                 if self._stages is None:
-                    self._stages = build_stages(self.config)
+                    try:
+                        self._stages = build_stages(self.config)
+                    except Exception as exc:
+                        raise StagesUnavailable(f"the stages could not be built: {exc}") from exc
         return self._stages
 
     @property
@@ -169,10 +178,11 @@ class BatchRunner:
         if reused is not None:
             return self._write_copy(dest, prefix, key, item_id, *reused)
         seed = item_seed(self.config.run.seed, item_id)
+        stages = self.stages  # outside the item's try: StagesUnavailable stops the batch
         try:
             sidecar = parse_sidecar(item.sidecar_bytes, item.sidecar_key or "") if item.sidecar_bytes is not None \
                 else None
-            result = process_product(item.data, name=key, config=self.config, stages=self.stages, seed=seed,
+            result = process_product(item.data, name=key, config=self.config, stages=stages, seed=seed,
                                      sidecar=sidecar)
             files, meta = encode_outputs(self.config, self.config_hash, self.config_inputs, key, item.content_hash,
                                          result)
@@ -273,6 +283,8 @@ def process_group(runner: BatchRunner, ledger: Ledger | None, source: Bucket, gr
         holder = f"cli-{batch_id}-{secrets.token_hex(4)}"
         try:
             outcome = run_item(runner, ledger, source, planned, dest, batch_id, holder=holder)
+        except StagesUnavailable:
+            raise
         except Exception as exc:  # noqa: BLE001 - one item must never stop the batch
             out.append((planned.key, error_record(runner.item_id(planned.key), display_key(planned.key), exc), None))
             continue

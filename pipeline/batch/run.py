@@ -16,11 +16,11 @@ from pipeline.batch.ids import check_batch_id, item_id_for_key, new_batch_id
 from pipeline.batch.item import BatchRunner, GroupResult, process_group
 from pipeline.batch.plan import RULES, Plan, Planned, group_todo, plan_batch
 from pipeline.batch.pool import run_groups_in_pool
-from pipeline.batch.recover import recover_batches
-from pipeline.batch.report import batch_report, write_batch_reports
+from pipeline.batch.recover import close_aborted_batch, recover_batches
+from pipeline.batch.report import batch_report
 from pipeline.config import PipelineConfig
 from pipeline.io.storage import Bucket, dest_inside_source, open_buckets
-from pipeline.ledger import LEDGER, Lease, Ledger
+from pipeline.ledger import LEDGER, Ledger
 from pipeline.models.fingerprints import config_hash
 from pipeline.redact import redact
 from pipeline.config.themes import get_theme
@@ -98,7 +98,7 @@ def run_batch(
                                     run=run)
         except BaseException as exc:
             if lease is not None:
-                _abort(ledger, dest, batch_id, config, lease, exc)
+                close_aborted_batch(ledger, dest, batch_id, config, lease, exc)
             raise
         if lease is not None:
             ledger.close_batch(batch_id, lease)
@@ -133,6 +133,7 @@ def _run_items(plan: Plan, source: Bucket, dest: Bucket, config: PipelineConfig,
                                      batch_id=batch_id, cpu_s=worker_cpu_s)
     else:
         here = runner or BatchRunner(config)
+        here.stages  # noqa: B018 - there is work: build now, so a missing backend stops the batch before any item
         results = _here(here, ledger, source, groups, dest, batch_id)
     by_key: dict[str, ItemRecord] = {}
     skipped: dict[str, int] = {}
@@ -174,27 +175,6 @@ def _with_earlier_attempts(ledger: Ledger, batch_id: str, records: list[ItemReco
         log.info("batch %s: %d items committed by its earlier, interrupted run are in its report too",
                  batch_id, len(earlier))
     return earlier + records
-
-
-def _abort(ledger: Ledger, dest: Bucket, batch_id: str, config: PipelineConfig, lease: Lease,
-           exc: BaseException) -> None:
-    """The batch stops early: an error writes the report of what it committed now; Ctrl-C (or a
-    report that cannot be written) leaves the batch open for the next run to report."""
-    if isinstance(exc, Exception):
-        try:
-            records = ledger.batch_records(batch_id)
-            if records:
-                write_batch_reports(dest, batch_id, _scene_backend_name(config, records), config, records,
-                                    extra={"aborted": redact(f"{type(exc).__name__}: {exc}")[:300]})
-                log.error("batch %s stopped early; its report lists the %d items it committed; run the same "
-                          "command again to process the rest", batch_id, len(records))
-            ledger.close_batch(batch_id, lease)
-            return
-        except Exception as err:  # noqa: BLE001 - the next run writes it instead
-            log.warning("batch %s: could not write its report now (%s); the next run will", batch_id, err)
-    else:
-        log.error("batch %s interrupted: the next run writes the report of what it committed", batch_id)
-    lease.release()  # the open marker stays: the next run's recovery writes the report
 
 
 def validate_run(config: PipelineConfig, source_url: str, dest_url: str, *, prefix: str = "",

@@ -8,8 +8,14 @@ import logging
 import pytest
 
 from pipeline.batch.failures import classify, describe, error_record
-from pipeline.errors import (ImageDecodeError, InputTooLargeError, NotRegularFileError, SegmentationError,
-                             SidecarError, UnsafeKeyError)
+from pipeline.errors import (
+    ImageDecodeError,
+    InputTooLargeError,
+    NotRegularFileError,
+    SegmentationError,
+    SidecarError,
+    UnsafeKeyError,
+)
 from pipeline.ledger import TransientItemError
 
 

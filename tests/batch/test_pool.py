@@ -11,9 +11,9 @@ import pytest
 from pipeline.batch import item_id_for_key, run_batch
 from pipeline.batch.pool import default_workers
 from pipeline.config import PipelineConfig
-from pipeline.models.fingerprints import config_hash
 from pipeline.io.storage import Bucket
 from pipeline.ledger import Ledger
+from pipeline.models.fingerprints import config_hash
 
 CONFIG = PipelineConfig().with_overrides({"placement.long_side": 192})
 

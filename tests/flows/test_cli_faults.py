@@ -70,11 +70,10 @@ def test_cli_killed_mid_batch_then_rerun_reports_every_committed_item_once(reque
     committed = len(ledger.done_names())
     assert 3 <= committed < N_IMAGES, "the kill must land mid-batch"
     assert not dest.exists("killed/report.json")
-    assert list(ledger.open_batches()) == ["killed"]
 
     assert main([*argv, "--batch-id", "rerun"]) == 0
+    assert dict(reported_items(dest)) == {k: 1 for k in keys}
     killed = json.loads(dest.read_bytes("killed/report.json"))
     assert len(killed["items"]) == committed and killed["extra"]["recovered"] is True
-    assert dict(reported_items(dest)) == {k: 1 for k in keys}
     assert_exactly_once(dest, keys, ledger=Ledger(dest))
     assert Ledger(dest).open_batches() == {}
