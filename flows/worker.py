@@ -17,10 +17,10 @@ from typing import Any
 
 from pipeline.batch import BatchRunner
 from pipeline.config import PipelineConfig
-from pipeline.models.fingerprints import config_hash
-from pipeline.ledger import Ledger
-from pipeline.redact import register_storage_options
 from pipeline.io.storage import Bucket
+from pipeline.ledger import Ledger
+from pipeline.models.fingerprints import config_hash
+from pipeline.redact import register_storage_options
 
 log = logging.getLogger(__name__)
 

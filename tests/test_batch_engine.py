@@ -226,9 +226,11 @@ def test_reserved_batch_ids_are_refused_before_anything_is_written(tmp_path):
     src.mkdir()
     photos(src, 1)
     for bad in ("_ledger", ".hidden", "_manifests", "a/b", "../x"):
-        with pytest.raises(ValueError, match="batch id"):
+        with pytest.raises(ValueError, match="batch id"):  # the engine refuses them, whoever calls it
             run_batch(str(src), str(out), CONFIG, batch_id=bad, skip_done=True)
-        assert main(["run", str(src), str(out), "--batch-id", bad, "--no-progress"]) == 2
+        with pytest.raises(SystemExit) as exited:  # the CLI before anything runs (a usage error)
+            main(["run", str(src), str(out), "--batch-id", bad, "--no-progress"])
+        assert exited.value.code == 2
     assert not out.exists()
 
 

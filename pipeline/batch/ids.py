@@ -9,7 +9,6 @@ import secrets
 import zlib
 
 
-
 def new_batch_id() -> str:
     """``YYYYmmddTHHMMSSZ-xxxxxx``: sortable by time, unique across machines."""
     now = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")

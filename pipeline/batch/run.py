@@ -19,11 +19,11 @@ from pipeline.batch.pool import run_groups_in_pool
 from pipeline.batch.recover import close_aborted_batch, recover_batches
 from pipeline.batch.report import batch_report
 from pipeline.config import PipelineConfig
+from pipeline.config.themes import get_theme
 from pipeline.io.storage import Bucket, dest_inside_source, open_buckets
 from pipeline.ledger import LEDGER, Ledger
 from pipeline.models.fingerprints import config_hash
 from pipeline.redact import redact
-from pipeline.config.themes import get_theme
 from pipeline.types import ItemRecord
 
 log = logging.getLogger(__name__)

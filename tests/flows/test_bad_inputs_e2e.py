@@ -10,6 +10,10 @@ import uuid
 
 import pytest
 
+from tests.needs import needs
+
+needs("flows")
+
 from flows.params import BatchOptions, StorageParams
 from flows.process_bucket import process_bucket
 from pipeline.cli import main

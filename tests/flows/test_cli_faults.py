@@ -16,6 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import needs
+
+needs("flows")
+
 from pipeline.cli import main
 from pipeline.io.storage import Bucket
 from pipeline.ledger import Ledger

@@ -17,7 +17,7 @@ from pipeline.io.storage import Bucket
 from tests.flows.conftest import TEST_BUCKET, encode, synthetic_product
 
 
-def test_cli_reads_a_bucket_and_writes_a_folder(s3, tmp_path, capsys):
+def test_cli_reads_a_bucket_and_writes_a_folder(s3, tmp_path, capsys, monkeypatch):
     root = f"s3://{TEST_BUCKET}/{uuid.uuid4().hex[:8]}"
     source = Bucket(root, s3.storage_options())
     for i in range(2):
@@ -31,7 +31,12 @@ def test_cli_reads_a_bucket_and_writes_a_folder(s3, tmp_path, capsys):
     assert s3.secret_key not in (tmp_path / "out" / "s3" / "report.html").read_text()
     # A rerun with the same config finds both photos done in the ledger and processes nothing;
     # a different config (output size) is new work.
-    assert main([*argv, "--batch-id", "s3-again"]) == 0
+    def no_photo_reads(*args, **kwargs):
+        raise AssertionError("a rerun with nothing new must not GET a photo")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Bucket, "open_read", no_photo_reads)
+        assert main([*argv, "--batch-id", "s3-again"]) == 0
     assert not (tmp_path / "out" / "s3-again").exists()  # nothing new: no empty batch is written
     assert main([*argv[:-3], "--size", "192x192", "--batch-id", "s3-bigger", "--no-progress"]) == 0
     bigger = json.loads((tmp_path / "out" / "s3-bigger" / "report.json").read_text())
