@@ -11,7 +11,7 @@ import zlib
 
 def new_batch_id() -> str:
     """``YYYYmmddTHHMMSSZ-xxxxxx``: sortable by time, unique across machines."""
-    now = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"{now}-{secrets.token_hex(3)}"
 
 
