@@ -136,7 +136,10 @@ def parse_sidecar(data: bytes, name: str) -> dict[str, Any]:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = _path_text(tuple(err["loc"]))
-        raise SidecarError(f"sidecar {name}: field {loc}: {err['msg'].removeprefix('Value error, ')}") from None
+        why = err["msg"].removeprefix("Value error, ")
+        own = f"sidecar field {loc!r} "  # sidecar_sku's messages name the field already
+        text = f"field {loc} {why.removeprefix(own)}" if why.startswith(own) else f"field {loc}: {why}"
+        raise SidecarError(f"sidecar {name}: {text}") from None
     out = {k: v for k, v in model.model_dump(exclude_unset=True).items() if v is not None}
     if model.logo_boxes is not None:
         out["logo_boxes"] = [list(box) for box in model.logo_boxes]

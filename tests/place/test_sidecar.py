@@ -46,3 +46,14 @@ def test_every_problem_is_one_line_naming_the_sidecar_and_the_field(data, messag
         parse_sidecar(data, "s/a.json")
     text = str(info.value)
     assert message in text and "s/a.json" in text and "\n" not in text and len(text) < 200, text
+
+
+@pytest.mark.parametrize("data,message", [
+    (b'{"sku": ""}', "sidecar a.json: field sku is empty"),
+    (b'{"sku": true}', "sidecar a.json: field sku must be text, got bool"),
+    (b'{"sku": "a\\u0007b"}', "sidecar a.json: field sku contains control characters"),
+])
+def test_the_sku_follows_the_catalogue_rule(data, message):
+    with pytest.raises(SidecarError, match=f"^{message}"):
+        parse_sidecar(data, "a.json")
+    assert parse_sidecar(b'{"sku": 12}', "a.json") == {"sku": 12}
