@@ -137,8 +137,7 @@ def parse_sidecar(data: bytes, name: str) -> dict[str, Any]:
         err = exc.errors()[0]
         loc = _path_text(tuple(err["loc"]))
         why = err["msg"].removeprefix("Value error, ")
-        own = f"sidecar field {loc!r} "  # sidecar_sku's messages name the field already
-        text = f"field {loc} {why.removeprefix(own)}" if why.startswith(own) else f"field {loc}: {why}"
+        text = why if why.startswith("sidecar field ") else f"field {loc}: {why}"  # sidecar_sku's name it already
         raise SidecarError(f"sidecar {name}: {text}") from None
     out = {k: v for k, v in model.model_dump(exclude_unset=True).items() if v is not None}
     if model.logo_boxes is not None:

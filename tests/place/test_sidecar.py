@@ -49,9 +49,9 @@ def test_every_problem_is_one_line_naming_the_sidecar_and_the_field(data, messag
 
 
 @pytest.mark.parametrize("data,message", [
-    (b'{"sku": ""}', "sidecar a.json: field sku is empty"),
-    (b'{"sku": true}', "sidecar a.json: field sku must be text, got bool"),
-    (b'{"sku": "a\\u0007b"}', "sidecar a.json: field sku contains control characters"),
+    (b'{"sku": ""}', "sidecar a.json: sidecar field 'sku' is empty"),
+    (b'{"sku": true}', "sidecar a.json: sidecar field 'sku' must be text, got bool"),
+    (b'{"sku": "a\\u0007b"}', "sidecar a.json: sidecar field 'sku' contains control characters"),
 ])
 def test_the_sku_follows_the_catalogue_rule(data, message):
     with pytest.raises(SidecarError, match=f"^{message}"):
