@@ -31,11 +31,10 @@ def waiting_events(since_ids: set[str], count: int, timeout: float = 60.0) -> li
             return [e for e in page.events if str(e.id) not in since_ids]
 
     deadline = time.monotonic() + timeout
-    found: list = []
-    while time.monotonic() < deadline:
+    while True:  # at least one read: with timeout=0 this is the snapshot of events already there
         _drain_prefect_workers()
         found = asyncio.run(read())
-        if len(found) >= count:
+        if len(found) >= count or time.monotonic() >= deadline:
             break
         time.sleep(0.5)
     return sorted(found, key=lambda e: e.occurred)
