@@ -40,14 +40,13 @@ from flows.worker import get_bucket, get_ledger, get_runner, needs_lock, pipelin
 from pipeline.batch import item_id_for_key, new_batch_id, write_batch_reports
 from pipeline.batch import plan_batch as plan_source
 from pipeline.batch import recover_batches as recover_dead_batches
-from pipeline.batch.failures import error_record
+from pipeline.batch.failures import classify, error_record
 from pipeline.batch.item import ItemInput, display_key, run_item
 from pipeline.batch.plan import Plan, Planned
 from pipeline.batch.recover import close_aborted_batch
 from pipeline.config import PipelineConfig, load_config
 from pipeline.errors import UnsafeKeyError
 from pipeline.io.storage import Bucket, dest_inside_source, safe_key
-from pipeline.io.transient import is_transient_error
 from pipeline.ledger import Ledger, Outcome, move_input
 from pipeline.models.fingerprints import config_hash
 from pipeline.redact import install_log_redaction, redact
@@ -68,9 +67,10 @@ def _exception_of(state: State) -> BaseException | None:
 
 
 def retry_if_transient(task: Any, task_run: Any, state: State) -> bool:
-    """Prefect ``retry_condition_fn``: retry storage hiccups, never bad input."""
+    """Prefect ``retry_condition_fn``: retry storage hiccups, never bad input (the engine's one
+    classification, :func:`pipeline.batch.failures.classify`)."""
     exc = _exception_of(state)
-    return exc is None or is_transient_error(exc)
+    return exc is None or classify(exc) == "transient"
 
 
 _IO_TASK: dict[str, Any] = {
