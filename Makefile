@@ -35,6 +35,7 @@ $(VENV)/.core: pyproject.toml constraints.txt | $(BIN)/python
 
 $(VENV)/.dev: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e ".[all,dev]"
+	$(PIP) --no-deps rapidocr-onnxruntime  # [ocr]: its wheel declares opencv-python (see pyproject)
 	@touch $@ $(VENV)/.core
 
 $(VENV)/.flows: pyproject.toml constraints.txt | $(BIN)/python

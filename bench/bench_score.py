@@ -1,6 +1,13 @@
 """Time ``score_composite`` on a 1024x1024 composite with a ~40% product area.
 
     taskset -c 0 python bench/bench_score.py [--runs 20]
+    taskset -c 0 python bench/bench_score.py --compare ../main [--rounds 3]
+
+``--compare TREE`` times the classical segmentation and the whole gate (cut-out signals, appearance
+metrics, scene and composition checks, apply_gate) of this tree and of another checkout (e.g. main
+before a change) side by side, in CPU time of one thread: each round runs both, in turn, in a fresh
+subprocess on the same input (a 1 MP generated sample: a product on its backdrop), and prints the
+medians and their ratio. Quote only such side-by-side ratios from a busy machine.
 
 Also times the whole gate per 1 MP image: score_composite + the cut-out signals (on the photo) +
 the scene checks + apply_gate (``cost_markdown``; one core: run it under ``taskset -c 0``).
@@ -22,6 +29,7 @@ import numpy as np
 
 from pipeline.config import GateConfig, ScoreConfig
 from pipeline.score import apply_gate, cutout_signals, scene_signals, score_composite, with_checks
+from pipeline.score.composition import frame_cut, justified_sides
 from pipeline.score.ssim import ssim_map
 from pipeline.types import PlacedProduct, Placement
 
@@ -89,7 +97,8 @@ def cost_markdown(runs: int = 10) -> str:
     def whole():
         m = score_composite(placed, exact, plate, (255.0,) * 3, config)
         m = with_checks(m, cutout_signals(photo, placed.mask),
-                        scene_signals(exact, placed.mask, placed.placement.horizon_y, palette))
+                        scene_signals(exact, placed.mask, placed.placement.horizon_y, palette), gate,
+                        frame_cut(placed.mask, placed.placement, justified_sides(photo, placed.mask)))
         apply_gate(m, gate)
 
     ms["whole gate"] = _cpu_ms(whole, runs)
@@ -101,10 +110,80 @@ def cost_markdown(runs: int = 10) -> str:
             "`taskset -c 0 python bench/bench_score.py` on a quiet machine).")
 
 
+# Runs inside either tree (old or new scoring API): CPU ms (one thread) of the segmentation and of
+# the whole gate of one 1 MP sample. Prints one JSON line.
+_STAGE_PROBE = r"""
+import json, statistics, time, cv2
+cv2.setNumThreads(1)
+from pipeline.compose import build_stages, process_product, score_and_gate
+from pipeline.config import PipelineConfig
+from pipeline.io.imageio import encode_png
+from pipeline.samples import render_sample
+from pipeline.score import cutout_signals
+try:  # this change's composition check (absent before it)
+    from pipeline.score.composition import frame_cut, justified_sides
+except ImportError:
+    frame_cut = None
+sample = render_sample("mug_red", size=(1024, 1024))
+config = PipelineConfig()
+stages = build_stages(config)
+r = process_product(encode_png(sample.rgb), name="s.png", config=config, stages=stages, seed=0)
+rgb, placed = r.decoded.rgb, r.placed
+def gate():
+    cut = cutout_signals(rgb, r.segmentation.mask)
+    extra = {}
+    if frame_cut is not None:
+        extra["frame_cut"] = frame_cut(r.segmentation.mask, placed.placement, justified_sides(rgb, r.segmentation.mask))
+    score_and_gate(placed, r.composite, r.scene.image, r.segmentation.background_rgb, cut, stages.theme, config, **extra)
+def cpu(fn):
+    fn()
+    out = []
+    for _ in range(RUNS):
+        t = time.process_time(); fn(); out.append((time.process_time() - t) * 1e3)
+    return statistics.median(out)
+print(json.dumps({"segment": cpu(lambda: stages.segmenter(rgb)), "score": cpu(gate)}))
+"""
+
+
+def compare(tree: str, rounds: int, runs: int) -> None:
+    """Segmentation and gate ms of this tree and ``tree``, side by side (module docstring)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = str(Path(__file__).resolve().parents[1])
+    trees = {"this tree": here, f"{tree}": str(Path(tree).resolve())}
+    results: dict[str, list[dict[str, float]]] = {k: [] for k in trees}
+    for _ in range(rounds):
+        for label, root in trees.items():
+            env = {**os.environ, "PYTHONPATH": root, "OMP_NUM_THREADS": "1"}
+            out = subprocess.run([sys.executable, "-c", _STAGE_PROBE.replace("RUNS", str(runs))], cwd=root,
+                                 env=env, capture_output=True, text=True, check=True).stdout
+            results[label].append(json.loads(out.strip().splitlines()[-1]))
+    print("| tree | segment CPU ms | gate CPU ms | segment + gate CPU ms |")
+    print("|---|---:|---:|---:|")
+    med = {}
+    for label, rs in results.items():
+        seg = statistics.median(r["segment"] for r in rs)
+        score = statistics.median(r["score"] for r in rs)
+        med[label] = (seg, score)
+        print(f"| {label} | {seg:.1f} | {score:.1f} | {seg + score:.1f} |")
+    (a_seg, a_score), (b_seg, b_score) = med.values()
+    print(f"\nratio this tree / {tree}: gate {a_score / b_score:.2f}, segment + gate "
+          f"{(a_seg + a_score) / (b_seg + b_score):.2f} (1 MP sample, {rounds} rounds x {runs} runs, "
+          f"load average {', '.join(f'{v:.1f}' for v in os.getloadavg())})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--compare", metavar="TREE", help="another checkout to time side by side (e.g. ../main)")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.compare:
+        compare(args.compare, args.rounds, min(args.runs, 5))
+        return
     placed, exact, harmonised, plate = _scene()
     config = ScoreConfig()
     print(f"product area {placed.mask.mean():.1%} of 1024x1024; {args.runs} runs; cv2 threads {cv2.getNumThreads()}")

@@ -27,6 +27,7 @@ from pipeline.place.sidecar import sidecar_sku
 from pipeline.config.themes import Theme, get_theme
 from pipeline.score import (CutoutSignals, apply_gate, cutout_signals, scene_signals, score_composite,
                             with_checks)
+from pipeline.score.composition import frame_cut, justified_sides
 from pipeline.segment import Segmenter, build_segmenter
 from pipeline.segment.alpha import has_cutout_alpha, segmentation_from_alpha
 from pipeline.types import (ControlMaps, DecodedImage, Metrics, PlacedProduct, ProductResult, SceneResult,
@@ -109,7 +110,8 @@ def process_product(
     with timer("place"):  # 3a. logo regions + placement in the output canvas
         boxes = read_sidecar_boxes(meta, decoded.size_hw)
         if boxes is None:
-            boxes = (find_logo_regions(decoded.rgb, seg.mask, config.restore.max_logo_regions)
+            boxes = (find_logo_regions(decoded.rgb, seg.mask, config.restore.max_logo_regions,
+                                       text_detector=config.restore.text_detector)
                      if config.restore.auto_logo_regions else ())
         placement = compute_placement(seg.mask, config.placement)
         placed = place_product(seg.foreground, seg.alpha, placement, boxes)
@@ -119,13 +121,16 @@ def process_product(
         scenes = generate_scenes(stages, placed, control, seed=seed, item_meta=meta)
     with timer("score"):  # 6a. the cut-out judged from the photo alone (a file's own alpha is trusted)
         cutout = None if seg.backend == "alpha-channel" else cutout_signals(decoded.rgb, seg.mask)
+        if cutout is not None:
+            cutout = cutout.with_disagreement(seg.info.get("disagreement"))
+        cut = frame_cut(seg.mask, placement, justified_sides(decoded.rgb, seg.mask))
     variants = []
     for scene in scenes:
         with timer("restore"):  # 5. product back in, logos repaired if repainted
             composite = restore_product(scene, placed, config.restore)
         with timer("score"):  # 6b. consistency metrics + scene checks + gate
             metrics, verdict = score_and_gate(placed, composite, scene.image, seg.background_rgb, cutout,
-                                              stages.theme, config)
+                                              stages.theme, config, frame_cut=cut)
         variants.append(VariantResult(scene=scene, composite=composite, metrics=metrics, verdict=verdict))
     best = pick_variant(variants)
     provenance = {
@@ -150,12 +155,13 @@ def process_product(
 
 def score_and_gate(placed: PlacedProduct, composite: np.ndarray, plate: np.ndarray,
                    background_rgb: tuple[float, float, float], cutout: CutoutSignals | None, theme: Theme,
-                   config: PipelineConfig) -> tuple[Metrics, Verdict]:
+                   config: PipelineConfig, frame_cut: float | None = None) -> tuple[Metrics, Verdict]:
     """Step 6b: appearance metrics of ``composite`` (HWC uint8) against the placed product on
-    ``plate`` (the scene), the cut-out signals, the scene checks, and the gate's verdict."""
+    ``plate`` (the scene), the cut-out signals, the scene checks, the composition check
+    (``frame_cut``, from step 6a) and the gate's verdict."""
     metrics = score_composite(placed, composite, plate, background_rgb, config.score)
     checks = scene_signals(composite, placed.mask, placed.placement.horizon_y, theme.rgb_colors())
-    metrics = with_checks(metrics, cutout, checks)
+    metrics = with_checks(metrics, cutout, checks, config.score.gate, frame_cut)
     return metrics, apply_gate(metrics, config.score.gate)
 
 

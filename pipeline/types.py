@@ -149,11 +149,18 @@ class Metrics:
     cutout_product_out: float | None = None
     cutout_cut_through: float | None = None
     cutout_continues_out: float | None = None
+    cutout_mirror: float | None = None
+    cutout_backdrop_gap: float | None = None
+    cutout_panel_hole: float | None = None
+    cutout_disagreement: float | None = None
     cutout_confidence: float | None = None
+    # The product in the output frame (pipeline.score.composition).
+    composition_frame_cut: float | None = None
     # Scene checks on the frame around the product (pipeline.score.scene_checks).
     scene_lightness: float | None = None
     scene_detail: float | None = None
     scene_noise: float | None = None
+    scene_blotch: float | None = None
     scene_extra_object: float | None = None
     scene_palette_de: float | None = None
     scene_contact: float | None = None

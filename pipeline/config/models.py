@@ -135,34 +135,48 @@ class RestoreConfig(_Strict):
     mode: Literal["exact", "harmonised"] = "exact"
     auto_logo_regions: bool = Field(True, description="find logo/text regions when the sidecar gives none")
     max_logo_regions: int = Field(6, ge=0, le=64, description="at most this many regions found per product")
+    text_detector: Literal["none", "rapidocr"] = Field(
+        "none", description="extra logo/text box source: rapidocr = RapidOCR's PP-OCRv4 detector (the [ocr] extra)")
     detail_sigma: float = Field(8.0, gt=0, description="Gaussian sigma (px) splitting scene light from logo detail")
 
 
 class GateConfig(_Strict):
-    """Pass/fail thresholds. A metric that is None (no logo regions) is not gated."""
+    """Pass/fail thresholds. A metric that is None (no logo regions, no second segmenter) is not
+    gated. Each range is what the metric can take (a share in [0, 1], SSIM in [0, 1], L* in
+    [0, 100], ΔE up to 100), so a limit outside it is a config error, not a gate that never fires.
+    How each default was chosen: docs/gate.md (cut-out limits on a split of the real photos)."""
 
-    delta_e00_mean_max: float = Field(2.0, ge=0, le=100, description="product colour drift, mean ΔE00")
-    delta_e00_p95_max: float = Field(5.0, ge=0, le=100, description="product colour drift, 95th percentile ΔE00")
-    ssim_min: float = Field(0.95, ge=0, le=1, description="product structure kept (SSIM in [0, 1])")
-    logo_ssim_min: float = Field(0.90, ge=0, le=1, description="logo/text regions kept (SSIM in [0, 1])")
-    expansion_max: float = Field(0.008, ge=0, le=1, description="share of the band around the product that changed")
-    halo_max: float = Field(3.0, ge=0, le=100, description="edge halo, ΔE76 of the ring outside the product")
-    # Cut-out confidence (chosen from bench/gate_eval.py's curves; see docs/gate.md).
-    cutout_edge_off_max: float = Field(0.25, ge=0, le=1, description="share of the outline off any photo edge")
-    cutout_base_off_max: float = Field(0.20, ge=0, le=1, description="share of the base outline off any edge")
-    cutout_backdrop_in_max: float = Field(0.30, ge=0, le=1, description="share of the inner band that is backdrop")
-    cutout_product_out_max: float = Field(0.70, ge=0, le=1, description="share of the outer band that is product")
-    cutout_cut_through_max: float = Field(0.012, ge=0, le=1, description="share of the outline cutting the product")
-    cutout_continues_out_max: float = Field(0.012, ge=0, le=1,
+    delta_e00_mean_max: float = Field(2.0, ge=0, le=100, description="mean CIEDE2000 of the product")
+    delta_e00_p95_max: float = Field(5.0, ge=0, le=100, description="95th percentile CIEDE2000 of the product")
+    ssim_min: float = Field(0.95, ge=0, le=1, description="SSIM of the product region")
+    logo_ssim_min: float = Field(0.90, ge=0, le=1, description="the worst logo region's SSIM")
+    expansion_max: float = Field(0.008, ge=0, le=1, description="product grown into the scene / product area")
+    halo_max: float = Field(3.0, ge=0, le=100, description="leaked old-backdrop colour around the edge, ΔE00")
+    # Cut-out confidence (chosen on a split of the real photos: bench/gate_fit.py, docs/gate.md).
+    cutout_edge_off_max: float = Field(0.452, ge=0, le=1, description="share of the outline off any photo edge")
+    cutout_base_off_max: float = Field(0.267, ge=0, le=1, description="share of the base outline off any edge")
+    cutout_backdrop_in_max: float = Field(0.324, ge=0, le=1, description="share of the inner band that is backdrop")
+    cutout_product_out_max: float = Field(0.712, ge=0, le=1, description="share of the outer band that is product")
+    cutout_cut_through_max: float = Field(0.0179, ge=0, le=1, description="share of the outline cutting the product")
+    cutout_continues_out_max: float = Field(0.00818, ge=0, le=1,
                                             description="share of the outline the product continues past")
+    cutout_mirror_max: float = Field(0.0555, ge=0, le=1, description="share of the mask mirroring the product (reflection)")
+    cutout_backdrop_gap_max: float = Field(0.158, ge=0, le=1, description="share of the mask that is backdrop seen through")
+    cutout_panel_hole_max: float = Field(0.00538, ge=0, le=1, description="share of the mask cut as straight-rimmed holes")
+    cutout_disagreement_max: float = Field(0.10, ge=0, le=1,
+                                           description="share where two segmenters disagree (1 - their IoU)")
     cutout_confidence_min: float = Field(0.5, ge=0, le=1)
+    # Composition: the product in the output frame.
+    composition_frame_cut_max: float = Field(0.02, ge=0, le=1,
+                                             description="share of the product's width the output frame runs along")
     # Scene checks.
     scene_lightness_min: float = Field(4.0, ge=0, le=100, description="median backdrop L*: a black frame")
-    scene_detail_min: float = Field(1.0, ge=0, description="backdrop L* p99-p1: a flat frame")
-    scene_noise_max: float = Field(6.0, gt=0, description="backdrop pixel noise (L*)")
+    scene_detail_min: float = Field(1.0, ge=0, le=100, description="backdrop L* p99-p1: a flat frame")
+    scene_noise_max: float = Field(6.0, gt=0, le=100, description="backdrop pixel noise (L*)")
+    scene_blotch_max: float = Field(3.0, gt=0, le=100, description="backdrop colour noise at coarse scales, ΔE76")
     scene_extra_object_max: float = Field(0.0015, ge=0, le=1, description="largest foreign region / frame")
-    scene_palette_de_max: float = Field(30.0, gt=0, description="backdrop colour to the theme palette, ΔE76")
-    scene_contact_min: float = Field(0.08, description="darkening under the base: a floating product")
+    scene_palette_de_max: float = Field(30.0, gt=0, le=100, description="backdrop colour to the theme palette, ΔE76")
+    scene_contact_min: float = Field(0.08, ge=-1, le=1, description="darkening under the base: a floating product")
 
 
 class ScoreConfig(_Strict):

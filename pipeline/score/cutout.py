@@ -29,47 +29,80 @@ mask instead, in a crop around the mask at ``WORK_SIDE`` long side at most:
   compares with the fitted backdrop surface at each pixel and keeps shadow-like colours, so a
   white or grey part, slightly darker than the backdrop with its chroma, still counts; the base is
   left out, where a contact shadow next to a shaded base reads the same.
+- ``cutout_mirror``: share of the mask that is a mirror image of the product under a horizontal
+  line in its lower part, fainter than the product (a kept floor reflection;
+  :mod:`pipeline.score.cutout_mirror`).
+- ``cutout_backdrop_gap``: share of the mask, off every edge and 2 px or more inside the
+  outline, in sizeable regions of the backdrop surface's colour (a see-through gap filled;
+  :mod:`pipeline.score.cutout_regions`).
+- ``cutout_panel_hole``: share of the mask's area in enclosed holes with a straight rim and print
+  inside (a printed white panel cut out as a hole; same module).
+- ``cutout_disagreement``: the share where two independent segmenters disagree, when the
+  segmenter reports it (``Segmentation.info["disagreement"]``); None otherwise.
 The backdrop surface is :func:`pipeline.segment.background.fit_background` on a small copy of
 the whole frame (it fits the frame border, so it never sees the mask). ``cutout_confidence``
-combines the signals (:attr:`CutoutSignals.confidence`).
+combines the signals, each scaled by its limit in the gate (:func:`cutout_confidence`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from pipeline.config import GateConfig
 from pipeline.imaging import rgb_to_lab
+from pipeline.score.cutout_mirror import mirror_below_base
+from pipeline.score.cutout_regions import backdrop_gap, panel_holes
 from pipeline.score.inputs import check_image_and_mask
 from pipeline.segment.background import fit_background, shadow_like
 
-WORK_SIDE = 1024  # long side the signals are computed at (1 MP photos: full resolution)
-BG_SIDE = 256  # long side of the copy the backdrop surface is fitted on
-MARGIN_PX = 16
-EDGE_TOL_PX = 2.0
-EDGE_MIN = 1.2  # grey levels per pixel (0..255)
-EDGE_K = 2.5
-IN_BAND = (2.0, 4.0)
-OUT_BAND = (2.0, 5.0)
-BG_DE_MIN = 2.0
-BG_DE_K = 2.5
-OUT_DE = 6.0
+# --- Named constants (one block; "px" are pixels at the work size, WORK_SIDE long side at most).
+# Chosen on the clean composites of bench/gate_eval.py (true masks of the real photos and the
+# generated samples) unless said otherwise; the gate's limits on the signals live in GateConfig.
+WORK_SIDE = 1024  # px: long side the signals are computed at (1 MP photos: full resolution)
+BG_SIDE = 256  # px: long side of the copy the backdrop surface is fitted on (a quadratic: smooth)
+MARGIN_PX = 16  # px: crop margin around the mask; must exceed the widest band below (FAR_BAND)
+NOISE_FLOOR = 0.3  # ΔE76: the least backdrop noise assumed (a clipped 255 backdrop reads 0)
+EDGE_TOL_PX = 2.0  # px: an outline pixel within this of a Canny edge is "on an edge"
+EDGE_MIN = 1.2  # grey levels per pixel (0..255): the least Canny low threshold
+EDGE_K = 2.5  # x the backdrop's median gradient: Canny low threshold above the noise
+EDGE_NOISE_DEFAULT = 0.8  # grey levels per pixel: gradient noise assumed when the backdrop band is tiny
+EDGE_NOISE_SAMPLES = 4096  # backdrop pixels sampled for that median
+EDGE_NOISE_MIN_PX = 64  # backdrop pixels needed to read the noise at all
+SOBEL3_GAIN = 8.0  # a 3x3 Sobel's response to a unit step (grey levels per pixel -> Sobel units)
+NOISE_BAND = (8, 16)  # px outside the outline: the backdrop band the gradient noise is read in
+IN_BAND = (2.0, 4.0)  # px inside the outline: the band backdrop_in reads
+OUT_BAND = (2.0, 5.0)  # px outside the outline: the band product_out reads
+BG_DE_MIN = 2.0  # ΔE76: the least "same as the backdrop" threshold
+BG_DE_K = 2.5  # x the backdrop noise: "same as the backdrop" threshold above it
+OUT_DE = 6.0  # ΔE76: the least "clearly not backdrop" distance (also 3x the backdrop threshold)
+OUT_DE_K = 3.0  # x the backdrop threshold: "clearly not backdrop"
+MIN_BASE_PX = 8  # outline pixels: a base shorter than this is not judged (base_off = 0)
 CUT_DE = 8.0  # ΔE76: inside and outside the outline "the same colour"
 CUT_WIN = 5  # px at half resolution: the window of the local colour means
+# px at half resolution (erosion / dilation radii): the bands 2-4 px inside, 2-5 px outside and
+# 7-10 px outside the outline (full-resolution px) whose local means cut_through and continues_out compare.
+SIDE_BANDS_HALF = ((1, 2), (1, 3), (3, 5))
 CONTINUE_BG_K = 1.5  # x the backdrop threshold: the outside is "not backdrop" for continues_out
 BASE_FRAC = 0.2  # the base: the outline in the lowest 20% of the mask's height
-# Each signal's scale in the confidence; the default gate limits (configs/default.yaml) equal them,
-# so one signal at its limit alone gives confidence 0.5.
-CONFIDENCE_SCALES = {"edge_off": 0.25, "base_off": 0.20, "backdrop_in": 0.30, "product_out": 0.70,
-                     "cut_through": 0.012, "continues_out": 0.012}
+# Which GateConfig limit scales each signal in the confidence: one signal at its limit alone gives
+# confidence 0.5, whatever the limits are set to (issue 17: the scales used to be copies).
+CONFIDENCE_LIMITS = {"edge_off": "cutout_edge_off_max", "base_off": "cutout_base_off_max",
+                     "backdrop_in": "cutout_backdrop_in_max", "product_out": "cutout_product_out_max",
+                     "cut_through": "cutout_cut_through_max", "continues_out": "cutout_continues_out_max",
+                     "mirror": "cutout_mirror_max", "backdrop_gap": "cutout_backdrop_gap_max",
+                     "panel_hole": "cutout_panel_hole_max", "disagreement": "cutout_disagreement_max"}
 
 
 @dataclass(frozen=True)
 class CutoutSignals:
-    """The signals in [0, 1] (see the module docstring); larger is worse for every one."""
+    """The signals in [0, 1] (see the module docstring); larger is worse for every one.
+    ``disagreement`` is None unless the segmenter reported one (``Segmentation.info``)."""
 
     edge_off: float
     base_off: float
@@ -77,19 +110,41 @@ class CutoutSignals:
     product_out: float
     cut_through: float = 0.0
     continues_out: float = 0.0
+    mirror: float = 0.0
+    backdrop_gap: float = 0.0
+    panel_hole: float = 0.0
+    disagreement: float | None = None
 
-    @property
-    def confidence(self) -> float:
-        """``exp(-ln 2 * z²)`` in (0, 1], z² = Σ (signal / its scale)² (:data:`CONFIDENCE_SCALES`):
-        1 for a perfect cut-out, 0.5 when one signal sits at its scale, lower as evidence adds up."""
-        z2 = sum((getattr(self, name) / scale) ** 2 for name, scale in CONFIDENCE_SCALES.items())
-        return float(math.exp(-math.log(2.0) * z2))
+    def with_disagreement(self, value: float | None) -> CutoutSignals:
+        """A copy carrying the segmenters' disagreement (a share in [0, 1], or None)."""
+        if value is not None and not (isinstance(value, int | float) and 0.0 <= float(value) <= 1.0):
+            raise ValueError(f"disagreement must be a share in [0, 1] or None, got {value!r}")
+        return dataclasses.replace(self, disagreement=None if value is None else float(value))
 
-    def as_metrics(self) -> dict[str, float]:
-        return {"cutout_edge_off": self.edge_off, "cutout_base_off": self.base_off,
-                "cutout_backdrop_in": self.backdrop_in,
-                "cutout_product_out": self.product_out, "cutout_cut_through": self.cut_through,
-                "cutout_continues_out": self.continues_out, "cutout_confidence": self.confidence}
+    def confidence(self, gate: GateConfig) -> float:
+        """:func:`cutout_confidence` of these signals under ``gate``'s limits."""
+        return cutout_confidence({f"cutout_{k}": getattr(self, k) for k in CONFIDENCE_LIMITS}, gate)
+
+    def as_metrics(self, gate: GateConfig) -> dict[str, float | None]:
+        """The ``Metrics`` fields: every signal as ``cutout_<name>``, and the confidence under ``gate``."""
+        out: dict[str, float | None] = {f"cutout_{k}": getattr(self, k) for k in CONFIDENCE_LIMITS}
+        out["cutout_confidence"] = self.confidence(gate)
+        return out
+
+
+def cutout_confidence(metrics: Mapping[str, float | None], gate: GateConfig) -> float:
+    """``exp(-ln 2 * z²)`` in (0, 1], z² = Σ (signal / its limit in ``gate``)² over the cut-out
+    signals present in ``metrics`` (``cutout_<name>`` keys, None skipped; limits per
+    :data:`CONFIDENCE_LIMITS`): 1 for a perfect cut-out, 0.5 when one signal sits at its limit,
+    lower as evidence adds up. A limit of 0 makes any positive signal count as infinitely far."""
+    z2 = 0.0
+    for name, field in CONFIDENCE_LIMITS.items():
+        value = metrics.get(f"cutout_{name}")
+        if value is None or value <= 0.0:
+            continue
+        limit = float(getattr(gate, field))
+        z2 += math.inf if limit <= 0.0 else (float(value) / limit) ** 2
+    return float(math.exp(-math.log(2.0) * z2))
 
 
 def _resize(img: np.ndarray, scale: float, interp: int) -> np.ndarray:
@@ -118,7 +173,7 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
     bg_scale = min(1.0, BG_SIDE / max(sh, sw))
     tiny = _resize(small_rgb, bg_scale, cv2.INTER_AREA)
     bg = fit_background(rgb_to_lab(tiny), tiny)
-    noise = max(float(bg.noise), 0.3)
+    noise = max(float(bg.noise), NOISE_FLOOR)
 
     # Crop around the mask.
     x, y, bw, bh = cv2.boundingRect(small_mask.view(np.uint8))
@@ -128,7 +183,7 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
     m = m8.view(bool)
     crop = np.ascontiguousarray(small_rgb[y0:y1, x0:x1])
     at_frame = _frame_sides(m.shape, (y0 == 0, y1 == sh, x0 == 0, x1 == sw))
-    far = ~_dilate(m8, 8) & _dilate(m8, 16)  # backdrop near the product, for the gradient noise
+    far = ~_dilate(m8, NOISE_BAND[0]) & _dilate(m8, NOISE_BAND[1])  # backdrop near the product
     edges = _edges(crop, far)
 
     # 1. Outline on an edge.
@@ -141,18 +196,22 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
     base = outline.copy()
     base[: int(rows[-1] - BASE_FRAC * (rows[-1] - rows[0]))] = False
     n_base = int(np.count_nonzero(base))
-    base_off = float(np.count_nonzero(base & ~near_edge)) / n_base if n_base >= 8 else 0.0
+    base_off = float(np.count_nonzero(base & ~near_edge)) / n_base if n_base >= MIN_BASE_PX else 0.0
 
     # Lab colours and the backdrop surface, only where the bands need them.
+    def to_tiny(ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ty = np.minimum(((ys + y0) * (tiny.shape[0] / sh)).astype(np.intp), tiny.shape[0] - 1)
+        tx = np.minimum(((xs + x0) * (tiny.shape[1] / sw)).astype(np.intp), tiny.shape[1] - 1)
+        return ty, tx
+
     def band_lab(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ys, xs = np.nonzero(band)
         px = rgb_to_lab(crop[ys, xs][None])[0]
-        ty = np.minimum(((ys + y0) * (tiny.shape[0] / sh)).astype(np.intp), tiny.shape[0] - 1)
-        tx = np.minimum(((xs + x0) * (tiny.shape[1] / sw)).astype(np.intp), tiny.shape[1] - 1)
-        return px, bg.lab[ty, tx]
+        return px, bg.lab[to_tiny(ys, xs)]
 
     # 2. Backdrop inside the outline.
     t_bg = max(BG_DE_MIN, BG_DE_K * noise)
+    t_out = max(OUT_DE, OUT_DE_K * t_bg)
     band_in = _erode(m8, int(IN_BAND[0]) - 1) & ~_erode(m8, int(IN_BAND[1])) & ~at_frame
     px, ref = band_lab(band_in)
     backdrop_in = float(np.mean(_delta_e(px, ref) < t_bg)) if px.shape[0] else 0.0
@@ -161,39 +220,49 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
     band_out = _dilate(m8, int(OUT_BAND[1]), disc=True) & ~_dilate(m8, int(OUT_BAND[0]) - 1, disc=True) & ~at_frame
     px, ref = band_lab(band_out)
     if px.shape[0]:
-        unlike = _delta_e(px, ref) > max(OUT_DE, 3.0 * t_bg)
+        unlike = _delta_e(px, ref) > t_out
         shadow = shadow_like(px[None], ref[None])[0] & ~near_edge[band_out]
         product_out = float(np.mean(unlike & ~shadow))
     else:
         product_out = 0.0
-    in_mean, out_mean, far_mean = _side_means(crop, m8)
-    cut_through = _cut_through(in_mean, out_mean, m8, outline & ~near_edge, bg.rgb, max(OUT_DE, 3.0 * t_bg))
+    half = (max(1, crop.shape[1] // 2), max(1, crop.shape[0] // 2))
+    lab_h = rgb_to_lab(cv2.resize(crop, half, interpolation=cv2.INTER_AREA))  # (h/2, w/2, 3) Lab
+    m_h = cv2.resize(m8, half, interpolation=cv2.INTER_NEAREST)
+    in_mean, out_mean, far_mean = _side_means(lab_h, m_h)
+    cut_through = _cut_through(in_mean, out_mean, m8, outline & ~near_edge, bg.rgb, t_out)
     # 5. The product continuing past the outline (above the base), judged against the surface.
     above = outline & ~near_edge & ~base
     continues_out = 0.0
     if above.any() and n_line:
         ys, xs = np.nonzero(above)
-        ty = np.minimum(((ys + y0) * (tiny.shape[0] / sh)).astype(np.intp), tiny.shape[0] - 1)
-        tx = np.minimum(((xs + x0) * (tiny.shape[1] / sw)).astype(np.intp), tiny.shape[1] - 1)
         a, b, c = _at_half(in_mean, ys, xs), _at_half(out_mean, ys, xs), _at_half(far_mean, ys, xs)
-        ref = bg.lab[ty, tx]
+        ref = bg.lab[to_tiny(ys, xs)]
         same = (_delta_e(a, b) < CUT_DE) & (_delta_e(a, c) < CUT_DE)
         not_bg = (_delta_e(b, ref) > CONTINUE_BG_K * t_bg) & (_delta_e(c, ref) > CONTINUE_BG_K * t_bg)
         continues_out = float(np.count_nonzero(same & not_bg)) / n_line
+    # 6-8. A mirror image kept under the base; backdrop filling a see-through gap; a hole cut
+    # into a printed panel (pipeline.score.cutout_regions).
+    # They read the crop at half resolution: the regions they look for are large.
+    k_x, k_y = tiny.shape[1] / sw, tiny.shape[0] / sh  # small-frame px -> tiny px
+    to_surface = np.float32([[2 * k_x, 0, (x0 + 0.5) * k_x - 0.5], [0, 2 * k_y, (y0 + 0.5) * k_y - 0.5]])
+    surface = cv2.warpAffine(bg.lab, to_surface, half, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                             borderMode=cv2.BORDER_REPLICATE)
+    edges_h = cv2.resize(edges.view(np.uint8), half, interpolation=cv2.INTER_AREA) > 0
+    gap = backdrop_gap(lab_h, surface, m_h, edges_h, t_bg)
+    holes = panel_holes(m_h, edges_h)
     return CutoutSignals(edge_off=edge_off, base_off=base_off, backdrop_in=backdrop_in, product_out=product_out,
-                         cut_through=cut_through, continues_out=continues_out)
+                         cut_through=cut_through, continues_out=continues_out,
+                         mirror=mirror_below_base(lab_h[..., 0], m_h.view(bool)), backdrop_gap=gap, panel_hole=holes)
 
 
-def _side_means(crop: np.ndarray, m8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Half-resolution (h/2, w/2, 3) float32 Lab: the local mean colour (``CUT_WIN`` window) of the
-    band 2-4 px inside the outline, of the band 2-5 px outside it and of the band 7-10 px outside
-    it (crop pixels)."""
-    half = (max(1, crop.shape[1] // 2), max(1, crop.shape[0] // 2))
-    lab = rgb_to_lab(cv2.resize(crop, half, interpolation=cv2.INTER_AREA))
-    m_h = cv2.resize(m8, half, interpolation=cv2.INTER_NEAREST)
-    inner = (_erode(m_h, 1) & ~_erode(m_h, 2)).astype(np.float32)
-    outer = (_dilate(m_h, 3, disc=True) & ~_dilate(m_h, 1, disc=True)).astype(np.float32)
-    far = (_dilate(m_h, 5, disc=True) & ~_dilate(m_h, 3, disc=True)).astype(np.float32)
+def _side_means(lab: np.ndarray, m_h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From the crop's half-resolution Lab ``lab`` (h/2, w/2, 3 float32) and mask ``m_h`` (uint8
+    0/1): the local mean colour (``CUT_WIN`` window) of the band 2-4 px inside the outline, of the
+    band 2-5 px outside it and of the band 7-10 px outside it (crop pixels), each (h/2, w/2, 3)."""
+    (i0, i1), (o0, o1), (f0, f1) = SIDE_BANDS_HALF
+    inner = (_erode(m_h, i0) & ~_erode(m_h, i1)).astype(np.float32)
+    outer = (_dilate(m_h, o1, disc=True) & ~_dilate(m_h, o0, disc=True)).astype(np.float32)
+    far = (_dilate(m_h, f1, disc=True) & ~_dilate(m_h, f0, disc=True)).astype(np.float32)
     k = (CUT_WIN, CUT_WIN)
 
     def local_mean(band: np.ndarray, k: tuple[int, int]) -> np.ndarray:
@@ -271,12 +340,12 @@ def _edges(rgb: np.ndarray, backdrop: np.ndarray) -> np.ndarray:
     the median gradient of the lightness over ``backdrop`` (HW bool)."""
     blurred = cv2.GaussianBlur(rgb, (0, 0), 1.0)
     idx = np.flatnonzero(backdrop.ravel())
-    noise = 0.8
-    if idx.size > 64:
+    noise = EDGE_NOISE_DEFAULT
+    if idx.size > EDGE_NOISE_MIN_PX:
         gray = cv2.cvtColor(blurred, cv2.COLOR_RGB2GRAY)
         gx = cv2.Sobel(gray, cv2.CV_16S, 1, 0, ksize=3).ravel()
         gy = cv2.Sobel(gray, cv2.CV_16S, 0, 1, ksize=3).ravel()
-        idx = idx[:: max(1, idx.size // 4096)]
-        noise = float(np.median(np.hypot(gx[idx].astype(np.float32), gy[idx].astype(np.float32)))) / 8.0
-    low = max(EDGE_MIN, EDGE_K * noise) * 8.0
+        idx = idx[:: max(1, idx.size // EDGE_NOISE_SAMPLES)]
+        noise = float(np.median(np.hypot(gx[idx].astype(np.float32), gy[idx].astype(np.float32)))) / SOBEL3_GAIN
+    low = max(EDGE_MIN, EDGE_K * noise) * SOBEL3_GAIN
     return cv2.Canny(blurred, low, 2.0 * low, L2gradient=True) > 0

@@ -4,7 +4,9 @@ Each reason reads ``"<problem>: <metric label> <value> <op> <threshold>"``, for 
 ``"colour drift: ΔE00 mean 3.21 > 2.00"``. :data:`CHECKS` is the single list of checks (also used
 by the batch report to colour failing metrics); :func:`failed_metric` maps a reason back to the
 metric it is about. A metric that is None (no logo regions) is not gated; a NaN metric fails.
-The cut-out confidence is reported only when no single cut-out signal already failed (a reason
+The cut-out confidence is recomputed from the signals and this gate's limits
+(:func:`pipeline.score.cutout.cutout_confidence`), and reported only when no single cut-out signal
+already failed (a reason
 such as ``"cut-out: outline off any edge 31% > 30%"`` names the signal, its value and limit).
 """
 
@@ -14,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 from pipeline.config import GateConfig
+from pipeline.score.cutout import CONFIDENCE_LIMITS, cutout_confidence
 from pipeline.types import Metrics, Verdict
 
 CUTOUT = "cut-out"
@@ -53,11 +56,19 @@ CHECKS: tuple[Check, ...] = (
           ".1%"),
     Check("cutout_continues_out", "cutout_continues_out_max", ">", CUTOUT, "outline the product continues past",
           ".1%"),
+    Check("cutout_mirror", "cutout_mirror_max", ">", CUTOUT, "mirror image kept under the base", ".1%"),
+    Check("cutout_backdrop_gap", "cutout_backdrop_gap_max", ">", CUTOUT, "backdrop filling a gap", ".1%"),
+    Check("cutout_panel_hole", "cutout_panel_hole_max", ">", CUTOUT, "panel cut out as a hole", ".1%"),
+    Check("cutout_disagreement", "cutout_disagreement_max", ">", CUTOUT, "segmenters disagree on", ".1%"),
     Check("cutout_confidence", "cutout_confidence_min", "<", CUTOUT, "confidence", ".2f"),
+    # Composition (pipeline.score.composition): the product in the output frame.
+    Check("composition_frame_cut", "composition_frame_cut_max", ">", "product cut by the frame",
+          "frame along the product", ".1%"),
     # Scene checks (pipeline.score.scene_checks).
     Check("scene_lightness", "scene_lightness_min", "<", "black frame", "backdrop L*", ".1f"),
     Check("scene_detail", "scene_detail_min", "<", "flat frame", "backdrop L* range", ".2f"),
     Check("scene_noise", "scene_noise_max", ">", "noise frame", "backdrop pixel noise L*", ".2f"),
+    Check("scene_blotch", "scene_blotch_max", ">", "noise frame", "backdrop blotchy colour noise ΔE76", ".2f"),
     Check("scene_extra_object", "scene_extra_object_max", ">", "second object in the scene", "foreign region",
           ".2%"),
     Check("scene_palette_de", "scene_palette_de_max", ">", "backdrop ignores the theme", "palette ΔE76", ".1f"),
@@ -74,6 +85,8 @@ def apply_gate(metrics: Metrics, gate: GateConfig) -> Verdict:
     reasons = []
     for check in CHECKS:
         value = getattr(metrics, check.metric)
+        if check.metric == "cutout_confidence":
+            value = _confidence(metrics, gate)
         if value is None:
             continue
         value = float(value)
@@ -86,6 +99,15 @@ def apply_gate(metrics: Metrics, gate: GateConfig) -> Verdict:
         if check.fails(value, limit):
             reasons.append(check.reason(value, limit))
     return Verdict(passed=not reasons, reasons=tuple(reasons))
+
+
+def _confidence(metrics: Metrics, gate: GateConfig) -> float | None:
+    """The cut-out confidence under ``gate``'s limits, from the signals in ``metrics`` (None when
+    there are none, as for a file's own alpha)."""
+    values = metrics.as_dict()
+    if all(values.get(f"cutout_{name}") is None for name in CONFIDENCE_LIMITS):
+        return None
+    return cutout_confidence(values, gate)
 
 
 def failed_metric(reason: str) -> str | None:

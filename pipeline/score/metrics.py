@@ -39,7 +39,7 @@ import math
 
 import numpy as np
 
-from pipeline.config import ScoreConfig
+from pipeline.config import GateConfig, ScoreConfig
 from pipeline.score import pixels
 from pipeline.score.color import delta_e00_srgb
 from pipeline.score.cutout import CutoutSignals
@@ -56,7 +56,8 @@ from pipeline.types import BoxXYXY, Metrics, PlacedProduct
 
 logger = logging.getLogger(__name__)
 
-MIN_LOGO_SIDE = 4
+CROP_SLACK_PX = 2  # px: extra crop margin past the outer expansion ring and the SSIM window
+MIN_LOGO_SIDE = 4  # px (output): a logo box narrower than this inside the frame is not scored
 
 
 def score_composite(
@@ -74,7 +75,7 @@ def score_composite(
     _check_inputs(reference, composite, plate, source_background_rgb, config)
 
     # 2. The crop around the product, and the images in it.
-    margin = 2 * config.expansion_band_px + RADIUS + 2
+    margin = 2 * config.expansion_band_px + RADIUS + CROP_SLACK_PX
     geom = product_geometry(reference.alpha, reference.mask, margin)
     ref_c = geom.crop(reference.rgb)
     comp_c = geom.crop(composite)
@@ -106,13 +107,17 @@ def score_composite(
     )
 
 
-def with_checks(metrics: Metrics, cutout: CutoutSignals | None, scene: SceneSignals | None) -> Metrics:
-    """``metrics`` with the cut-out signals and scene checks filled in (None: left unset)."""
+def with_checks(metrics: Metrics, cutout: CutoutSignals | None, scene: SceneSignals | None, gate: GateConfig,
+                frame_cut: float | None = None) -> Metrics:
+    """``metrics`` with the cut-out signals (their confidence under ``gate``'s limits), the scene
+    checks and the composition check filled in (None: left unset)."""
     extra: dict[str, float | None] = {}
     if cutout is not None:
-        extra.update(cutout.as_metrics())
+        extra.update(cutout.as_metrics(gate))
     if scene is not None:
         extra.update(scene.as_metrics())
+    if frame_cut is not None:
+        extra["composition_frame_cut"] = frame_cut
     return dataclasses.replace(metrics, **extra)
 
 

@@ -36,15 +36,17 @@ from pipeline.score import pixels
 from pipeline.score.color import srgb_to_lab
 from pipeline.score.geometry import ProductGeometry
 
-EDGE_BAND_PX = 6
-N_CLUSTERS = 6
-MAX_SAMPLES = 1024
-KMEANS_ITERS = 8
-MARGIN_DE = 10.0
-SHADOW_L_RATIO = 0.45
-SHADOW_CHROMA_DE = 8.0
-CHANGED_DE = 5.0
-_MIN_RING_PIXELS = 16
+# --- Named constants (px: output pixels). Chosen on bench/gate_eval.py's expansion defects and
+# clean composites (docs/gate.md): clean composites read 0 in exact mode, 2% growth 0.4-3%.
+EDGE_BAND_PX = 6  # px: the product's edge colours are sampled this deep inside the mask
+N_CLUSTERS = 6  # k-means colours per side (product edge, scene ring)
+MAX_SAMPLES = 1024  # pixels sampled per k-means (speed; the colours converge well before)
+KMEANS_ITERS = 8  # Lloyd iterations at most
+MARGIN_DE = 10.0  # ΔE76: a band pixel must be this much nearer a product colour than a scene colour
+SHADOW_L_RATIO = 0.45  # a shadow keeps at least this share of the backdrop's L* (the segmenter's preset)
+SHADOW_CHROMA_DE = 8.0  # ΔE76 in (a*, b*): a shadow keeps the backdrop's chroma within this
+CHANGED_DE = 5.0  # ΔE76: a pixel that moved more than this from the expected composite changed
+_MIN_RING_PIXELS = 16  # scene-ring pixels needed to sample the scene's colours there
 
 
 def _sample(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:

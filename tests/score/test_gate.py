@@ -1,15 +1,21 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
+from pydantic import ValidationError
 
-from pipeline.config import GateConfig
-from pipeline.score import CHECKS, apply_gate, failed_metric
+from pipeline.config import GateConfig, load_config
+from pipeline.score import CHECKS, CutoutSignals, apply_gate, failed_metric
+from pipeline.score.cutout import cutout_confidence
 from pipeline.types import Metrics, Verdict
 
 GOOD = Metrics(delta_e00_mean=0.5, delta_e00_p95=1.2, ssim=0.99, logo_ssim_min=0.97, expansion=0.001, halo=0.4)
-GATE = GateConfig()
+# Explicit limits (not the defaults, which bench/gate_fit.py refits): the reasons below quote them.
+GATE = GateConfig(cutout_edge_off_max=0.25, cutout_base_off_max=0.20, cutout_backdrop_in_max=0.30,
+                  cutout_product_out_max=0.70, cutout_cut_through_max=0.012, cutout_continues_out_max=0.012,
+                  cutout_mirror_max=0.02, cutout_backdrop_gap_max=0.15, cutout_panel_hole_max=0.02)
 
 
 def test_good_metrics_pass():
@@ -37,10 +43,15 @@ def test_reason_text_names_metric_value_and_threshold():
         ("cutout_product_out", 0.8, "cut-out: product outside the outline 80% > 70%"),
         ("cutout_cut_through", 0.05, "cut-out: outline cutting through the product 5.0% > 1.2%"),
         ("cutout_continues_out", 0.03, "cut-out: outline the product continues past 3.0% > 1.2%"),
-        ("cutout_confidence", 0.41, "cut-out: confidence 0.41 < 0.50"),
+        ("cutout_mirror", 0.05, "cut-out: mirror image kept under the base 5.0% > 2.0%"),
+        ("cutout_backdrop_gap", 0.2, "cut-out: backdrop filling a gap 20.0% > 15.0%"),
+        ("cutout_panel_hole", 0.04, "cut-out: panel cut out as a hole 4.0% > 2.0%"),
+        ("cutout_disagreement", 0.2, "cut-out: segmenters disagree on 20.0% > 10.0%"),
+        ("composition_frame_cut", 0.3, "product cut by the frame: frame along the product 30.0% > 2.0%"),
         ("scene_lightness", 0.3, "black frame: backdrop L* 0.3 < 4.0"),
         ("scene_detail", 0.2, "flat frame: backdrop L* range 0.20 < 1.00"),
         ("scene_noise", 25.0, "noise frame: backdrop pixel noise L* 25.00 > 6.00"),
+        ("scene_blotch", 12.5, "noise frame: backdrop blotchy colour noise ΔE76 12.50 > 3.00"),
         ("scene_extra_object", 0.061, "second object in the scene: foreign region 6.10% > 0.15%"),
         ("scene_palette_de", 41.0, "backdrop ignores the theme: palette ΔE76 41.0 > 30.0"),
         ("scene_contact", 0.001, "floating product: contact darkening 0.001 < 0.080"),
@@ -55,8 +66,9 @@ def test_each_check_fails_with_its_reason(field, value, expected):
 def test_all_failures_reported_in_check_order():
     bad = Metrics(delta_e00_mean=9, delta_e00_p95=20, ssim=0.5, logo_ssim_min=0.1, expansion=0.5, halo=30,
                   cutout_edge_off=0.9, cutout_base_off=0.9, cutout_backdrop_in=0.9, cutout_product_out=0.9, cutout_cut_through=0.5, cutout_continues_out=0.5,
-                  cutout_confidence=0.0,
-                  scene_lightness=0.0, scene_detail=0.0, scene_noise=40.0, scene_extra_object=0.5,
+                  cutout_mirror=0.5, cutout_backdrop_gap=0.9, cutout_panel_hole=0.5, cutout_disagreement=0.9,
+                  cutout_confidence=0.0, composition_frame_cut=0.5,
+                  scene_lightness=0.0, scene_detail=0.0, scene_noise=40.0, scene_blotch=40.0, scene_extra_object=0.5,
                   scene_palette_de=80.0, scene_contact=0.0)
     v = apply_gate(bad, GATE)
     # The combined cut-out confidence is not repeated once a single cut-out signal names the problem.
@@ -64,9 +76,40 @@ def test_all_failures_reported_in_check_order():
 
 
 def test_cutout_confidence_alone_fails_when_signals_add_up():
+    # 0.25 / 0.25 and 0.25 / 0.30: each under its limit, together exp(-ln2 (1 + 0.694)) = 0.31.
     v = apply_gate(dataclasses.replace(GOOD, cutout_edge_off=0.25, cutout_backdrop_in=0.25,
-                                       cutout_confidence=0.3), GATE)
-    assert v.reasons == ("cut-out: confidence 0.30 < 0.50",)
+                                       cutout_confidence=0.99), GATE)
+    assert v.reasons == ("cut-out: confidence 0.31 < 0.50",)
+
+
+def test_cutout_confidence_follows_the_configured_limits():
+    # Issue 17, bug 2: the confidence's scales were copies of the default limits, so raising
+    # cutout_edge_off_max to 0.5 still failed an edge_off of 0.35 as "confidence 0.26 < 0.50".
+    metrics = dataclasses.replace(GOOD, cutout_edge_off=0.35, cutout_base_off=0.0, cutout_backdrop_in=0.0,
+                                  cutout_product_out=0.0, cutout_cut_through=0.0, cutout_continues_out=0.0,
+                                  cutout_confidence=0.26)
+    assert not apply_gate(metrics, GATE).passed
+    loose = GateConfig(cutout_edge_off_max=0.5)
+    v = apply_gate(metrics, loose)
+    assert v.passed, v.reasons
+    # One signal at its (configured) limit gives exactly 0.5.
+    assert cutout_confidence({"cutout_edge_off": 0.5}, loose) == pytest.approx(0.5)
+    signals = CutoutSignals(edge_off=0.35, base_off=0.0, backdrop_in=0.0, product_out=0.0)
+    assert signals.confidence(loose) == pytest.approx(math.exp(-math.log(2) * 0.49))
+    assert signals.as_metrics(loose)["cutout_confidence"] > loose.cutout_confidence_min
+
+
+@pytest.mark.parametrize(("field", "value"), [("ssim_min", 7), ("logo_ssim_min", -0.1), ("delta_e00_mean_max", -1),
+                                              ("cutout_edge_off_max", 1.5), ("scene_lightness_min", 120),
+                                              ("scene_palette_de_max", 500), ("expansion_max", -0.01),
+                                              ("composition_frame_cut_max", 2), ("scene_contact_min", 3)])
+def test_gate_limits_out_of_their_range_are_config_errors(field, value, tmp_path):
+    with pytest.raises(ValidationError):
+        GateConfig(**{field: value})
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"score:\n  gate:\n    {field}: {value}\n")
+    with pytest.raises(ValueError, match=f"score.gate.{field}"):
+        load_config(path)
 
 
 def test_threshold_values_on_the_limit_pass():

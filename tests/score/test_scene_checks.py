@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pipeline.config import GateConfig
 from pipeline.score.cutout import CutoutSignals, cutout_signals
 from pipeline.score.scene_checks import scene_signals
 
@@ -85,10 +86,10 @@ def test_cutout_signals_see_a_grown_and_an_eroded_mask():
     grown[52:188, 72:168] = True
     eroded = np.zeros_like(mask)
     eroded[66:174, 86:154] = True
-    assert isinstance(good, CutoutSignals) and good.edge_off < 0.05 and good.confidence > 0.9
+    assert isinstance(good, CutoutSignals) and good.edge_off < 0.05 and good.confidence(GateConfig()) > 0.9
     assert cutout_signals(img, grown).edge_off > 0.9 and cutout_signals(img, grown).backdrop_in > 0.9
     assert cutout_signals(img, eroded).product_out > 0.9
-    assert cutout_signals(img, grown).confidence < 0.1
+    assert cutout_signals(img, grown).confidence(GateConfig()) < 0.1
 
 
 def test_a_pale_part_bitten_off_at_the_side_is_seen_continuing_past_the_outline():
@@ -103,7 +104,7 @@ def test_a_pale_part_bitten_off_at_the_side_is_seen_continuing_past_the_outline(
     bitten = mask.copy()
     bitten[60:150, 140:160] = False
     s = cutout_signals(img, bitten)
-    assert s.continues_out > 0.05 and s.confidence < 0.5
+    assert s.continues_out > 0.05 and s.confidence(GateConfig()) < 0.5
 
 
 def test_inputs_are_validated():
@@ -114,3 +115,42 @@ def test_inputs_are_validated():
         scene_signals(img, np.zeros((10, 10), bool))
     with pytest.raises(ValueError, match="rgb must be an HxWx3 uint8"):
         cutout_signals(img[..., 0], np.ones((20, 20), bool))
+
+
+def _blotchy_scene(size: int = 1024, cells: int = 96, amp: float = 50.0, seed: int = 3) -> np.ndarray:
+    """Colour noise drawn on a ``cells``-wide grid and upscaled (what a diffusion model with random
+    weights paints at real size: smooth pixel to pixel, blotchy at a coarser scale)."""
+    import cv2
+
+    coarse = np.random.default_rng(seed).normal(128.0, amp, (cells, cells, 3)).astype(np.float32)
+    return np.clip(cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC), 0, 255).astype(np.uint8)
+
+
+def test_blotchy_colour_noise_fails_on_noise_with_a_clear_reason():
+    import cv2
+
+    from pipeline.score import apply_gate
+    from pipeline.types import Metrics
+
+    gate = GateConfig()
+    frame = _blotchy_scene()
+    corner = cv2.cvtColor(frame[:200, :200].astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    assert 20.0 < float(corner.std(axis=0).max()) < 40.0  # a corner's Lab std ~25, as in issue 19's run
+    mask = np.zeros((1024, 1024), bool)
+    mask[300:800, 380:650] = True
+    frame[mask] = (120, 80, 60)
+    s = scene_signals(frame, mask)
+    assert s.noise < gate.scene_noise_max  # the pixel-noise check alone misses it (issue 19, point 3)
+    assert s.blotch > 2 * gate.scene_blotch_max
+    metrics = Metrics(0.0, 0.0, 1.0, None, 0.0, 0.0, **s.as_metrics())
+    reasons = apply_gate(metrics, gate).reasons
+    assert any(r.startswith("noise frame: backdrop blotchy colour noise ΔE76") for r in reasons), reasons
+
+
+def test_a_smooth_sweep_and_fine_grain_read_low_blotch():
+    rng = np.random.default_rng(0)
+    y = np.linspace(0, 1, 1024, dtype=np.float32)[:, None, None]
+    sweep = np.clip(235 - 30 * y + rng.normal(0, 1.2, (1024, 1024, 3)), 0, 255).astype(np.uint8)
+    mask = np.zeros((1024, 1024), bool)
+    mask[300:800, 380:650] = True
+    assert scene_signals(sweep, mask).blotch < GateConfig().scene_blotch_max / 3
