@@ -274,13 +274,14 @@ def test_bad_inputs():
 
 
 def test_cutout_signals_are_shown_with_their_thresholds():
+    limit = GATE["cutout_edge_off_max"]  # the default, refitted by bench/gate_fit.py
     rec = ItemRecord(id="cut", source="cut.jpg", status="ok", verdict="fail",
-                     reasons=("cut-out: outline off any edge 31% > 25%",),
-                     metrics=_metrics(cutout_edge_off=0.31, cutout_confidence=0.38, scene_noise=0.2),
+                     reasons=(f"cut-out: outline off any edge {limit + 0.06:.0%} > {limit:.0%}",),
+                     metrics=_metrics(cutout_edge_off=limit + 0.06, cutout_confidence=0.38, scene_noise=0.2),
                      thumbnails=_thumbs((10, 200, 10)))
     html = render_html(build_report("b", "s", "h", [rec], extra={"gate": GATE}), [rec])
-    row = re.search(r'<tr class="bad"><th>outline off any edge</th><td class="v">31%</td><td class="t">([^<]*)</td>',
-                    html)
-    assert row and row.group(1) == "≤ 25%"
+    row = re.search(rf'<tr class="bad"><th>outline off any edge</th><td class="v">{limit + 0.06:.0%}</td>'
+                    r'<td class="t">([^<]*)</td>', html)
+    assert row and row.group(1) == f"≤ {limit:.0%}"
     assert "<th>confidence</th><td class=\"v\">0.38</td><td class=\"t\">≥ 0.50</td>" in html
     assert "<th>backdrop pixel noise L*</th>" in html
