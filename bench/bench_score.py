@@ -29,7 +29,7 @@ import numpy as np
 
 from pipeline.config import GateConfig, ScoreConfig
 from pipeline.score import apply_gate, cutout_signals, scene_signals, score_composite, with_checks
-from pipeline.score.composition import frame_cut, justified_sides
+from pipeline.score.composition import frame_cut, justified_sides, touches_frame
 from pipeline.score.ssim import ssim_map
 from pipeline.types import PlacedProduct, Placement
 
@@ -98,7 +98,8 @@ def cost_markdown(runs: int = 10) -> str:
         m = score_composite(placed, exact, plate, (255.0,) * 3, config)
         m = with_checks(m, cutout_signals(photo, placed.mask),
                         scene_signals(exact, placed.mask, placed.placement.horizon_y, palette), gate,
-                        frame_cut(placed.mask, placed.placement, justified_sides(photo, placed.mask)))
+                        frame_cut(placed.mask, placed.placement, justified_sides(photo, placed.mask))
+                        if touches_frame(placed.placement) else 0.0)
         apply_gate(m, gate)
 
     ms["whole gate"] = _cpu_ms(whole, runs)
@@ -121,7 +122,7 @@ from pipeline.io.imageio import encode_png
 from pipeline.samples import render_sample
 from pipeline.score import cutout_signals
 try:  # this change's composition check (absent before it)
-    from pipeline.score.composition import frame_cut, justified_sides
+    from pipeline.score.composition import frame_cut, justified_sides, touches_frame
 except ImportError:
     frame_cut = None
 sample = render_sample("mug_red", size=(1024, 1024))
@@ -133,7 +134,8 @@ def gate():
     cut = cutout_signals(rgb, r.segmentation.mask)
     extra = {}
     if frame_cut is not None:
-        extra["frame_cut"] = frame_cut(r.segmentation.mask, placed.placement, justified_sides(rgb, r.segmentation.mask))
+        extra["frame_cut"] = (frame_cut(r.segmentation.mask, placed.placement, justified_sides(rgb, r.segmentation.mask))
+                              if touches_frame(placed.placement) else 0.0)
     score_and_gate(placed, r.composite, r.scene.image, r.segmentation.background_rgb, cut, stages.theme, config, **extra)
 def cpu(fn):
     fn()

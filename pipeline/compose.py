@@ -27,7 +27,7 @@ from pipeline.place.sidecar import sidecar_sku
 from pipeline.config.themes import Theme, get_theme
 from pipeline.score import (CutoutSignals, apply_gate, cutout_signals, scene_signals, score_composite,
                             with_checks)
-from pipeline.score.composition import frame_cut, justified_sides
+from pipeline.score.composition import frame_cut, justified_sides, touches_frame
 from pipeline.segment import Segmenter, build_segmenter
 from pipeline.segment.alpha import has_cutout_alpha, segmentation_from_alpha
 from pipeline.types import (ControlMaps, DecodedImage, Metrics, PlacedProduct, ProductResult, SceneResult,
@@ -123,7 +123,8 @@ def process_product(
         cutout = None if seg.backend == "alpha-channel" else cutout_signals(decoded.rgb, seg.mask)
         if cutout is not None:
             cutout = cutout.with_disagreement(seg.info.get("disagreement"))
-        cut = frame_cut(seg.mask, placement, justified_sides(decoded.rgb, seg.mask))
+        cut = (frame_cut(seg.mask, placement, justified_sides(decoded.rgb, seg.mask))
+               if touches_frame(placement) else 0.0)
     variants = []
     for scene in scenes:
         with timer("restore"):  # 5. product back in, logos repaired if repainted

@@ -64,6 +64,14 @@ def justified_sides(photo: np.ndarray, mask: np.ndarray) -> set[str]:
     return out
 
 
+def touches_frame(placement: Placement) -> bool:
+    """Whether the placed product's box reaches within ``EDGE_PX`` output pixels of the canvas
+    edge (or past it); when it does not, ``composition_frame_cut`` is 0 without tracing."""
+    x0, y0, x1, y1 = placement.box_xyxy
+    out_h, out_w = placement.out_hw
+    return x0 <= EDGE_PX or y0 <= EDGE_PX or x1 >= out_w - EDGE_PX or y1 >= out_h - EDGE_PX
+
+
 def frame_cut(mask: np.ndarray, placement: Placement, justified: set[str]) -> float:
     """The largest share of the product's width or height (``mask``: the input HW bool mask,
     placed by ``placement``) along which the output frame's edge cuts it, over the sides not in

@@ -6,7 +6,7 @@ import numpy as np
 
 from pipeline.config import GateConfig, PlacementConfig
 from pipeline.place.placement import compute_placement
-from pipeline.score.composition import frame_cut, justified_sides
+from pipeline.score.composition import frame_cut, justified_sides, touches_frame
 
 LIMIT = GateConfig().composition_frame_cut_max
 
@@ -24,6 +24,7 @@ def test_a_product_inside_the_photo_is_placed_clear_of_the_frame():
     photo, mask = _photo_with_product()
     placement = compute_placement(mask, PlacementConfig())
     assert justified_sides(photo, mask) == set()
+    assert not touches_frame(placement)
     assert frame_cut(mask, placement, set()) == 0.0
 
 
@@ -35,6 +36,7 @@ def test_a_mask_that_runs_to_the_photo_edge_over_backdrop_pushes_the_product_aga
     mask[220:300, 180:220] = True
     placement = compute_placement(mask, PlacementConfig())
     assert placement.box_xyxy[3] == placement.out_hw[0]  # flush with the bottom
+    assert touches_frame(placement)
     assert justified_sides(photo, mask) == set()
     cut = frame_cut(mask, placement, justified_sides(photo, mask))
     assert cut > LIMIT
