@@ -52,7 +52,7 @@ from pipeline.io.imageio import decode_image  # noqa: E402
 from pipeline.samples import write_samples  # noqa: E402
 from pipeline.score import apply_gate, cutout_signals  # noqa: E402
 from pipeline.score.cutout import CONFIDENCE_LIMITS  # noqa: E402
-from pipeline.score.mask_metrics import iou  # noqa: E402
+from pipeline.imaging import iou  # noqa: E402
 from pipeline.types import Metrics  # noqa: E402
 
 log = logging.getLogger("gate_fit")
