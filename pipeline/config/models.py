@@ -167,7 +167,7 @@ class GateConfig(_Strict):
                                            description="share where two segmenters disagree (1 - their IoU)")
     cutout_confidence_min: float = Field(0.5, ge=0, le=1)
     # Composition: the product in the output frame.
-    composition_frame_cut_max: float = Field(0.02, ge=0, le=1,
+    composition_frame_cut_max: float = Field(0.03, ge=0, le=1,
                                              description="share of the product's width the output frame runs along")
     # Scene checks.
     scene_lightness_min: float = Field(4.0, ge=0, le=100, description="median backdrop L*: a black frame")

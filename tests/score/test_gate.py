@@ -47,7 +47,7 @@ def test_reason_text_names_metric_value_and_threshold():
         ("cutout_backdrop_gap", 0.2, "cut-out: backdrop filling a gap 20.0% > 15.0%"),
         ("cutout_panel_hole", 0.04, "cut-out: panel cut out as a hole 4.0% > 2.0%"),
         ("cutout_disagreement", 0.2, "cut-out: segmenters disagree on 20.0% > 10.0%"),
-        ("composition_frame_cut", 0.3, "product cut by the frame: frame along the product 30.0% > 2.0%"),
+        ("composition_frame_cut", 0.3, "product cut by the frame: frame along the product 30.0% > 3.0%"),
         ("scene_lightness", 0.3, "black frame: backdrop L* 0.3 < 4.0"),
         ("scene_detail", 0.2, "flat frame: backdrop L* range 0.20 < 1.00"),
         ("scene_noise", 25.0, "noise frame: backdrop pixel noise L* 25.00 > 6.00"),
