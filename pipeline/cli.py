@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=["png", "jpeg", "webp"],
                      help="composite file format (default png); masks and control maps are always PNG")
     run.add_argument("--quality", type=int, metavar="1-100", help="JPEG/WebP quality of the composite (default 90)")
+    run.add_argument("--debug-outputs", action="store_true", default=None,
+                     help="also write each item's control maps (canny.png, depth.png) for debugging a scene")
 
     samples = sub.add_parser("samples", parents=[common], help="write the generated sample product photos to DEST",
                              description="Draw the project's own sample product photos (with sidecars and "
@@ -214,6 +216,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "run.seed": args.seed,
         "output.format": getattr(args, "format", None),
         "output.quality": getattr(args, "quality", None),
+        "output.debug_outputs": getattr(args, "debug_outputs", None),
     }
     return {k: v for k, v in pairs.items() if v is not None}
 

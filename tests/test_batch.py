@@ -39,7 +39,7 @@ def cli_run(samples_dir, tmp_path_factory, capsys_module=None):
     out = tmp_path_factory.mktemp("out")
     before = {p: p.read_bytes() for p in samples_dir.rglob("*") if p.is_file()}
     rc = main(["run", str(samples_dir), str(out), "--batch-id", "t1", "--no-progress",
-               "--size", "512x512", "--theme", "marble-counter"])
+               "--size", "512x512", "--theme", "marble-counter", "--debug-outputs"])
     return rc, out / "t1", before
 
 
@@ -93,8 +93,10 @@ def test_outputs_per_product(cli_run, samples_dir):
     assert mask.shape == photo.shape[:2] and set(np.unique(mask)) <= {0, 255}
     truth = cv2.imread(str(samples_dir / "_ground_truth" / "mug_red_mask.png"), 0) > 127
     assert iou(mask > 127, truth) > 0.97
-    for name in ("canny.png", "depth.png"):
+    for name in ("canny.png", "depth.png"):  # written because of --debug-outputs
         assert cv2.imread(str(item / name)).shape == (512, 512, 3)
+    sprite = cv2.imread(str(item / "thumbs.jpg"))  # the report's thumbnails: one tile per view
+    assert sprite.shape == (160, 5 * 160, 3)
     meta = json.loads((item / "meta.json").read_text())
     assert meta["config_hash"] and meta["backends"]["scene"] == "studio" and "seed" in meta
     assert meta["versions"]["numpy"]
@@ -105,7 +107,7 @@ def test_reports_csv_html_and_no_leftover_temp_files(cli_run):
     rows = list(csv.DictReader((batch / "report.csv").open()))
     assert len(rows) == len(SAMPLE_SPECS)
     html = (batch / "report.html").read_text()
-    assert "data:image/jpeg;base64," in html and "http://" not in html
+    assert f'"sprite":"{item_id_for_key("mug_red.jpg")}/thumbs.jpg"' in html and "http://" not in html
     assert not [p for p in batch.rglob("*") if p.name.endswith(".part")]
 
 

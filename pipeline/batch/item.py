@@ -24,7 +24,7 @@ from typing import Any
 
 from pipeline.batch.failures import classify, error_record, problem_record
 from pipeline.batch.ids import item_id_for_key, item_seed
-from pipeline.batch.outputs import encode_outputs, fallbacks, notes, thumbnails, write_files
+from pipeline.batch.outputs import encode_outputs, fallbacks, notes, write_files
 from pipeline.batch.plan import Planned
 from pipeline.compose import Stages, build_stages, process_product
 from pipeline.config import PipelineConfig
@@ -196,7 +196,7 @@ class BatchRunner:
             id=item_id, source=key, status="ok", verdict=result.verdict.label,
             reasons=result.verdict.reasons, metrics=result.metrics.as_dict(), outputs=outputs,
             timings_ms=result.timings_ms, content_hash=item.content_hash,
-            backends=result.provenance["backends"], thumbnails=thumbnails(result), notes=notes(result),
+            backends=result.provenance["backends"], notes=notes(result),
             fallbacks=fallbacks(result),
         )
         return self._remember(identity, record, files, meta)

@@ -1,9 +1,9 @@
-"""An item's outputs: the files (composite, mask, control maps, the original in the composite's
-frame), ``meta.json``, report thumbnails and notes, each file written atomically with
-``meta.json`` last (its presence marks the item complete).
+"""An item's outputs: the files (composite, mask, the original in the composite's frame, the
+report's thumbnail sprite; the control maps with ``output.debug_outputs``), ``meta.json`` and
+notes, each file written atomically with ``meta.json`` last (its presence marks the item complete).
 
-Layout: ``DEST/<batch_id>/<item_id>/{composite.<png|jpg|webp>,mask,canny,depth,original}.png`` and
-``meta.json``.
+Layout: ``DEST/<batch_id>/<item_id>/{composite.<png|jpg|webp>,mask.png,original.png,thumbs.jpg}``
+(+ ``canny.png``, ``depth.png``) and ``meta.json``. Each is written once: one PUT per file on S3.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import numpy as np
 
 from pipeline import __version__
 from pipeline.config import PipelineConfig
-from pipeline.io.imageio import encode_image, encode_png, thumbnail_data_uri
+from pipeline.io.imageio import encode_image, encode_png
 from pipeline.io.storage import Bucket
+from pipeline.report.thumbnails import SPRITE_NAME, sprite_jpeg
 from pipeline.review.views import original_in_frame
 from pipeline.types import ProductResult
 
@@ -32,17 +33,19 @@ def gray_to_png(mask: np.ndarray) -> bytes:
 def encode_outputs(config: PipelineConfig, config_hash: str, config_inputs: dict[str, Any], key: str,
                    content_hash: str, result: ProductResult) -> tuple[dict[str, bytes], dict[str, Any]]:
     """(file name -> bytes in writing order, meta.json dict). The composite in
-    ``config.output.format``; mask and control maps PNG."""
+    ``config.output.format``; mask, original and control maps PNG; the report's sprite JPEG."""
     fmt, quality = config.output.format, config.output.quality
     suffix = COMPOSITE_SUFFIX[fmt]
     files = {
         f"composite.{suffix}": encode_image(result.composite, fmt, quality),
         "mask.png": gray_to_png(result.segmentation.mask),
-        "canny.png": encode_png(result.control.canny[..., 0]),
-        "depth.png": encode_png(result.control.depth[..., 0]),
-        # the input photo in the composite's frame, for the review page (pipeline.review)
-        "original.png": encode_png(original_in_frame(result.decoded.rgb, result.placed)),
     }
+    if config.output.debug_outputs:
+        files["canny.png"] = encode_png(result.control.canny[..., 0])
+        files["depth.png"] = encode_png(result.control.depth[..., 0])
+    # the input photo in the composite's frame, for the review page (pipeline.review)
+    files["original.png"] = encode_png(original_in_frame(result.decoded.rgb, result.placed))
+    files[SPRITE_NAME] = sprite_jpeg(thumbnail_views(result, debug_outputs=config.output.debug_outputs))
     meta = {
         "source": key, "content_sha256": content_hash, "config_hash": config_hash,
         "config_hash_inputs": config_inputs,
@@ -92,14 +95,12 @@ def fallbacks(result: ProductResult) -> dict[str, str]:
     return {"segment": str(reason)} if reason else {}
 
 
-def thumbnails(result: ProductResult) -> dict[str, str]:
-    return {
-        "original": thumbnail_data_uri(result.decoded.rgb),
-        "mask": thumbnail_data_uri(np.repeat((result.segmentation.mask * 255).astype(np.uint8)[..., None], 3, 2)),
-        "canny": thumbnail_data_uri(result.control.canny),
-        "depth": thumbnail_data_uri(result.control.depth),
-        "composite": thumbnail_data_uri(result.composite),
-    }
+def thumbnail_views(result: ProductResult, *, debug_outputs: bool = False) -> dict[str, np.ndarray]:
+    """The report's views of one item (the files it writes): view name -> image."""
+    views = {"original": result.decoded.rgb, "mask": result.segmentation.mask, "composite": result.composite}
+    if debug_outputs:
+        views.update(canny=result.control.canny, depth=result.control.depth)
+    return views
 
 
 def versions() -> dict[str, str]:

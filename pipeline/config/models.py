@@ -197,6 +197,8 @@ class OutputConfig(_Strict):
 
     format: Literal["png", "jpeg", "webp"] = "png"
     quality: int = Field(90, ge=1, le=100, description="JPEG/WebP quality (ignored for PNG)")
+    debug_outputs: bool = Field(False, description="also write canny.png and depth.png (the scene's control "
+                                                   "maps; no shop or review step reads them)")
 
 
 class BackendsConfig(_Strict):

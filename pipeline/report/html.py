@@ -1,9 +1,16 @@
-"""report.html: one self-contained page (inline CSS/JS, images as data URIs, no external URLs).
+"""report.html: one page with no external URLs; item cards drawn a page at a time.
 
-The page is ``template.html`` (next to this module) with the rendered header, filter bar and
-item cards put in place of its ``<!-- report:content -->`` marker. Every piece of text from the
-batch (ids, sources, reasons, errors) goes through ``html.escape``; thumbnails are used only when
-they are ``data:image/...;base64`` URIs, else a placeholder box is drawn.
+The page is ``template.html`` (next to this module) with the rendered header and filter bar, and
+the items as inert JSON (``<script type="application/json" id="report-items">``), put in place of
+its ``<!-- report:content -->`` marker. The page's script draws ``PAGE_SIZE`` cards at a time
+(filter and search run over every item), so a 10,000-item batch opens as fast as a 50-item one.
+Every piece of text from the batch (ids, sources, reasons, errors) is escaped here (header) or
+inserted with ``textContent`` by the script; ``<``, ``>`` and ``&`` in the JSON are ``\\u``-escaped so
+no text can close its tag.
+
+Thumbnails are not embedded: each item folder has ``thumbs.jpg`` (:mod:`pipeline.report.thumbnails`),
+shown by its path relative to the page (``<item_id>/thumbs.jpg``); a click opens the full-size
+output file. Items without a sprite get placeholder boxes.
 
 Cards are ordered failures first, then errors, then passes (input order within each group). A
 metric is marked failing when it breaks the threshold in ``report["extra"]["gate"]`` (a
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import posixpath
 import re
 from collections.abc import Sequence
 from html import escape
@@ -22,17 +30,18 @@ from typing import Any
 
 from pipeline.report.summary import fallback_lines, item_outcome
 from pipeline.report.table import metric_names, total_ms
+from pipeline.report.thumbnails import SPRITE_NAME, VIEWS, sprite_views
 from pipeline.score.reasons import explain_all
 from pipeline.score.gate import CHECKS, Check, failed_metric
 from pipeline.types import ItemRecord
 
-VIEWS = ("original", "mask", "canny", "depth", "composite")
 GROUP_ORDER = {"fail": 0, "error": 1, "pass": 2}
+PAGE_SIZE = 50  # cards drawn at once; the page's script reads it from the data block
 _CONTENT = "<!-- report:content -->"
 _TITLE = "<!-- report:title -->"
-_DATA_URI = re.compile(r"data:image/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/]+=*")
 _CHECKS = {c.metric: c for c in CHECKS}
 _DECISIONS = re.compile(r'<script type="application/json" id="review-decisions">.*?</script>', re.S)
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # item ids and output file names used in URLs
 
 
 def load_template() -> str:
@@ -47,14 +56,24 @@ def render_html(report: dict, records: Sequence[ItemRecord], template: str | Non
         raise ValueError(f"template must contain the markers {_TITLE!r} and {_CONTENT!r}")
     gate = (report.get("extra") or {}).get("gate")
     ordered = sorted(records, key=lambda r: GROUP_ORDER[item_outcome(r)])
+    columns = metric_names(records)
     body = "\n".join(
         [_header(report), _fallback_notice(report), _filter_bar(report)]
-        + [_card(r, gate) for r in ordered]
-        + ([] if records else ['<p class="empty">No items in this batch.</p>'])
+        + (['<div id="cards"></div><nav id="pager" class="pager" aria-label="Pages"></nav>'] if records
+           else ['<p class="empty">No items in this batch.</p>'])
     )
+    data = {"page_size": PAGE_SIZE, "views": list(VIEWS), "columns": [_column(name, gate) for name in columns],
+            "items": [_item(r, gate, {name: k for k, name in enumerate(columns)}) for r in ordered]}
     title = f"Batch {report.get('batch_id', '')} · product-scene report"
-    body += "\n" + _decisions_script(report.get("decisions"))
+    body += "\n" + _json_script("report-items", data) + "\n" + _decisions_script(report.get("decisions"))
     return template.replace(_TITLE, escape(title)).replace(_CONTENT, body)
+
+
+def _json_script(element_id: str, data: Any) -> str:
+    """``data`` as an inert JSON block; ``<``, ``>`` and ``&`` escaped so no text in it can close the tag."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return f'<script type="application/json" id="{element_id}">{text}</script>'
 
 
 def _decisions_script(decisions: dict | None) -> str:
@@ -71,6 +90,51 @@ def embed_decisions(page: str, decisions: dict) -> str | None:
     if not _DECISIONS.search(page):
         return None
     return _DECISIONS.sub(lambda _: _decisions_script(decisions), page, count=1)
+
+
+def _column(name: str, gate: dict | None) -> dict[str, Any]:
+    """One metric column: its label, its limit text and whether the gate checks it."""
+    check = _CHECKS.get(name)
+    return {"label": check.label if check else name, "limit": _limit(check, gate), "gated": check is not None}
+
+
+def _item(record: ItemRecord, gate: dict | None, column: dict[str, int]) -> dict[str, Any]:
+    """One card's data: text the script inserts as text, metric cells ``[column, value text or
+    None, failing]``, the sprite's path and views, and the full-size file of each view."""
+    outcome = item_outcome(record)
+    ms = total_ms(record)
+    notes = ([f"duplicate of {record.duplicate_of} (same photo and sidecar): its result, written under this name"]
+             if record.duplicate_of else []) + list(record.notes)
+    item: dict[str, Any] = {"id": record.id, "source": record.source, "outcome": outcome,
+                            "ms": _ms(ms) if ms is not None else None, "notes": notes}
+    if outcome == "error":
+        item["error"] = record.error or "unknown error"
+    else:
+        # each reason as [a sentence a shop person understands, the gate's own words]
+        item["reasons"] = [[e["sentence"], e["technical"]] for e in explain_all(record.reasons)]
+        bad = _failing(record, gate)
+        metrics = record.metrics or {}
+        item["metrics"] = [[column[name], None if metrics.get(name) is None else _fmt(metrics.get(name),
+                                                                                       _CHECKS.get(name)),
+                            name in bad] for name in metric_names([record])]
+    files = _files(record)
+    if files.get("thumbs") and set(files) & set(VIEWS):
+        item["sprite"] = files["thumbs"]
+        item["sprite_views"] = sprite_views(files)
+    item["files"] = {view: files[view] for view in VIEWS if view in files}
+    return item
+
+
+def _files(record: ItemRecord) -> dict[str, str]:
+    """Output name -> path relative to the report (``<item_id>/<file>``), for safe names only."""
+    if not _SAFE_NAME.fullmatch(record.id):
+        return {}
+    out = {}
+    for name, uri in record.outputs.items():
+        base = posixpath.basename(str(uri).replace("\\", "/"))
+        if _SAFE_NAME.fullmatch(base) and (name != "thumbs" or base == SPRITE_NAME):
+            out[name] = f"{record.id}/{base}"
+    return out
 
 
 def _header(report: dict) -> str:
@@ -158,90 +222,6 @@ def _filter_bar(report: dict) -> str:
     )
 
 
-def _card(record: ItemRecord, gate: dict | None) -> str:
-    outcome = item_outcome(record)
-    ms = total_ms(record)
-    head = (
-        '<div class="card-head">'
-        f'<span class="badge {outcome}">{outcome}</span>'
-        f"<h2>{escape(record.id)}</h2>"
-        f'<span class="src" title="{escape(record.source)}">{escape(record.source)}</span>'
-        + (f'<span class="ms">{_ms(ms)}</span>' if ms is not None else "")
-        + "</div>"
-    )
-    side = _error_block(record) if outcome == "error" else _verdict_block(record, gate)
-    side = _notes_block(record) + side
-    has_thumbs = any(isinstance(v, str) and _DATA_URI.fullmatch(v) for v in record.thumbnails.values())
-    # An error item with no pictures at all gets no row of empty boxes, just its error.
-    thumbs = _thumbs(record) if has_thumbs or outcome != "error" else ""
-    body_cls = "card-body" if thumbs else "card-body solo"
-    return (
-        f'<article class="card {outcome}" data-status="{outcome}" data-id="{escape(record.id.lower())}" '
-        f'data-item="{escape(record.id)}">'
-        f'{head}<div class="{body_cls}">{thumbs}<div class="side">{side}</div></div>'
-        "</article>"
-    )
-
-
-def _thumbs(record: ItemRecord) -> str:
-    figures = []
-    for view in VIEWS:
-        uri = record.thumbnails.get(view, "")
-        ok = isinstance(uri, str) and _DATA_URI.fullmatch(uri) is not None
-        cls = ' class="main"' if view == "composite" and ok else ""
-        if ok:
-            caption = escape(f"{record.id} · {view}")
-            img = f'<img src="{uri}" alt="{escape(view)}" data-caption="{caption}" loading="lazy">'
-            inner = f'<div class="img">{img}</div>'
-        else:
-            inner = '<div class="img ph">no image</div>'
-        figures.append(f"<figure{cls}>{inner}<figcaption>{escape(view)}</figcaption></figure>")
-    return f'<div class="thumbs">{"".join(figures)}</div>'
-
-
-def _notes_block(record: ItemRecord) -> str:
-    """Duplicate-of and decode notes (first frame only, colour profile), above the verdict."""
-    notes = ([f"duplicate of {record.duplicate_of} (same photo and sidecar): its result, written under this name"]
-             if record.duplicate_of else []) + list(record.notes)
-    if not notes:
-        return ""
-    return '<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
-
-
-def _error_block(record: ItemRecord) -> str:
-    return f'<h3>Error</h3><pre class="err">{escape(record.error or "unknown error")}</pre>'
-
-
-def _verdict_block(record: ItemRecord, gate: dict | None) -> str:
-    if record.reasons:
-        items = "".join(f'<li><span>{escape(e["sentence"])}</span><br><small class="tech">{escape(e["technical"])}'
-                        "</small></li>" for e in explain_all(record.reasons))
-        reasons = f'<h3>Why it failed</h3><ul class="reasons">{items}</ul>'
-    elif item_outcome(record) == "pass":
-        reasons = '<p class="ok-note">All checks passed.</p>'
-    else:
-        reasons = '<p class="ok-note" style="color:var(--fail)">Not passed (no reason recorded).</p>'
-    return reasons + _metrics_table(record, gate)
-
-
-def _metrics_table(record: ItemRecord, gate: dict | None) -> str:
-    metrics = record.metrics or {}
-    if not metrics:
-        return ""
-    bad = _failing(record, gate)
-    rows = []
-    for name in metric_names([record]):
-        check = _CHECKS.get(name)
-        label = check.label if check else name
-        value = metrics.get(name)
-        row_cls = ' class="bad"' if name in bad else ""
-        rows.append(
-            f'<tr{row_cls}><th>{escape(label)}</th><td class="v">{escape(_fmt(value, check))}</td>'
-            f'<td class="t">{escape(_limit(check, gate, value))}</td></tr>'
-        )
-    return f'<h3>Metrics</h3><table class="metrics"><tbody>{"".join(rows)}</tbody></table>'
-
-
 def _failing(record: ItemRecord, gate: dict | None) -> set[str]:
     """Metric names that failed: by the gate thresholds when known, else from the reasons."""
     metrics = record.metrics or {}
@@ -267,9 +247,8 @@ def _fmt(value: Any, check: Check | None) -> str:
     return str(value)
 
 
-def _limit(check: Check | None, gate: dict | None, value: Any) -> str:
-    if check is not None and value is None:
-        return "not gated"
+def _limit(check: Check | None, gate: dict | None) -> str:
+    """The column's limit text, e.g. ``≤ 2.00`` ("" without a gate or a check)."""
     if check is None or not gate or not isinstance(gate.get(check.threshold), int | float):
         return ""
     sign = "≤" if check.op == ">" else "≥"

@@ -57,8 +57,10 @@ def test_composite_format_and_quality(tmp_path, bottle, fmt, magic):
     with Image.open(folder / f"composite.{suffix}") as im:
         assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(__import__("io").BytesIO(
             im.info["icc_profile"]))).startswith("sRGB")
-    for name in ("mask.png", "canny.png", "depth.png"):
+    for name in ("mask.png", "original.png"):
         assert (folder / name).read_bytes().startswith(b"\x89PNG")
+    assert (folder / "thumbs.jpg").read_bytes().startswith(b"\xff\xd8\xff")
+    assert not (folder / "canny.png").exists() and not (folder / "depth.png").exists()  # --debug-outputs only
     assert json.loads((folder / "meta.json").read_text())["config_hash"] != config_hash(CONFIG)
 
 

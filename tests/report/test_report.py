@@ -10,18 +10,26 @@ import numpy as np
 import pytest
 
 from pipeline.config import GateConfig
-from pipeline.io.imageio import thumbnail_data_uri
 from pipeline.report import build_report, render_csv, render_html, write_reports
+from pipeline.report.html import PAGE_SIZE
 from pipeline.types import ItemRecord
 
 GATE = GateConfig().model_dump()
 HOSTILE = "<script>alert('x')</script>"
 
 
-def _thumbs(colour: tuple[int, int, int]) -> dict[str, str]:
-    img = np.zeros((24, 24, 3), np.uint8)
-    img[6:18, 6:18] = colour
-    return {view: thumbnail_data_uri(img) for view in ("original", "mask", "canny", "depth", "composite")}
+def _outputs(item_id: str, *names: str) -> dict[str, str]:
+    """Output name -> written path, as an item folder under out/b-001/ has them."""
+    files = {"composite": "composite.png", "mask": "mask.png", "original": "original.png", "thumbs": "thumbs.jpg",
+             "canny": "canny.png", "depth": "depth.png", "meta": "meta.json"}
+    return {name: f"out/b-001/{item_id}/{files[name]}" for name in names}
+
+
+def _items(html: str) -> dict:
+    """The page's item data (the JSON block the page's script draws cards from)."""
+    block = re.search(r'<script type="application/json" id="report-items">(.*?)</script>', html, re.S)
+    assert block, "no report-items block"
+    return json.loads(block.group(1))
 
 
 def _metrics(**kw: float | None) -> dict[str, float | None]:
@@ -46,9 +54,8 @@ def _records() -> list[ItemRecord]:
             status="ok",
             verdict="pass",
             metrics=_metrics(),
-            outputs={"composite": "out/pass-1/composite.png", "mask": "out/pass-1/mask.png"},
+            outputs=_outputs("pass-1", "composite", "mask", "original", "thumbs", "meta"),
             timings_ms=t,
-            thumbnails=_thumbs((0, 0, 200)),
         ),
         ItemRecord(
             id="fail-1",
@@ -57,9 +64,8 @@ def _records() -> list[ItemRecord]:
             verdict="fail",
             reasons=("colour drift: ΔE00 mean 3.21 > 2.00", "edge halo: halo ΔE00 4.20 > 3.00"),
             metrics=_metrics(delta_e00_mean=3.21, halo=4.2),
-            outputs={"composite": "out/fail-1/composite.png"},
+            outputs=_outputs("fail-1", "composite", "mask", "original", "canny", "depth", "thumbs"),
             timings_ms={"decode": 20.0, "segment": 300.0, "score": 50.0},
-            thumbnails=_thumbs((200, 0, 0)),
         ),
         ItemRecord(id=HOSTILE, source="in/<b>x</b>.jpg", status="error", error="bad file <img src=x onerror=alert(1)>"),
         ItemRecord(
@@ -164,7 +170,7 @@ def test_csv_one_row_per_item(written):
     fail = rows[1]
     assert fail["reasons"] == "colour drift: ΔE00 mean 3.21 > 2.00; edge halo: halo ΔE00 4.20 > 3.00"
     assert float(fail["delta_e00_mean"]) == pytest.approx(3.21)
-    assert fail["output_composite"] == "out/fail-1/composite.png"
+    assert fail["output_composite"] == "out/b-001/fail-1/composite.png"
     assert float(fail["total_ms"]) == pytest.approx(370.0)
     for col in ("status", "verdict", "error", "ssim", "halo", "expansion", "logo_ssim_min", "output_mask"):
         assert col in rows[0]
@@ -173,36 +179,50 @@ def test_csv_one_row_per_item(written):
     assert rows[4]["ssim"] == ""  # NaN
 
 
-def test_html_self_contained_and_escaped(written):
+def test_html_has_no_external_urls_and_escapes_every_batch_string(written):
     _, sink, _ = written
     html = sink.files["report.html"].decode("utf-8")
     assert not re.search(r"https?://", html, re.IGNORECASE)
-    assert "<script>alert(" not in html
-    assert "&lt;script&gt;alert(" in html
-    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert "<b>x</b>" not in html
-    assert html.count("<script>") == 1  # the template's own
+    for hostile in ("<script>alert(", "<img src=x", "<b>x</b>"):
+        assert hostile not in html
+    assert "\\u003cscript\\u003ealert(" in html  # the id, inert inside the JSON block
+    assert html.count("<script>") == 1  # the template's own; the data blocks are type="application/json"
+    items = {i["id"]: i for i in _items(html)["items"]}
+    assert items[HOSTILE]["error"] == "bad file <img src=x onerror=alert(1)>"  # drawn with textContent
+    assert "sprite" not in items[HOSTILE] and items[HOSTILE]["files"] == {}
 
 
 def test_html_orders_failures_then_errors_then_passes(written):
     _, sink, _ = written
-    html = sink.files["report.html"].decode("utf-8")
-    pos = {key: html.index(f'data-id="{key}"') for key in ("fail-1", "err-2", "pass-1", "pass-2")}
-    assert pos["fail-1"] < pos["err-2"] < pos["pass-1"] < pos["pass-2"]
-    statuses = re.findall(r'<article class="card (\w+)" data-status="(\w+)"', html)
-    assert [s for s, _ in statuses] == ["fail", "fail", "error", "error", "pass", "pass"]
+    items = _items(sink.files["report.html"].decode("utf-8"))["items"]
+    assert [i["outcome"] for i in items] == ["fail", "fail", "error", "error", "pass", "pass"]
+    ids = [i["id"] for i in items]
+    assert ids.index("fail-1") < ids.index("err-2") < ids.index("pass-1") < ids.index("pass-2")
 
 
-def test_html_has_header_tiles_filters_and_thumbnails(written):
+def test_html_has_header_tiles_filters_and_sprite_thumbnails(written):
     report, sink, _ = written
     html = sink.files["report.html"].decode("utf-8")
     for text in ("b-001", "studio", "abc123", report["created_at"][:10], "Pass rate", "50.0%"):
         assert text in html
     for f in ("all", "fail", "error", "pass"):
         assert f'data-filter="{f}"' in html
-    assert 'id="search"' in html
-    assert html.count('src="data:image/jpeg;base64,') == 10  # 2 items x 5 views
-    assert "no image" in html  # pass-2 has no thumbnails
+    assert 'id="search"' in html and "data:image" not in html
+    data = _items(html)
+    assert data["page_size"] == PAGE_SIZE and data["views"] == ["original", "mask", "canny", "depth", "composite"]
+    items = {i["id"]: i for i in data["items"]}
+    # Paths relative to report.html: the sprite and the full-size file a click opens.
+    assert items["pass-1"]["sprite"] == "pass-1/thumbs.jpg"
+    assert items["pass-1"]["sprite_views"] == ["original", "mask", "composite"]
+    assert items["pass-1"]["files"]["composite"] == "pass-1/composite.png"
+    assert items["fail-1"]["sprite_views"] == ["original", "mask", "canny", "depth", "composite"]
+    assert "sprite" not in items["pass-2"]  # no thumbnails: the page draws "no image" boxes
+
+
+def _bad_labels(html: str, item_id: str) -> list[str]:
+    data = _items(html)
+    item = next(i for i in data["items"] if i["id"] == item_id)
+    return [data["columns"][col]["label"] for col, _, bad in item["metrics"] if bad]
 
 
 def test_failing_metrics_marked_from_gate_and_from_reasons():
@@ -210,24 +230,22 @@ def test_failing_metrics_marked_from_gate_and_from_reasons():
     with_gate = render_html(build_report("b", "s", "h", records, extra={"gate": GATE}), records)
     without = render_html(build_report("b", "s", "h", records), records)
     for html in (with_gate, without):
-        card = html[html.index('data-id="fail-1"') : html.index('data-id="', html.index('data-id="fail-1"') + 10)]
-        bad_rows = re.findall(r'<tr class="bad"><th>([^<]+)</th>', card)
-        assert bad_rows == ["ΔE00 mean", "halo ΔE00"]
-    assert "≤ 2.00" in with_gate and "≤ 2.00" not in without
+        assert _bad_labels(html, "fail-1") == ["ΔE00 mean", "halo ΔE00"]
+    limits = {c["label"]: c["limit"] for c in _items(with_gate)["columns"]}
+    assert limits["ΔE00 mean"] == "≤ 2.00"
+    assert all(c["limit"] == "" for c in _items(without)["columns"])
 
 
-def test_non_data_uri_thumbnails_are_dropped():
-    rec = ItemRecord(
-        id="x",
-        source="s",
-        status="ok",
-        verdict="pass",
-        metrics=_metrics(),
-        thumbnails={"original": "https://tracker.example/pixel.png", "composite": "javascript:alert(1)"},
-    )
-    html = render_html(build_report("b", "s", "h", [rec]), [rec])
+def test_unsafe_output_names_and_ids_give_no_paths():
+    rec = ItemRecord(id="x", source="s", status="ok", verdict="pass", metrics=_metrics(),
+                     outputs={"original": "https://tracker.example/a b.png", "composite": "javascript:alert(1)",
+                              "thumbs": "out/x/evil.jpg"})
+    odd = ItemRecord(id="../up", source="s", status="ok", verdict="pass", outputs=_outputs("x", "thumbs"))
+    html = render_html(build_report("b", "s", "h", [rec, odd]), [rec, odd])
     assert "tracker" not in html and "javascript:" not in html
-    assert html.count("no image") == 5
+    items = {i["id"]: i for i in _items(html)["items"]}
+    assert items["x"]["files"] == {} and "sprite" not in items["x"]  # only thumbs.jpg is a sprite
+    assert items["../up"]["files"] == {} and "sprite" not in items["../up"]
 
 
 def test_empty_batch():
@@ -277,11 +295,10 @@ def test_cutout_signals_are_shown_with_their_thresholds():
     limit = GATE["cutout_edge_off_max"]  # the default, refitted by bench/gate_fit.py
     rec = ItemRecord(id="cut", source="cut.jpg", status="ok", verdict="fail",
                      reasons=(f"cut-out: outline off any edge {limit + 0.06:.0%} > {limit:.0%}",),
-                     metrics=_metrics(cutout_edge_off=limit + 0.06, cutout_confidence=0.38, scene_noise=0.2),
-                     thumbnails=_thumbs((10, 200, 10)))
-    html = render_html(build_report("b", "s", "h", [rec], extra={"gate": GATE}), [rec])
-    row = re.search(rf'<tr class="bad"><th>outline off any edge</th><td class="v">{limit + 0.06:.0%}</td>'
-                    r'<td class="t">([^<]*)</td>', html)
-    assert row and row.group(1) == f"≤ {limit:.0%}"
-    assert "<th>confidence</th><td class=\"v\">0.38</td><td class=\"t\">≥ 0.50</td>" in html
-    assert "<th>backdrop pixel noise L*</th>" in html
+                     metrics=_metrics(cutout_edge_off=limit + 0.06, cutout_confidence=0.38, scene_noise=0.2))
+    data = _items(render_html(build_report("b", "s", "h", [rec], extra={"gate": GATE}), [rec]))
+    cells = {data["columns"][col]["label"]: (value, bad, data["columns"][col]["limit"])
+             for col, value, bad in data["items"][0]["metrics"]}
+    assert cells["outline off any edge"] == (f"{limit + 0.06:.0%}", True, f"≤ {limit:.0%}")
+    assert cells["confidence"] == ("0.38", True, "≥ 0.50")  # below its limit, so marked too
+    assert "backdrop pixel noise L*" in cells
