@@ -20,6 +20,9 @@ SUMMARY_KEY = "process-bucket-summary"
 REPORT_KEY = "process-bucket-report"
 TABLE_METRICS = ("delta_e00_mean", "delta_e00_p95", "ssim", "logo_ssim_min", "expansion", "halo", "cutout_confidence")
 WORST_N = 5
+# Rows in the table artifact: Prefect stores and draws the whole table, so a 10,000-photo batch
+# shows its worst TABLE_MAX_ROWS items (errors, then failures) and a last row pointing at report.html.
+TABLE_MAX_ROWS = 200
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,20 @@ def table_rows(records: list[ItemRecord]) -> list[dict[str, Any]]:
         row["ms"] = round(sum(rec.timings_ms.values()), 1) if rec.timings_ms else None
         row["note"] = redact(rec.error or "; ".join(rec.reasons))[:200]
         rows.append(row)
+    return rows
+
+
+def capped_table_rows(records: list[ItemRecord], report_url: str | None,
+                      max_rows: int = TABLE_MAX_ROWS) -> list[dict[str, Any]]:
+    """:func:`table_rows` of every record when they fit in ``max_rows``; else the worst
+    ``max_rows`` (errors, then failures, in listing order) and one row saying where the rest are."""
+    if len(records) <= max_rows:
+        return table_rows(records)
+    worst = sorted(range(len(records)), key=lambda i: _badness(records[i])[0], reverse=True)[:max_rows]
+    rows = table_rows([records[i] for i in sorted(worst)])
+    rest = len(records) - max_rows
+    where = f"report.html: {redact(report_url)}" if report_url else "report.html of the batch"
+    rows.append({"id": f"… {rest} more", "status": "-", "verdict": "-", "note": f"all {len(records)} items in {where}"})
     return rows
 
 
@@ -136,7 +153,7 @@ def publish(records: list[ItemRecord], stats: BatchStats, report_url: str | None
     from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
     description = f"batch {stats.batch_id}"
-    create_table_artifact(table=table_rows(records) or [{"id": "-", "status": "nothing processed"}],
+    create_table_artifact(table=capped_table_rows(records, report_url) or [{"id": "-", "status": "nothing processed"}],
                           key=TABLE_KEY, description=description)
     create_markdown_artifact(markdown=summary_markdown(records, stats, report_url, review), key=SUMMARY_KEY,
                              description=description)

@@ -15,7 +15,7 @@ from typing import Any
 from pipeline.batch.ids import check_batch_id, item_id_for_key, new_batch_id
 from pipeline.batch.item import BatchRunner, GroupResult, process_group
 from pipeline.batch.plan import RULES, Plan, Planned, group_todo, plan_batch
-from pipeline.batch.pool import run_groups_in_pool
+from pipeline.batch.pool import run_groups_in_pool, start_fork_server
 from pipeline.batch.recover import close_aborted_batch, recover_batches
 from pipeline.batch.report import batch_report
 from pipeline.config import PipelineConfig
@@ -122,6 +122,8 @@ def _run_items(plan: Plan, source: Bucket, dest: Bucket, config: PipelineConfig,
                source_url: str, dest_url: str, storage_options: dict[str, Any] | None,
                ) -> tuple[list[ItemRecord], dict[str, int], dict[str, Any]]:
     """(records in listing order, skipped counts by ledger status, run stats)."""
+    if workers > 1 and runner is None and len(plan.todo) > 1:
+        start_fork_server()  # it imports the pipeline while this process groups the batch
     cpu_start, worker_cpu_s = time.process_time(), {}
     groups = group_todo(source, plan.todo)
     workers = 1 if runner is not None else min(workers, len(groups))

@@ -73,6 +73,10 @@ def test_default_workers_is_cores_capped_by_memory(monkeypatch):
     monkeypatch.setattr(pool, "available_memory", lambda: 64 * pool.WORKER_BYTES_CPU)
     assert default_workers(PipelineConfig()) == 8
     assert default_workers(PipelineConfig().with_overrides({"run.device": "cuda"})) == 1
+    diffusion = PipelineConfig().with_overrides({"scene.backend": "diffusion"})
+    assert pool.worker_bytes(diffusion) == pool.WORKER_BYTES_DIFFUSION
+    monkeypatch.setattr(pool, "available_memory", lambda: 2 * pool.WORKER_BYTES_DIFFUSION + 1)
+    assert default_workers(diffusion) == 2 and default_workers(PipelineConfig()) == 8
 
 
 def test_workers_take_the_callers_environment_not_the_fork_servers(tmp_path, monkeypatch):
@@ -84,12 +88,91 @@ def test_workers_take_the_callers_environment_not_the_fork_servers(tmp_path, mon
     environ = {k: v for k, v in __import__("os").environ.items() if k != "PS_TEST_STALE"}
     environ["AWS_ACCESS_KEY_ID"] = "fresh-key"
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "stale-key")
-    threads = cv2.getNumThreads()
-    try:
-        pool._init_worker(CONFIG.model_dump_json(), str(tmp_path), str(tmp_path / "out"), None, False, 30, 1, environ)
-    finally:
-        cv2.setNumThreads(threads)
+    limits = []
+    monkeypatch.setattr(pool, "limit_threads", limits.append)  # this test process keeps its threads
+    pool._init_worker(CONFIG.model_dump_json(), str(tmp_path), str(tmp_path / "out"), None, False, 30, 1, environ)
     import os
 
     assert os.environ["AWS_ACCESS_KEY_ID"] == "fresh-key" and "PS_TEST_STALE" not in os.environ
+    assert limits == [1, 1]  # before the stages are built and again after (a backend may load torch)
     pool._STATE.clear()
+
+
+def test_limit_threads_caps_opencv_blas_and_torch_in_a_worker():
+    """What a worker of two on two cores gets: one thread in OpenCV, every BLAS/OpenMP pool and torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, cv2, numpy, torch\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from pipeline.batch.pool import limit_threads\n"
+        "limit_threads(1)\n"
+        "print(json.dumps({'cv2': cv2.getNumThreads(), 'torch': torch.get_num_threads(),\n"
+        "                  'pools': sorted({p['num_threads'] for p in threadpool_info()})}))\n"
+    )
+    pytest.importorskip("torch")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**__import__("os").environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"})
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got == {"cv2": 1, "torch": 1, "pools": [1]}
+
+
+def test_threads_per_worker_splits_the_cores(monkeypatch):
+    from pipeline.batch import pool
+
+    monkeypatch.setattr(pool, "available_cores", lambda: 8)
+    assert [pool.threads_per_worker(w) for w in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+
+
+def _marked_processes(mark: str) -> list[int]:
+    """Live (not zombie) processes whose environment holds ``PS_TEST_MARK=mark``."""
+    import os
+
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                if f"PS_TEST_MARK={mark}".encode() not in fh.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue
+        except OSError:
+            continue
+        found.append(int(pid))
+    return found
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="reads /proc to find the workers")
+def test_workers_and_fork_server_exit_when_the_parent_is_killed(tmp_path, bottle):
+    """kill -9 of a --workers 2 parent: its fork server and both workers are gone within a second
+    or two (they used to hold their call-queue pipes open and run forever)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    _photos(tmp_path / "in", bottle, 40)
+    mark = uuid.uuid4().hex
+    env = {**os.environ, "PS_TEST_MARK": mark, "PYTHONPATH": os.getcwd()}
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", str(tmp_path / "in"), str(tmp_path / "out"),
+                             "--workers", "2", "--no-progress", "--size", "192x192", "--batch-id", "k"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "out" / "k").glob("*/meta.json")):  # the workers are working
+            assert proc.poll() is None and time.monotonic() < deadline, "the batch never started"
+            time.sleep(0.05)
+        children = [p for p in _marked_processes(mark) if p != proc.pid]
+        assert len(children) >= 2  # the fork server and the workers
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    killed = time.monotonic()
+    while (left := _marked_processes(mark)) and time.monotonic() - killed < 10:
+        time.sleep(0.05)
+    assert not left, f"still running {time.monotonic() - killed:.1f} s after kill -9: {left}"
+    assert time.monotonic() - killed < 2.0
