@@ -1,4 +1,5 @@
-"""Batch reports: ``report.json`` (machine-readable), ``report.csv`` and a self-contained ``report.html``.
+"""Batch reports: ``report.json`` (machine-readable), ``report.csv`` and ``report.html`` (no external
+URLs; thumbnails from each item folder's ``thumbs.jpg`` sprite, :mod:`pipeline.report.thumbnails`).
 
 ``build_report(batch_id, backend, config_hash, records, *, extra=None) -> dict`` makes the JSON
 dict (schema in :mod:`pipeline.report.summary`); ``write_reports(write_bytes, batch_id, report,

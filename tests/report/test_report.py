@@ -160,6 +160,8 @@ def test_json_is_strict_and_nan_becomes_null(written):
     assert nan_item["metrics"]["ssim"] is None
     assert data["extra"]["gate"] == GATE
     assert sink.files["report.json"].startswith(b"{\n  ")  # indent 2
+    lines = sink.files["report.json"].decode("utf-8").splitlines()
+    assert sum(line.startswith('    {"id": ') for line in lines) == len(data["items"])  # one line per item
 
 
 def test_csv_one_row_per_item(written):
