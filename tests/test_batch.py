@@ -107,7 +107,8 @@ def test_reports_csv_html_and_no_leftover_temp_files(cli_run):
     rows = list(csv.DictReader((batch / "report.csv").open()))
     assert len(rows) == len(SAMPLE_SPECS)
     html = (batch / "report.html").read_text()
-    assert f'"sprite":"{item_id_for_key("mug_red.jpg")}/thumbs.jpg"' in html and "http://" not in html
+    assert f'"id":"{item_id_for_key("mug_red.jpg")}",' in html and '"sprite_views":["original","mask",' in html
+    assert "http://" not in html and "data:image" not in html  # thumbnails: each item's thumbs.jpg
     assert not [p for p in batch.rglob("*") if p.name.endswith(".part")]
 
 

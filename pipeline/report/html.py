@@ -100,7 +100,8 @@ def _column(name: str, gate: dict | None) -> dict[str, Any]:
 
 def _item(record: ItemRecord, gate: dict | None, column: dict[str, int]) -> dict[str, Any]:
     """One card's data: text the script inserts as text, metric cells ``[column, value text or
-    None, failing]``, the sprite's path and views, and the full-size file of each view."""
+    None, 1 when failing]``, the views in the sprite (``<id>/thumbs.jpg``) and the full-size file
+    name of each view (in the folder ``<id>/``)."""
     outcome = item_outcome(record)
     ms = total_ms(record)
     notes = ([f"duplicate of {record.duplicate_of} (same photo and sidecar): its result, written under this name"]
@@ -116,24 +117,24 @@ def _item(record: ItemRecord, gate: dict | None, column: dict[str, int]) -> dict
         metrics = record.metrics or {}
         item["metrics"] = [[column[name], None if metrics.get(name) is None else _fmt(metrics.get(name),
                                                                                        _CHECKS.get(name)),
-                            name in bad] for name in metric_names([record])]
+                            int(name in bad)] for name in metric_names([record])]
     files = _files(record)
-    if files.get("thumbs") and set(files) & set(VIEWS):
-        item["sprite"] = files["thumbs"]
-        item["sprite_views"] = sprite_views(files)
+    if files.get("thumbs") == SPRITE_NAME and set(files) & set(VIEWS):
+        item["sprite_views"] = sprite_views(files)  # the sprite is <id>/thumbs.jpg
     item["files"] = {view: files[view] for view in VIEWS if view in files}
     return item
 
 
 def _files(record: ItemRecord) -> dict[str, str]:
-    """Output name -> path relative to the report (``<item_id>/<file>``), for safe names only."""
+    """Output name -> file name in the item's folder (``<item_id>/<file>`` beside the report), for
+    safe names only."""
     if not _SAFE_NAME.fullmatch(record.id):
         return {}
     out = {}
     for name, uri in record.outputs.items():
         base = posixpath.basename(str(uri).replace("\\", "/"))
-        if _SAFE_NAME.fullmatch(base) and (name != "thumbs" or base == SPRITE_NAME):
-            out[name] = f"{record.id}/{base}"
+        if _SAFE_NAME.fullmatch(base):
+            out[name] = base
     return out
 
 

@@ -191,7 +191,7 @@ def test_html_has_no_external_urls_and_escapes_every_batch_string(written):
     assert html.count("<script>") == 1  # the template's own; the data blocks are type="application/json"
     items = {i["id"]: i for i in _items(html)["items"]}
     assert items[HOSTILE]["error"] == "bad file <img src=x onerror=alert(1)>"  # drawn with textContent
-    assert "sprite" not in items[HOSTILE] and items[HOSTILE]["files"] == {}
+    assert "sprite_views" not in items[HOSTILE] and items[HOSTILE]["files"] == {}
 
 
 def test_html_orders_failures_then_errors_then_passes(written):
@@ -213,18 +213,17 @@ def test_html_has_header_tiles_filters_and_sprite_thumbnails(written):
     data = _items(html)
     assert data["page_size"] == PAGE_SIZE and data["views"] == ["original", "mask", "canny", "depth", "composite"]
     items = {i["id"]: i for i in data["items"]}
-    # Paths relative to report.html: the sprite and the full-size file a click opens.
-    assert items["pass-1"]["sprite"] == "pass-1/thumbs.jpg"
+    # In the item's folder beside report.html: the sprite <id>/thumbs.jpg and the full-size file a click opens.
     assert items["pass-1"]["sprite_views"] == ["original", "mask", "composite"]
-    assert items["pass-1"]["files"]["composite"] == "pass-1/composite.png"
+    assert items["pass-1"]["files"] == {"original": "original.png", "mask": "mask.png", "composite": "composite.png"}
     assert items["fail-1"]["sprite_views"] == ["original", "mask", "canny", "depth", "composite"]
-    assert "sprite" not in items["pass-2"]  # no thumbnails: the page draws "no image" boxes
+    assert "sprite_views" not in items["pass-2"]  # no thumbnails: the page draws "no image" boxes
 
 
 def _bad_labels(html: str, item_id: str) -> list[str]:
     data = _items(html)
     item = next(i for i in data["items"] if i["id"] == item_id)
-    return [data["columns"][col]["label"] for col, _, bad in item["metrics"] if bad]
+    return [data["columns"][col]["label"] for col, _, bad in item["metrics"] if bad == 1]
 
 
 def test_failing_metrics_marked_from_gate_and_from_reasons():
@@ -246,8 +245,8 @@ def test_unsafe_output_names_and_ids_give_no_paths():
     html = render_html(build_report("b", "s", "h", [rec, odd]), [rec, odd])
     assert "tracker" not in html and "javascript:" not in html
     items = {i["id"]: i for i in _items(html)["items"]}
-    assert items["x"]["files"] == {} and "sprite" not in items["x"]  # only thumbs.jpg is a sprite
-    assert items["../up"]["files"] == {} and "sprite" not in items["../up"]
+    assert items["x"]["files"] == {} and "sprite_views" not in items["x"]  # only thumbs.jpg is a sprite
+    assert items["../up"]["files"] == {} and "sprite_views" not in items["../up"]
 
 
 def test_empty_batch():
@@ -301,6 +300,6 @@ def test_cutout_signals_are_shown_with_their_thresholds():
     data = _items(render_html(build_report("b", "s", "h", [rec], extra={"gate": GATE}), [rec]))
     cells = {data["columns"][col]["label"]: (value, bad, data["columns"][col]["limit"])
              for col, value, bad in data["items"][0]["metrics"]}
-    assert cells["outline off any edge"] == (f"{limit + 0.06:.0%}", True, f"≤ {limit:.0%}")
-    assert cells["confidence"] == ("0.38", True, "≥ 0.50")  # below its limit, so marked too
+    assert cells["outline off any edge"] == (f"{limit + 0.06:.0%}", 1, f"≤ {limit:.0%}")
+    assert cells["confidence"] == ("0.38", 1, "≥ 0.50")  # below its limit, so marked too
     assert "backdrop pixel noise L*" in cells
