@@ -63,6 +63,23 @@ def real_photos(folder: Path, count: int, copies: int, dest: Path) -> int:
     return n
 
 
+def sample_photos(copies: int, dest: Path) -> int:
+    """The generated sample products (when the real photos are absent), mirrored as above."""
+    from pipeline.samples import write_samples
+
+    dest.mkdir(parents=True)
+    n = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in write_samples(Path(tmp)):
+            if path.suffix.lower() in PHOTO_SUFFIXES:
+                img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                for k in range(copies):
+                    out = cv2.flip(img, 1) if k else img
+                    (dest / f"{path.stem}{'_mirrored' if k else ''}.png").write_bytes(cv2.imencode(".png", out)[1].tobytes())
+                    n += 1
+    return n
+
+
 def export_code(ref: str, dest: Path) -> Path:
     """``git archive ref`` of this repository unpacked into ``dest`` (a baseline to run beside
     this checkout)."""
@@ -192,8 +209,6 @@ def main() -> None:
     parser.add_argument("--split", action="store_true", help="also split this code's CPU time per photo")
     parser.add_argument("--encoders", action="store_true", help="also time every output encoder setting")
     args = parser.parse_args()
-    if not args.products.is_dir():
-        raise SystemExit(f"real photos not found at {args.products} (--products DIR)")
     cores = available_cores()
     workers = sorted(set(args.workers or [1, cores]))
     extra = ["--format", args.format] if args.format else []
@@ -201,7 +216,11 @@ def main() -> None:
     print(f"cores: {cores}; load average at start: {load:.1f}; composite: {args.format or 'default'}")
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "photos"
-        n = real_photos(args.products, args.count, args.copies, src)
+        if args.products.is_dir():
+            n, what = real_photos(args.products, args.count, args.copies, src), "real photos at 1 MP"
+        else:
+            print(f"(real photos not found at {args.products}: the generated samples instead; --products DIR)")
+            n, what = sample_photos(args.copies, src), "generated samples"
         codes = {"this": REPO}
         if args.baseline != "none":
             codes = {f"baseline {args.baseline}": export_code(args.baseline, Path(tmp) / "baseline")} | codes
@@ -212,8 +231,7 @@ def main() -> None:
                     seconds, cpu, _ = cli_run(code, src, Path(tmp) / "out", w, extra)
                     if (name, w) not in best or seconds < best[(name, w)][0]:
                         best[(name, w)] = (seconds, cpu)
-        print(f"\n{n} photos at 1 MP ({args.count} real{', each also mirrored' if args.copies > 1 else ''}), "
-              f"best of {args.repeats}\n")
+        print(f"\n{n} {what}{' (each also mirrored)' if args.copies > 1 else ''}, best of {args.repeats}\n")
         print("| code | workers | wall s | images/s | speed-up from 1 worker | CPU s / image |")
         print("|---|---:|---:|---:|---:|---:|")
         for name in codes:
