@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constra
 DEMO   := demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-dev install-flows test-flows test-core default-config lint-imports bench bench-flow bench-batch gate-eval eval-fix clean help
+.PHONY: demo test install install-dev install-flows test-flows test-core default-config lint-imports bench bench-flow bench-batch bench-scale gate-eval eval-fix clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -17,7 +17,8 @@ help:
 	@echo "make install-flows - orchestration only (Prefect, s3fs, the CPU pipeline; no torch): a small venv"
 	@echo "make test-flows    - the flow tests in that venv (real SeaweedFS S3 + Prefect servers)"
 	@echo "make bench   - per-stage CPU timings on the samples and ../shared/products"
-	@echo "make bench-batch - the whole CLI (outputs + reports) at --workers 1 and all cores"
+	@echo "make bench-batch - the whole CLI (outputs + reports) at --workers 1 and all cores, beside main's code"
+	@echo "make bench-scale - 100 and 1,000 photos (and 1,000 on SeaweedFS): cost per photo, reruns, report size"
 	@echo "make bench-flow - Prefect flow overhead vs calling the pipeline directly (100 images)"
 	@echo "make gate-eval - the gate's catch and false-alarm rates per defect (writes docs/gate.md)"
 	@echo "make test-core - the suite on a core install (.venv-core: no torch, Prefect, Playwright, onnx, scikit-image)"
@@ -58,6 +59,9 @@ bench: $(VENV)/.core
 
 bench-batch: $(VENV)/.core
 	$(BIN)/python bench/bench_batch.py
+
+bench-scale: $(VENV)/.dev
+	$(BIN)/python bench/bench_scale.py
 
 test-flows: $(VENV)/.flows
 	$(BIN)/python -m pytest tests/flows $(PYTEST_ARGS)

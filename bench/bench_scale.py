@@ -15,9 +15,13 @@ the ledger as a user runs it, then again with nothing new (the rerun). For every
 
 Runs of the two codes are interleaved per N so both see the same machine load.
 
-    python bench/bench_scale.py                                   # N = 100, 1000; S3 at 1000
-    python bench/bench_scale.py --sizes 100 1000 10000            # the full table (10,000: ~1 h on 2 busy cores)
+    python bench/bench_scale.py                                   # N = 100, 1000; S3 at 1000; reports at 1k, 10k
+    python bench/bench_scale.py --sizes 100 1000 10000            # the full table (10,000 photos: ~25 min per code idle)
     python bench/bench_scale.py --sizes 100 --s3-size 100 --baseline none   # a quick look at this code alone
+    python bench/bench_scale.py --sizes --s3-size 0 --report-sizes 10000    # only the 10,000-item report
+
+``--report-sizes`` also writes the reports of made-up items (no pipeline run) with each code and
+times report.html opening in Chromium: the 10,000-item report without a 10,000-photo run.
 """
 
 from __future__ import annotations
@@ -131,6 +135,66 @@ def open_seconds(page_path: Path) -> float | None:
             browser.close()
 
 
+# Writes the reports of N made-up items with the code on sys.path (this or the baseline) into a
+# folder, as the batch would: thumbnails as data URIs where that code embeds them, as a
+# thumbs.jpg sprite in each item folder where it has pipeline.report.thumbnails.
+SYNTHETIC_REPORT = """
+import json, sys, time, resource
+from pathlib import Path
+import numpy as np
+from pipeline.config import GateConfig
+from pipeline.report import build_report, write_reports
+from pipeline.types import ItemRecord, Metrics
+n, folder = int(sys.argv[1]), Path(sys.argv[2])
+rng = np.random.default_rng(0)
+yy, xx = np.mgrid[0:1024, 0:1024]
+view = np.dstack([xx // 4, yy // 4, (xx + yy) // 8]).astype(np.uint8)  # a smooth photo-like frame,
+view[256:768, 384:640] = (200, 40, 40)                                  # so thumbnails weigh what real ones do
+view = np.clip(view + rng.normal(0, 6, view.shape), 0, 255).astype(np.uint8)
+try:
+    from pipeline.report.thumbnails import sprite_jpeg
+    sprite = sprite_jpeg({"original": view, "mask": view[..., 0] > 128, "composite": view})
+    thumbs = None
+except ImportError:
+    from pipeline.io.imageio import thumbnail_data_uri
+    sprite, thumbs = None, {v: thumbnail_data_uri(view) for v in ("original", "mask", "canny", "depth", "composite")}
+names = list(Metrics.__dataclass_fields__)
+records = []
+for i in range(n):
+    item = f"p{i:05d}_mug_red.jpg-{i:08x}"
+    outputs = {k: str(folder / item / f"{k}.png") for k in ("composite", "mask", "original")}
+    if sprite is not None:
+        (folder / item).mkdir(parents=True)
+        (folder / item / "thumbs.jpg").write_bytes(sprite)
+        outputs["thumbs"] = str(folder / item / "thumbs.jpg")
+    records.append(ItemRecord(id=item, source=f"p{i:05d}_mug_red.jpg", status="ok",
+                              verdict="fail" if i % 4 == 0 else "pass",
+                              reasons=("cut-out: outline off any edge 31% > 25%",) if i % 4 == 0 else (),
+                              metrics={m: float(rng.random()) for m in names}, outputs=outputs,
+                              timings_ms={s: 20.0 for s in ("decode", "segment", "place", "control", "scene", "score")},
+                              thumbnails=thumbs or {}))
+t0 = time.process_time()
+report = build_report("b", "studio", "h", records, extra={"gate": GateConfig().model_dump()})
+write_reports(lambda name, data: str((folder / name).write_bytes(data)), "b", report, records)
+print(json.dumps({"write_s": time.process_time() - t0}))
+"""
+
+
+def synthetic_report_row(code: Path, n: int, folder: Path, browser: bool) -> dict[str, object]:
+    """Report writing time and size for ``n`` made-up items with ``code``, and Chromium's open time."""
+    folder.mkdir(parents=True)
+    env = {**os.environ, "PYTHONPATH": str(code) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-c", SYNTHETIC_REPORT, str(n), str(folder)], env=env, cwd=code,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"synthetic report failed:\n{done.stderr[-3000:]}")
+    write_s = json.loads(done.stdout.strip().splitlines()[-1])["write_s"]
+    html = folder / "report.html"
+    return {"write_ms_per_item": 1000 * write_s / n, "html_mb": html.stat().st_size / 1e6,
+            "json_mb": (folder / "report.json").stat().st_size / 1e6,
+            "open_s": open_seconds(html) if browser and CHROMIUM.exists() else None}
+
+
 def local_row(code: Path, src: Path, out: Path, n: int, workers: int, browser: bool) -> dict[str, object]:
     first = run_cli(code, str(src), str(out), "first", workers, {}, [])
     again = run_cli(code, str(src), str(out), "again", workers, {}, [])
@@ -175,11 +239,13 @@ def s3_rows(codes: dict[str, Path], photos: list[Path], n: int, workers: int, tm
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000], help="photo counts, local folder")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1000], help="photo counts, local folder")
     parser.add_argument("--s3-size", type=int, default=1000, help="photo count on SeaweedFS (0: skip)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--baseline", default="main", help="git ref to run beside this code ('none': skip)")
     parser.add_argument("--no-browser", action="store_true", help="do not time report.html in Chromium")
+    parser.add_argument("--report-sizes", type=int, nargs="*", default=[1000, 10000],
+                        help="made-up items: report writing and opening only, no pipeline run")
     args = parser.parse_args()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"load average at start: {load:.1f}; --workers {args.workers}; photos of {PHOTO_LONG_SIDE} px")
@@ -189,9 +255,21 @@ def main() -> None:
         codes = {"this": REPO}
         if args.baseline != "none":
             codes = {f"baseline {args.baseline}": export_code(args.baseline, tmp / "baseline")} | codes
-        print("\n| code | photos | ms / photo | rerun s | report.html MB | report.json MB | parent CPU s "
-              "| parent RSS MB | opens in Chromium s |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        if args.report_sizes:
+            print("\nReports of made-up items (no pipeline run): writing them and opening report.html\n")
+            print("| code | items | report writing CPU ms / item | report.html MB | report.json MB "
+                  "| opens in Chromium s |")
+            print("|---|---:|---:|---:|---:|---:|")
+            for n in args.report_sizes:
+                for k, (name, code) in enumerate(codes.items()):
+                    r = synthetic_report_row(code, n, tmp / f"report-{n}-{k}", not args.no_browser)
+                    opened = "did not open" if r["open_s"] is None else f"{r['open_s']:.2f}"
+                    print(f"| {name} | {n} | {r['write_ms_per_item']:.2f} | {r['html_mb']:.1f} | {r['json_mb']:.1f} "
+                          f"| {opened} |", flush=True)
+        if args.sizes:
+            print("\n| code | photos | ms / photo | rerun s | report.html MB | report.json MB | parent CPU s "
+                  "| parent RSS MB | opens in Chromium s |")
+            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for n in args.sizes:
             src = first_n(photos, n, tmp / f"in-{n}")
             for k, (name, code) in enumerate(codes.items()):
