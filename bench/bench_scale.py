@@ -41,7 +41,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench_batch import export_code  # noqa: E402
+from bench.bench_batch import export_code
 
 PHOTO_LONG_SIDE = 384  # px: small photos, so the per-photo overhead (not the stages) shows
 SHIFT_PX = 24  # largest shift of a variant, px: the product stays inside the frame
@@ -106,7 +106,7 @@ def run_cli(code: Path, src: str, dest: str, batch_id: str, workers: int, env: d
         cmd = [sys.executable, "-c", CLI_WITH_RUSAGE, "run", src, dest, "--no-progress", "--workers", str(workers),
                "--batch-id", batch_id, *extra]
         t0 = time.perf_counter()
-        done = subprocess.run(cmd, env=run_env, capture_output=True, text=True, cwd=code)
+        done = subprocess.run(cmd, env=run_env, capture_output=True, text=True, cwd=code, check=False)
         wall = time.perf_counter() - t0
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(cmd[3:])} failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -185,7 +185,7 @@ def synthetic_report_row(code: Path, n: int, folder: Path, browser: bool) -> dic
     folder.mkdir(parents=True)
     env = {**os.environ, "PYTHONPATH": str(code) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     done = subprocess.run([sys.executable, "-c", SYNTHETIC_REPORT, str(n), str(folder)], env=env, cwd=code,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"synthetic report failed:\n{done.stderr[-3000:]}")
     write_s = json.loads(done.stdout.strip().splitlines()[-1])["write_s"]

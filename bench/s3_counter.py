@@ -16,6 +16,7 @@ import http.client
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 HOP_HEADERS = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
@@ -62,7 +63,7 @@ class CountingProxy:
         with self._lock:
             self._counts[kind] += 1
 
-    def __enter__(self) -> CountingProxy:
+    def __enter__(self) -> Self:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):

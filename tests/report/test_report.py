@@ -6,7 +6,6 @@ import json
 import re
 from datetime import datetime
 
-import numpy as np
 import pytest
 
 from pipeline.config import GateConfig
@@ -27,7 +26,7 @@ def _outputs(item_id: str, *names: str) -> dict[str, str]:
 
 def _items(html: str) -> dict:
     """The page's item data (the JSON block the page's script draws cards from)."""
-    block = re.search(r'<script type="application/json" id="report-items">(.*?)</script>', html, re.S)
+    block = re.search(r'<script type="application/json" id="report-items">(.*?)</script>', html, re.DOTALL)
     assert block, "no report-items block"
     return json.loads(block.group(1))
 
