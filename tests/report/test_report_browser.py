@@ -58,6 +58,9 @@ def test_pages_filters_search_and_sprites(tmp_path):
             tile = page.locator('.card[data-item="fail-000"] .sprite').nth(2)  # original, mask, composite
             assert "fail-000/thumbs.jpg" in tile.evaluate("e => e.style.backgroundImage")
             assert tile.evaluate("e => e.style.backgroundPosition") == "-256px 0px"
+            reason = page.locator('.card[data-item="fail-000"] .reasons li')
+            assert reason.locator("small.tech").text_content() == "colour drift: ΔE00 mean 3.21 > 2.00"
+            assert reason.locator("span").text_content().startswith("The product's colours changed")
             page.locator("#pager button", has_text="Next").click()
             assert page.locator("#cards .card").first.get_attribute("data-item") == "pass-049"
             page.locator('.seg button[data-filter="error"]').click()

@@ -3,7 +3,8 @@ summary say the same sentence."""
 
 from __future__ import annotations
 
-from html import escape
+import json
+import re
 
 from flows.artifacts import BatchStats, summary_markdown
 from pipeline.report import build_report
@@ -53,6 +54,7 @@ def test_report_html_and_the_prefect_summary_use_the_same_sentence():
     record = ItemRecord(id="mug", source="mug.jpg", status="ok", verdict="fail", reasons=(SHADOW,),
                         metrics={"cutout_base_off": 0.31})
     html = render_html(build_report("b", "studio", "h", [record]), [record])
-    assert escape(SENTENCE) in html and escape(SHADOW) in html
+    data = re.search(r'<script type="application/json" id="report-items">(.*?)</script>', html, re.DOTALL)
+    assert json.loads(data.group(1))["items"][0]["reasons"] == [[SENTENCE, SHADOW]]  # the page draws both
     summary = summary_markdown([record], BatchStats("b", "studio", "threads"), None)
     assert SENTENCE in summary and plain_summary([SHADOW]) == SENTENCE
