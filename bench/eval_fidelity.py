@@ -1,7 +1,7 @@
 """Quality numbers for the CPU path: segmentation IoU / boundary F per set, and the gate on real photos.
 
     python bench/eval_fidelity.py [--products ../shared/products] [--sheets DIR] [--backend classical]
-                                  [--no-gate]
+                                  [--work-side 512] [--no-gate] [--no-samples] [--model PATH|auto]
 
 Prints, for each set (real photographs ``ck_*``/``rds_*``, product mockups ``solidus_*``, generated
 samples with exact ground truth):
@@ -14,6 +14,13 @@ samples with exact ground truth):
     keep them out of the repository.
 Then, unless ``--no-gate``: pass rate, mean ΔE00 and every gate metric in exact mode on all real photos.
 And the gate's confusion table: bad cut-outs (IoU < 0.95) failed, good ones (>= 0.98) failed.
+
+``--model PATH`` (an ONNX salient-object model; ``--family``, default isnet-general-use) adds, per set,
+classical / model / fused (``segment.backend: fused``) / oracle ("best of the two" per photo) side by
+side, with the disagreement fraction; the segmentation tables above are then the fused backend's.
+``--model auto`` takes the evaluation model ``bench/fetch_eval_model.sh`` puts in
+``~/.cache/product-scene/eval-models/`` (IMG.LY's IS-Net, AGPL-3.0: never commit or ship it). A missing
+model or onnxruntime skips the comparison with a line saying why.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from pipeline.config import PipelineConfig, SegmentConfig
 from pipeline.io.imageio import decode_image, encode_png
 from pipeline.samples import write_samples
 from pipeline.imaging import iou
+from pipeline.score.cutout import cutout_signals
 from pipeline.score.mask_metrics import boundary_f_score
 from pipeline.segment import build_segmenter
 from pipeline.io.storage import IMAGE_SUFFIXES, atomic_write_file
@@ -40,6 +48,7 @@ from pipeline.types import Segmentation
 
 DEFAULT_PRODUCTS = Path(__file__).resolve().parents[2] / "shared" / "products"
 DEFAULT_SHEETS = Path(__file__).resolve().parent / "out" / "fidelity"
+EVAL_MODEL = Path.home() / ".cache" / "product-scene" / "eval-models" / "imgly-isnet-medium-1.4.5.onnx"
 GOOD_IOU = 0.95
 SHEET_ROW_PX = 220  # height of one contact-sheet row (the pictures)
 CAPTION_PX = 22  # height of the caption strip above each row
@@ -130,6 +139,87 @@ def score_set(segmenter, pairs: list[tuple[str, np.ndarray, np.ndarray]]) -> lis
     return sorted(rows, key=lambda r: r.iou)
 
 
+@dataclass(frozen=True)
+class Compared:
+    """One image under ``--model``: IoU of the classical, model and fused masks, the disagreement
+    fraction, how the fused mask was chosen, and the fused backend's row."""
+
+    name: str
+    classical: float
+    model: float
+    fused: float
+    disagreement: float
+    how: str
+    scored: Scored
+    by_confidence: float = float("nan")  # IoU of whichever of the three cutout_confidence rates highest
+
+    @property
+    def oracle(self) -> float:
+        return max(self.classical, self.model)
+
+
+def compare_set(fused, pairs: list[tuple[str, np.ndarray, np.ndarray]]) -> list[Compared]:
+    """Run the fused backend (``FusedSegmenter``) on every pair; worst fused IoU first. Also scores
+    the per-photo choice by ``cutout_confidence`` among classical, model and fused."""
+    rows = []
+    for name, rgb, truth in pairs:
+        run = fused.run(rgb)
+        seg = run.fused
+        score = iou(seg.mask, truth)
+        model = iou(run.model.mask, truth) if run.model is not None else float("nan")
+        candidates = [m for m in (run.classical.mask, None if run.model is None else run.model.mask, seg.mask)
+                      if m is not None and m.any()]
+        picked = max(candidates, key=lambda m: cutout_signals(rgb, m).confidence)
+        scored = Scored(name, score, boundary_f_score(seg.mask, truth), sheet_row(name, rgb, seg, truth, score))
+        rows.append(Compared(name, iou(run.classical.mask, truth), model, score,
+                             float(seg.info.get("disagreement", float("nan"))), str(seg.info.get("fusion", "")),
+                             scored, iou(picked, truth)))
+    return sorted(rows, key=lambda r: r.fused)
+
+
+def print_comparison(title: str, rows: list[Compared], model: Path) -> None:
+    """Per image, then the set's means: classical, model, fused, oracle (best of the two per photo)."""
+    print(f"\n## {title}: classical, model ({model.name}), fused, oracle; worst fused first\n")
+    print("| image | classical | model | fused | oracle | picked by confidence | disagreement | fused by |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        print(f"| {r.name} | {r.classical:.4f} | {r.model:.4f} | {r.fused:.4f} | {r.oracle:.4f} | "
+              f"{r.by_confidence:.4f} | {r.disagreement:.3f} | {r.how} |")
+
+
+def print_comparison_summary(sets: dict[str, list[Compared]], model: Path) -> None:
+    print(f"\n## Classical vs model ({model.name}) vs fused, per set (mean IoU)\n")
+    print("| set | images | classical | model | fused | oracle | picked by confidence | fused − oracle | "
+          "fused − classical | min fused |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for title, rows in sets.items():
+        c, m, f, o, p = (statistics.mean(getattr(r, k) for r in rows)
+                         for k in ("classical", "model", "fused", "oracle", "by_confidence"))
+        print(f"| {title} | {len(rows)} | {c:.3f} | {m:.3f} | {f:.3f} | {o:.3f} | {p:.3f} | {f - o:+.4f} | "
+              f"{f - c:+.4f} | {min(r.fused for r in rows):.3f} |")
+
+
+def load_fused(model: Path, family: str, work_side: int):
+    """The fused segmenter on ``model``, or None with a printed reason (model or onnxruntime missing)."""
+    if not model.is_file():
+        print(f"(no model at {model}: classical only; bench/fetch_eval_model.sh fetches the evaluation model)")
+        return None
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        print("(onnxruntime not installed: classical only; pip install 'product-scene[onnx]')")
+        return None
+    from pipeline.segment.fused import build_fused_segmenter
+
+    config = PipelineConfig(segment=SegmentConfig(backend="fused", work_side=work_side, onnx_model=str(model),
+                                                  onnx_family=family))
+    seg = build_fused_segmenter(config)
+    if seg.onnx.model is None:
+        print(f"(model {model} unusable: {seg.onnx.load_error}; classical only)")
+        return None
+    return seg
+
+
 def print_image_table(title: str, rows: list[Scored]) -> None:
     print(f"\n## {title}: per image, worst first\n")
     print("| image | IoU | boundary F |")
@@ -200,15 +290,31 @@ def main() -> None:
     parser.add_argument("--backend", default="classical", help="segmentation backend to score (segment.backend)")
     parser.add_argument("--no-gate", action="store_true", help="skip the gate table (the slow part)")
     parser.add_argument("--no-samples", action="store_true", help="skip the generated samples")
+    parser.add_argument("--work-side", type=int, default=SegmentConfig().work_side, help="segment.work_side")
+    parser.add_argument("--model", help="ONNX model for classical/model/fused/oracle tables ('auto': the "
+                                        "evaluation model of bench/fetch_eval_model.sh)")
+    parser.add_argument("--family", default="isnet-general-use", help="segment.onnx_family of --model")
     args = parser.parse_args()
 
-    segmenter = build_segmenter(PipelineConfig(segment=SegmentConfig(backend=args.backend)))
+    segmenter = build_segmenter(PipelineConfig(segment=SegmentConfig(backend=args.backend, work_side=args.work_side)))
     inputs = product_sets(args.products)
     if not inputs:
         print(f"(no real photos with masks under {args.products}: skipped)")
     if not args.no_samples:
         inputs["generated samples"] = sample_pairs()
-    scored = {title: score_set(segmenter, pairs) for title, pairs in inputs.items()}
+    fused = None
+    if args.model:
+        model = EVAL_MODEL if args.model == "auto" else Path(args.model)
+        fused = load_fused(model, args.family, args.work_side)
+    if fused is not None:
+        compared = {title: compare_set(fused, pairs) for title, pairs in inputs.items()}
+        for title, rows in compared.items():
+            print_comparison(title, rows, model)
+        print_comparison_summary(compared, model)
+        scored = {f"{title} (fused)": sorted((r.scored for r in rows), key=lambda r: r.iou)
+                  for title, rows in compared.items()}
+    else:
+        scored = {title: score_set(segmenter, pairs) for title, pairs in inputs.items()}
     for title, rows in scored.items():
         print_image_table(title, rows)
         sheet = args.sheets / f"{title.replace(' ', '_')}.png"

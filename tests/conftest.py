@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,9 @@ from pipeline.types import PlacedProduct
 from tests.needs import needs
 from tests.synthetic import bottle_on_white
 
-PRODUCTS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "products"
+# ../shared/products from the repository root; PRODUCT_SCENE_PRODUCTS names another copy (a worktree).
+PRODUCTS_DIR = Path(os.environ.get("PRODUCT_SCENE_PRODUCTS") or Path(__file__).resolve().parents[1].parent / "shared"
+                    / "products")
 
 
 @pytest.fixture(scope="session")

@@ -47,10 +47,12 @@ class SegmentConfig(_Strict):
     sam_model_type: Literal["vit_b", "vit_l", "vit_h"] = "vit_b"
     sam_checkpoint: str | None = Field(None, description="SAM weights: a local file or a hub source")
     sam_min_agreement_iou: float = Field(0.5, ge=0, le=1, description="IoU with the classical mask needed to use SAM's")
-    # ONNX backend (issue 7): a salient-object model (rembg's families) from a local .onnx file.
+    # ONNX and fused backends (issues 7, 18): a salient-object model (rembg's families) from a local .onnx file;
+    # ``fused`` runs it and the classical segmenter and fuses the two (no agreement veto).
     onnx_model: str | None = Field(None, description="path of the .onnx file, e.g. /models/isnet-general-use.onnx")
     onnx_family: OnnxFamilyName | None = Field(None, description="pre/post-processing preset; None = from the file name")
-    onnx_min_agreement_iou: float = Field(0.5, ge=0, le=1, description="IoU with the classical mask needed to use it")
+    onnx_min_agreement_iou: float = Field(0.5, ge=0, le=1,
+                                          description="IoU with the classical mask needed to use it (onnx only)")
 
 
 class ControlConfig(_Strict):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-SegmentBackendName = Literal["classical", "sam", "onnx"]
+SegmentBackendName = Literal["classical", "sam", "onnx", "fused"]
 """``segment.backend``: keys of ``pipeline.segment.SEGMENTERS``."""
 
 DepthBackendName = Literal["pseudo", "model"]

@@ -127,6 +127,13 @@ def check_onnx(config: PipelineConfig) -> DoctorCheck:
                                    f"runs on {model.provenance['providers'][0]}")
 
 
+def check_fused(onnx: DoctorCheck) -> DoctorCheck:
+    """``segment: fused`` runs the classical segmenter and the ONNX model: usable when ``onnx`` is."""
+    if onnx.ok:
+        return DoctorCheck("segment: fused", True, "classical + the ONNX model above, fused region by region")
+    return DoctorCheck("segment: fused", False, "needs the ONNX model (falls back to classical)", onnx.hint)
+
+
 def check_depth_model(config: PipelineConfig) -> DoctorCheck:
     from pipeline.models.sources import ModelSource, resolve_source
 

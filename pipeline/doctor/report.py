@@ -8,6 +8,7 @@ from pipeline.doctor.backends import (
     check_depth_model,
     check_device,
     check_diffusion,
+    check_fused,
     check_hub,
     check_onnx,
     check_packages,
@@ -32,7 +33,8 @@ def run_doctor(config: PipelineConfig | None = None, *, bucket: str | None = Non
         DoctorCheck("depth: pseudo", True, "no weights needed"),
         DoctorCheck("scene: studio", True, "no weights needed (CPU)"),
         check_sam(config),
-        check_onnx(config),
+        onnx := check_onnx(config),
+        check_fused(onnx),
         check_depth_model(config),
     ]
     if config.backends.diffusion is not None:

@@ -191,6 +191,37 @@ def scene_mug_yellow_rim(c: Canvas, rng: np.random.Generator) -> None:
                 rim=(252, 252, 251), fill=0.75)
 
 
+def scene_bottle_mirror_floor(c: Canvas, rng: np.random.Generator) -> None:
+    c.set_background(WHITE)
+    _jitter(c, rng)
+    brand = Brand("NOIR", "EAU DE PARFUM  100 ml", (232, 206, 150), "ring_letter")
+    pr.draw_bottle(c, 350, 560, 470, 170, body=(70, 40, 26), cap=(214, 182, 104), label=(40, 22, 14),
+                   brand=brand, fill=0.55, gloss=0.5)
+    c.reflect(560, strength=0.55, fade=240)
+
+
+def scene_box_white_panel(c: Canvas, rng: np.random.Generator) -> None:
+    c.set_background(WHITE)
+    _jitter(c, rng)
+    brand = Brand("PURE", "HERBAL TEA  20 BAGS", (40, 70, 52), "leaf", (60, 120, 70))
+    pr.draw_box(c, 220, 260, 600, 780, 150, 90, albedo=(74, 128, 92), tones=(0.98, 0.8, 1.0), edge=(48, 86, 60),
+                brand=brand, panel=(254, 254, 253))
+
+
+def scene_chair_see_through(c: Canvas, rng: np.random.Generator) -> None:
+    c.set_background(WHITE)
+    _jitter(c, rng)
+    pr.draw_chair(c, 420, 900, 420, 820, colour=(236, 228, 214))
+
+
+def scene_mug_wrinkled_cloth(c: Canvas, rng: np.random.Generator) -> None:
+    c.set_background(sh.wrinkled_cloth((246, 245, 242), c.dw, c.dh, seed=int(rng.integers(1 << 31))))
+    _jitter(c, rng)
+    brand = Brand("TERRA", "STONEWARE", (246, 240, 228), "leaf")
+    pr.draw_mug(c, 430, 620, 300, 230, body=(176, 92, 64), inside=(238, 232, 222), brand=brand, fill=0.6,
+                gloss=0.2)
+
+
 SAMPLE_SPECS: dict[str, SampleSpec] = {
     "bottle_teal": SampleSpec(
         "bottle",
@@ -321,5 +352,45 @@ SAMPLE_SPECS: dict[str, SampleSpec] = {
         "white 255",
         ("white_rim", "hole", "text", "logo", "floor_shadow"),
         scene_mug_yellow_rim,
+    ),
+    "bottle_mirror_floor": SampleSpec(
+        "bottle",
+        "dark amber",
+        "tall perfume bottle on a mirror floor: its crisp, dark mirror image below the base line is background",
+        (700, 1000),
+        "jpg",
+        "white 255, mirror floor",
+        ("floor_reflection", "text", "logo", "tall"),
+        scene_bottle_mirror_floor,
+    ),
+    "box_white_panel": SampleSpec(
+        "box",
+        "green with a white panel",
+        "green carton whose front carries a white label panel as light as the backdrop: product, not a hole",
+        (900, 900),
+        "jpg",
+        "white 255",
+        ("white_panel", "text", "logo", "floor_shadow"),
+        scene_box_white_panel,
+    ),
+    "chair_see_through": SampleSpec(
+        "chair",
+        "off-white",
+        "painted chair on white: the opening under the back rail and between the legs shows the backdrop",
+        (840, 1000),
+        "png",
+        "white 255",
+        ("see_through_gap", "hole", "floor_shadow"),
+        scene_chair_see_through,
+    ),
+    "mug_wrinkled_cloth": SampleSpec(
+        "mug",
+        "terracotta",
+        "terracotta mug on a wrinkled white cloth: folds and creases the product does not continue",
+        (900, 900),
+        "jpg",
+        "white cloth with folds",
+        ("textured_backdrop", "hole", "text", "logo"),
+        scene_mug_wrinkled_cloth,
     ),
 }

@@ -286,9 +286,12 @@ def draw_box(
     edge: RGB,
     brand: Brand,
     shadow: bool = True,
+    panel: RGB | None = None,
 ) -> None:
     """A carton in three-quarter view: front face (x0..x1, y0..y1), right side and top receding
-    by (dx, -dy). tones: intensity of (front, side, top). ``edge`` colours the fold lines."""
+    by (dx, -dy). tones: intensity of (front, side, top). ``edge`` colours the fold lines.
+    panel: a label panel of this colour on the front face, outlined by a thin ink line, under the
+    print (a white panel on a coloured carton is product, not a see-through hole)."""
     front = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
     side = [(x1, y0), (x1 + dx, y0 - dy), (x1 + dx, y1 - dy), (x1, y1)]
     top = [(x0, y0), (x0 + dx, y0 - dy), (x1 + dx, y0 - dy), (x1, y0)]
@@ -307,6 +310,11 @@ def draw_box(
     # Print on the front face.
     fw, fh = x1 - x0, y1 - y0
     ink = sh.gradient(brand.ink, (x0, y0), (x1, y1), tf, tf * 0.965)
+    if panel is not None:
+        px0, py0, px1, py1 = x0 + 0.1 * fw, y0 + 0.12 * fh, x1 - 0.1 * fw, y0 + 0.76 * fh
+        c.paint(c.rrect(px0, py0, px1, py1, 0.03 * fw) & front_shape,
+                sh.gradient(panel, (x0, y0), (x1, y1), 1.0, 0.99))
+        c.paint(c.stroke([(px0, py0), (px1, py0), (px1, py1), (px0, py1), (px0, py0)], 1.4) & front_shape, ink)
     mink = sh.gradient(brand.mark_ink or brand.ink, (x0, y0), (x1, y1), tf, tf * 0.965)
     c.paint(
         mark(c, brand.mark, (x0 + 0.5 * fw, y0 + 0.3 * fh), 0.28 * min(fw, fh), brand.name[:1]) & front_shape,
@@ -330,6 +338,38 @@ def draw_box(
         c.poly([(x0, y0 + 0.82 * fh), (x1, y0 + 0.82 * fh), (x1, y0 + 0.86 * fh), (x0, y0 + 0.86 * fh)]) & front_shape
     )
     c.paint(band, sh.gradient(brand.mark_ink or brand.ink, (x0, y0), (x1, y1), tf, tf * 0.965))
+
+
+# ---- a chair: the opening under its back rail shows the backdrop ------------------------------------
+def draw_chair(c: Canvas, cx: float, floor_y: float, width: float, height: float, colour: RGB) -> None:
+    """A painted chair seen from the front: two back posts and a top rail frame an opening that
+    shows the backdrop (a see-through gap, background in the ground truth), a seat in slight
+    perspective, four legs. Lit from the upper left; a soft floor shadow under the seat."""
+    hw = width / 2
+    post_w, rail_h = 0.1 * width, 0.14 * height
+    back_top = floor_y - height
+    seat_y = floor_y - 0.47 * height  # the seat's back edge
+    seat_d = 0.07 * height  # the seat seen from a little above
+    leg_w = 0.075 * width
+    c.shadow((cx + 0.05 * width, floor_y - 0.01 * height), (0.62 * width, 0.05 * height), softness=0.04 * height,
+             strength=0.2)
+    wood = sh.gradient(colour, (cx - hw, back_top), (cx + hw, floor_y), 1.0, 0.9)
+    shade = sh.gradient(colour, (cx - hw, back_top), (cx + hw, floor_y), 0.86, 0.78)
+    for x in (cx - hw + 0.06 * width, cx + hw - 0.06 * width - leg_w):  # back legs (behind, in shade)
+        c.paint(c.rrect(x, seat_y, x + leg_w, floor_y - 0.04 * height, 0.2 * leg_w), shade)
+    for x in (cx - hw, cx + hw - post_w):  # back posts
+        c.paint(c.rrect(x, back_top, x + post_w, seat_y + 2, (0.4 * post_w, 0.4 * post_w, 0, 0)), wood)
+    c.paint(c.rrect(cx - hw, back_top + 0.02 * height, cx + hw, back_top + 0.02 * height + rail_h, 0.03 * width),
+            sh.gradient(colour, (cx, back_top), (cx, back_top + rail_h), 1.0, 0.93))
+    seat = [(cx - hw, seat_y), (cx + hw, seat_y), (cx + hw + 0.05 * width, seat_y + seat_d),
+            (cx - hw - 0.05 * width, seat_y + seat_d)]
+    c.paint(c.poly(seat), sh.gradient(colour, (cx, seat_y), (cx, seat_y + seat_d), 1.0, 0.95))
+    apron = [(cx - hw - 0.05 * width, seat_y + seat_d), (cx + hw + 0.05 * width, seat_y + seat_d),
+             (cx + hw + 0.05 * width, seat_y + seat_d + 0.06 * height),
+             (cx - hw - 0.05 * width, seat_y + seat_d + 0.06 * height)]
+    c.paint(c.poly(apron), shade)
+    for x in (cx - hw - 0.04 * width, cx + hw + 0.04 * width - leg_w):  # front legs
+        c.paint(c.rrect(x, seat_y + seat_d, x + leg_w, floor_y, 0.15 * leg_w), wood)
 
 
 # ---- a tube lying on the floor ----------------------------------------------------------------

@@ -181,3 +181,34 @@ def sweep(wall: RGB, floor: RGB, horizon_y: float, softness: float, height: floa
         return np.clip(col * (1.0 - 0.025 * r2)[..., None], 0, 255).astype(np.float32)
 
     return field
+
+
+def wrinkled_cloth(colour: RGB, width: float, height: float, seed: int, waves: int = 14, depth: float = 0.06) -> Field:
+    """A white cloth (a bedsheet) thrown in soft folds, lit from the upper left: the cloth's height
+    is a sum of ``waves`` random long waves (wavelengths 12-35% of the frame, random directions and
+    phases, each fading out along its length), and the intensity follows its slope towards the
+    light (1 +- about ``depth``). Deterministic in ``seed``; ``width``/``height``: the design frame."""
+    rng = np.random.default_rng(seed)
+    size = max(width, height)
+    params = []
+    for _ in range(waves):
+        angle = rng.uniform(0, np.pi)
+        wavelength = rng.uniform(0.12, 0.35) * size
+        params.append((np.cos(angle), np.sin(angle), 2 * np.pi / wavelength, rng.uniform(0, 2 * np.pi),
+                       rng.uniform(0.4, 1.0) * wavelength / (2 * np.pi), rng.uniform(0, width), rng.uniform(0, height),
+                       rng.uniform(0.3, 0.6) * size))
+    light = np.array([-0.6, -0.8])  # from the upper left, in the image plane
+
+    def field(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        gx = np.zeros(np.broadcast_shapes(X.shape, Y.shape), np.float64)
+        gy = np.zeros_like(gx)
+        for dx, dy, k, phase, amp, cx, cy, length in params:
+            along = -(X - cx) * dy + (Y - cy) * dx
+            envelope = np.exp(-((along / length) ** 2))  # a fold dies out along its length
+            slope = amp * k * np.cos(k * ((X - cx) * dx + (Y - cy) * dy) + phase) * envelope
+            gx = gx + slope * dx
+            gy = gy + slope * dy
+        shade = 1.0 + depth * (gx * light[0] + gy * light[1]) / 1.2
+        return np.clip(_rgb(colour) * shade[..., None], 0, 255).astype(np.float32)
+
+    return field

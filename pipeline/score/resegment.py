@@ -10,8 +10,9 @@ by colour:
    near the product). If that ring is (nearly) empty, the plate's band pixels stand in.
 3. A band pixel is product-like when its ΔE76 to the nearest product colour plus ``MARGIN_DE``
    is still below its ΔE76 to the nearest background colour, and it is not shadow-like.
-   Shadow-like: for some background colour, the pixel is darker, its L* is at least
-   ``SHADOW_L_RATIO`` of that colour's L*, and its (a*, b*) lies within ``SHADOW_CHROMA_DE``.
+   Shadow-like: for some background colour, the pixel is darker, its L* is at least 0.45 of
+   that colour's L*, and its (a*, b*) lies within 8 ΔC*ab of it (the shared shadow predicate's
+   ``EXPANSION`` preset, :mod:`pipeline.segment.shadow_predicate`).
 4. Changed toward the product: when the expected composite (reference pasted on the plate with
    its alpha) is given, a pixel outside the hard mask within ``band_px`` whose composite colour
    moved more than ``CHANGED_DE`` from the expected one, toward the product (nearer a product
@@ -35,6 +36,7 @@ import numpy as np
 from pipeline.score import pixels
 from pipeline.score.color import srgb_to_lab
 from pipeline.score.geometry import ProductGeometry
+from pipeline.segment.shadow_predicate import EXPANSION, is_shadow
 
 # --- Named constants (px: output pixels). Chosen on bench/gate_eval.py's expansion defects and
 # clean composites (docs/gate.md): clean composites read 0 in exact mode, 2% growth 0.4-3%.
@@ -43,8 +45,8 @@ N_CLUSTERS = 6  # k-means colours per side (product edge, scene ring)
 MAX_SAMPLES = 1024  # pixels sampled per k-means (speed; the colours converge well before)
 KMEANS_ITERS = 8  # Lloyd iterations at most
 MARGIN_DE = 10.0  # ΔE76: a band pixel must be this much nearer a product colour than a scene colour
-SHADOW_L_RATIO = 0.45  # a shadow keeps at least this share of the backdrop's L* (the segmenter's preset)
-SHADOW_CHROMA_DE = 8.0  # ΔE76 in (a*, b*): a shadow keeps the backdrop's chroma within this
+SHADOW = EXPANSION  # the shared shadow predicate's preset for scene colours: L* at least 0.45 of the
+# backdrop's, (a*, b*) within 8 ΔE76 (pipeline.segment.shadow_predicate)
 CHANGED_DE = 5.0  # ΔE76: a pixel that moved more than this from the expected composite changed
 _MIN_RING_PIXELS = 16  # scene-ring pixels needed to sample the scene's colours there
 
@@ -112,9 +114,7 @@ def _shadow_like(planar: np.ndarray, background: np.ndarray) -> np.ndarray:
     L, a, b = planar
     out = np.zeros(L.shape, dtype=bool)
     for bl, ba, bb in background:
-        darker = (L < bl) & (L >= SHADOW_L_RATIO * bl)
-        chroma2 = (a - ba) ** 2 + (b - bb) ** 2
-        out |= darker & (chroma2 <= SHADOW_CHROMA_DE**2)
+        out |= is_shadow(L, a, b, bl, ba, bb, SHADOW)
     return out
 
 

@@ -42,10 +42,17 @@ def _build_onnx(config: PipelineConfig) -> Segmenter:
     return build_onnx_segmenter(config)
 
 
+def _build_fused(config: PipelineConfig) -> Segmenter:
+    from pipeline.segment.fused import build_fused_segmenter
+
+    return build_fused_segmenter(config)
+
+
 SEGMENTERS: dict[str, Callable[[PipelineConfig], Segmenter]] = {
     "classical": _build_classical,
     "sam": _build_sam,
     "onnx": _build_onnx,
+    "fused": _build_fused,
 }
 
 

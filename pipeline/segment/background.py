@@ -12,7 +12,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-BORDER_FRAC = 0.02
+from pipeline.segment.shadow_predicate import FLOOD, is_shadow_lab
+
+# Units: "ref px" are pixels at the reference work size (work_scale.REFERENCE_SIDE, 512 long side).
+BORDER_FRAC = 0.02  # share of the short side: the frame ring the backdrop is fitted on (issue 1, samples)
+SURFACE_GRID = 8  # the quadratic surface is evaluated on a grid this many times coarser (exact up to bilinear error)
+FIRST_PASS_DE = 12.0  # ΔE76 to the border median under which a border pixel is surely backdrop ...
+FIRST_PASS_K = 3.0  # ... or within this many times the median distance (products touching the frame)
+OUTLIER_MADS = 6.0  # second pass: residuals beyond median + this many (normal-scaled) MADs + 1 ΔE are dropped
+MIN_FIT_PIXELS = 16  # fewer kept border pixels than this: fit them all (a frame-filling product)
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,7 @@ def _surface(coef: np.ndarray, h: int, w: int) -> np.ndarray:
 
     A quadratic is smooth, so it is evaluated on a grid 8x coarser and resized bilinearly.
     """
-    gh, gw = max(2, h // 8), max(2, w // 8)
+    gh, gw = max(2, h // SURFACE_GRID), max(2, w // SURFACE_GRID)
     y = (np.linspace(0, 1, gh, dtype=np.float32) - 0.5)[:, None, None]
     x = (np.linspace(0, 1, gw, dtype=np.float32) - 0.5)[None, :, None]
     c = coef.astype(np.float32)
@@ -77,8 +85,8 @@ def fit_background(lab: np.ndarray, rgb: np.ndarray) -> BackgroundModel:
     median = np.median(samples, axis=0)
     # Robust first pass: border pixels far from the median are product touching the frame.
     dist = np.linalg.norm(samples - median, axis=1)
-    keep = dist < max(12.0, float(np.percentile(dist, 50)) * 3)
-    if keep.sum() < 16:
+    keep = dist < max(FIRST_PASS_DE, float(np.percentile(dist, 50)) * FIRST_PASS_K)
+    if keep.sum() < MIN_FIT_PIXELS:
         keep = np.ones_like(keep)
     coef, _ = _fit(ys[keep], xs[keep], samples[keep], h, w)
     # Second pass against the fitted surface drops residual outliers (shadows on the border).
@@ -86,8 +94,8 @@ def fit_background(lab: np.ndarray, rgb: np.ndarray) -> BackgroundModel:
     resid = np.linalg.norm(samples - design_all @ coef, axis=1)
     kept = resid[keep]
     mad = float(np.median(np.abs(kept - np.median(kept)))) + 1e-3
-    keep2 = keep & (resid < np.median(kept) + 6 * 1.4826 * mad + 1.0)
-    if 16 <= keep2.sum() < keep.sum():
+    keep2 = keep & (resid < np.median(kept) + OUTLIER_MADS * 1.4826 * mad + 1.0)
+    if MIN_FIT_PIXELS <= keep2.sum() < keep.sum():
         coef, _ = _fit(ys[keep2], xs[keep2], samples[keep2], h, w)
         resid = np.linalg.norm(samples - design_all @ coef, axis=1)
         keep = keep2
@@ -102,26 +110,42 @@ def fit_background(lab: np.ndarray, rgb: np.ndarray) -> BackgroundModel:
     )
 
 
-def shadow_like(lab: np.ndarray, bg_lab: np.ndarray, *, min_ratio: float = 0.45, max_chroma: float = 6.0) -> np.ndarray:
-    """HW bool: pixels that look like a shadow cast on the background.
+def _robust_noise(resid: np.ndarray) -> float:
+    """median + normal-scaled MAD of residuals (ΔE76), after dropping those beyond
+    ``OUTLIER_MADS`` MADs (product or shadow on the border)."""
+    mad = float(np.median(np.abs(resid - np.median(resid)))) + 1e-3
+    kept = resid[resid < np.median(resid) + OUTLIER_MADS * 1.4826 * mad + 1.0]
+    return float(1.4826 * np.median(np.abs(kept - np.median(kept)))) + float(np.median(kept))
 
-    A shadow darkens the backdrop without changing its hue much: lightness between
-    ``min_ratio`` and ~1 of the background's, and a*/b* within ``max_chroma`` of it.
+
+def border_noise(lab: np.ndarray, bg: BackgroundModel) -> float:
+    """The backdrop's noise (as ``BackgroundModel.noise``) of another copy of the work image, e.g.
+    one blurred as much as resampling to the reference size would: what a region's median can be
+    compared with. lab: HWC float32 Lab, same HW as ``bg.lab``."""
+    ys, xs = _border_indices(*lab.shape[:2])
+    return _robust_noise(np.linalg.norm(lab[ys, xs] - bg.lab[ys, xs], axis=1))
+
+
+def shadow_like(lab: np.ndarray, bg_lab: np.ndarray) -> np.ndarray:
+    """HW bool: pixels that look like a shadow cast on the background (the shared shadow
+    predicate's ``FLOOD`` preset: :mod:`pipeline.segment.shadow_predicate`).
+
+    lab, bg_lab: HWC (or N x 3) float32 Lab.
     """
-    ratio = lab[..., 0] / np.maximum(bg_lab[..., 0], 1e-3)
-    dchroma = np.hypot(lab[..., 1] - bg_lab[..., 1], lab[..., 2] - bg_lab[..., 2])
-    return (ratio >= min_ratio) & (ratio < 1.0) & (dchroma <= max_chroma)
+    return is_shadow_lab(lab, bg_lab, FLOOD)
 
 
 LOCAL_MATCH_DE = 1.0  # ΔE76 between a region and the backdrop around it under which it continues it
-LOCAL_SLOPE_MARGIN = 0.1  # ΔL per pixel a region may be more textured than that backdrop
+LOCAL_SLOPE_MARGIN = 0.1  # ΔL per ref px a region may be more textured than that backdrop
+MEDIAN_SAMPLES = 4096  # medians are taken over at most about this many pixels (speed; exact enough)
 
 
 def continues_backdrop(lab: np.ndarray, grad: np.ndarray, region: np.ndarray, around: np.ndarray) -> bool:
     """True when ``region`` looks like the backdrop ``around`` it: median Lab within
     ``LOCAL_MATCH_DE`` and median slope at most ``LOCAL_SLOPE_MARGIN`` above theirs.
 
-    lab: hwC float32 Lab window; grad: hw float32 ΔL per pixel; region, around: hw bool (non-empty).
+    lab: hwC float32 Lab window; grad: hw float32 ΔL per reference pixel
+    (``classical.lightness_slope``); region, around: hw bool (non-empty).
     Medians are taken over at most about ``MEDIAN_SAMPLES`` pixels of each.
     """
     r_lab, a_lab = _sample(lab[region]), _sample(lab[around])
@@ -129,9 +153,6 @@ def continues_backdrop(lab: np.ndarray, grad: np.ndarray, region: np.ndarray, ar
     if de >= LOCAL_MATCH_DE:
         return False
     return float(np.median(_sample(grad[region]))) <= float(np.median(_sample(grad[around]))) + LOCAL_SLOPE_MARGIN
-
-
-MEDIAN_SAMPLES = 4096
 
 
 def _sample(values: np.ndarray) -> np.ndarray:

@@ -15,6 +15,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pipeline.segment.work_scale import WorkScale
+
+# Units: "ref px" are pixels at the reference work size (work_scale.REFERENCE_SIDE), scaled with the
+# working size. Chosen on the generated samples' edges (issue 1: no fringe on the composite).
+UPSAMPLE_SIGMA = 0.8  # ref px: the coarse mask is smoothed this much before it is upsampled
+EDGE_CLEAR_PX = 2  # ref px: interior (backdrop) colours are taken this far inside (outside) the mask
+FG_WINDOW = 7  # ref px: box over which the local interior colour is averaged
+BG_WINDOW = 9  # ref px: box over which the local backdrop colour is averaged
+BAND_LOW, BAND_HIGH = 0.01, 0.99  # the upsampled mask strictly between these is the edge band
+CONFIDENT_RGB = 40.0  # RGB distance of F and B at which the colour-based alpha is fully trusted
+UNMIX_FROM = 0.1  # alpha under which the edge colour is the interior colour, not the un-mixed one ...
+UNMIX_FULL = 0.6  # ... and over which it is fully the un-mixed one (linear in between)
+
 
 def normalized_blur(rgb: np.ndarray, weight: np.ndarray, ksize: int) -> tuple[np.ndarray, np.ndarray]:
     """(mean of ``rgb`` (HWC float32) over the pixels where ``weight`` (HW) is 1 in a ksize box,
@@ -25,10 +38,11 @@ def normalized_blur(rgb: np.ndarray, weight: np.ndarray, ksize: int) -> tuple[np
     return num / np.maximum(den, 1e-6), den[..., 0]
 
 
-def _upsample_crop(mask_small: np.ndarray, out_hw: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
-    """A work-size HW bool mask, smoothed (sigma 0.8) and bilinearly upsampled to ``out_hw``, but
-    evaluated only inside ``box`` = (y0, y1, x0, x1). Returns HW float32 in [0, 1] of the box."""
-    soft = cv2.GaussianBlur(mask_small.astype(np.float32), (0, 0), 0.8)
+def _upsample_crop(mask_small: np.ndarray, out_hw: tuple[int, int], box: tuple[int, int, int, int],
+                   sigma: float) -> np.ndarray:
+    """A work-size HW bool mask, smoothed (``sigma`` work px) and bilinearly upsampled to ``out_hw``,
+    but evaluated only inside ``box`` = (y0, y1, x0, x1). Returns HW float32 in [0, 1] of the box."""
+    soft = cv2.GaussianBlur(mask_small.astype(np.float32), (0, 0), sigma)
     h, w = out_hw
     sh, sw = mask_small.shape
     y0, y1, x0, x1 = box
@@ -65,19 +79,21 @@ def refine_alpha(
     fy, fx = h / sh, w / sw
     y0, y1 = max(0, int((rows[0] - 2) * fy)), min(h, int(np.ceil((rows[-1] + 3) * fy)))
     x0, x1 = max(0, int((cols[0] - 2) * fx)), min(w, int(np.ceil((cols[-1] + 3) * fx)))
-    soft = _upsample_crop(mask_small, (h, w), (y0, y1, x0, x1))
+    scale = WorkScale.of(mask_small.shape)
+    soft = _upsample_crop(mask_small, (h, w), (y0, y1, x0, x1), scale.sigma(UPSAMPLE_SIGMA))
     alpha[y0:y1, x0:x1] = soft >= 0.5
-    band = (soft > 0.01) & (soft < 0.99)
+    band = (soft > BAND_LOW) & (soft < BAND_HIGH)
     if not band.any():
         return alpha, foreground
 
     # Local foreground / background colours at the work resolution.
     kernel = np.ones((3, 3), np.uint8)
-    inner = cv2.erode(mask_small.astype(np.uint8), kernel, iterations=2)
-    outer = 1 - cv2.dilate(mask_small.astype(np.uint8), kernel, iterations=2)
+    clear = scale.px(EDGE_CLEAR_PX)
+    inner = cv2.erode(mask_small.astype(np.uint8), kernel, iterations=clear)
+    outer = 1 - cv2.dilate(mask_small.astype(np.uint8), kernel, iterations=clear)
     small_f = small_rgb.astype(np.float32)
-    f_small, _ = normalized_blur(small_f, inner, 7)
-    b_small, b_cover = normalized_blur(small_f, outer, 9)
+    f_small, _ = normalized_blur(small_f, inner, scale.odd(FG_WINDOW))
+    b_small, b_cover = normalized_blur(small_f, outer, scale.odd(BG_WINDOW))
     b_small[b_cover < 1e-3] = np.asarray(background_rgb, np.float32)
 
     ys, xs = np.nonzero(band)
@@ -91,13 +107,13 @@ def refine_alpha(
     fb = f_px - b_px
     fb2 = np.einsum("ij,ij->i", fb, fb)
     a_est = np.clip(np.einsum("ij,ij->i", i_px - b_px, fb) / np.maximum(fb2, 1e-6), 0.0, 1.0)
-    confidence = np.clip(np.sqrt(fb2) / 40.0, 0.0, 1.0)
+    confidence = np.clip(np.sqrt(fb2) / CONFIDENT_RGB, 0.0, 1.0)
     a = confidence * a_est + (1.0 - confidence) * soft[ys - y0, xs - x0]
 
     # Decontaminate: un-mix the backdrop from edge colours, fall back to the local interior colour.
     a_safe = np.maximum(a, 1e-3)[:, None]
     f_dec = (i_px - (1.0 - a_safe) * b_px) / a_safe
-    wgt = np.clip(a * 2.0 - 0.2, 0.0, 1.0)[:, None]
+    wgt = np.clip((a - UNMIX_FROM) / (UNMIX_FULL - UNMIX_FROM), 0.0, 1.0)[:, None]
     f_out = np.clip(wgt * f_dec + (1.0 - wgt) * f_px, 0, 255)
 
     alpha[ys, xs] = a

@@ -71,25 +71,36 @@ class OnnxSegmenter:
             output = session.run(None, {layout.input_name: x})[0]
         return postprocess(output, self.preset, out_hw)
 
-    def __call__(self, rgb: np.ndarray) -> Segmentation:
-        base = self.base(rgb)  # 1
+    def model_segmentation(self, rgb: np.ndarray, base: Segmentation) -> tuple[Segmentation | None, str | None]:
+        """(the model's own segmentation of ``rgb``, None) or (None, why there is none): steps 2-3.
+
+        ``base``: the classical segmentation (its backdrop colour un-mixes the edges). No veto.
+        """
         if self.model is None or self.preset is None:
-            return self._fallback(base, self.load_error or "ONNX model unavailable")
+            return None, self.load_error or "ONNX model unavailable"
         small, _ = resize_long_side(rgb, self.matting_side)
         try:
             prob = self.saliency(rgb, small.shape[:2])  # 2
         except Exception as exc:  # noqa: BLE001 - any model failure: the classical mask is still valid
-            return self._fallback(base, f"ONNX model failed: {type(exc).__name__}: {exc}")
+            return None, f"ONNX model failed: {type(exc).__name__}: {exc}"
         alpha, foreground = refine_alpha(rgb, prob >= 0.5, small, base.background_rgb)  # 3
-        mask = alpha >= 0.5
-        agreement = iou(mask, base.mask)  # 4
+        info = {"onnx": self.model.provenance, "family": self.family, "matting_hw": list(small.shape[:2])}
+        return Segmentation(alpha=alpha, mask=alpha >= 0.5, foreground=foreground,
+                            background_rgb=base.background_rgb, backend=self.name, info=info), None
+
+    def __call__(self, rgb: np.ndarray) -> Segmentation:
+        base = self.base(rgb)  # 1
+        seg, reason = self.model_segmentation(rgb, base)
+        if seg is None:
+            return self._fallback(base, reason or "ONNX model unavailable")
+        agreement = iou(seg.mask, base.mask)  # 4
         if agreement < self.min_iou:
             return self._fallback(base, f"ONNX model disagrees with the classical mask: IoU {agreement:.3f} < "
                                             f"{self.min_iou:.3f}")
-        info = {"onnx": self.model.provenance, "family": self.family, "iou_with_classical": round(agreement, 4),
-                "matting_hw": list(small.shape[:2])}
-        return Segmentation(alpha=alpha, mask=mask, foreground=foreground, background_rgb=base.background_rgb,
-                            backend=self.name, info=info)
+        info = {"onnx": seg.info["onnx"], "family": self.family, "iou_with_classical": round(agreement, 4),
+                "matting_hw": seg.info["matting_hw"]}
+        return Segmentation(alpha=seg.alpha, mask=seg.mask, foreground=seg.foreground,
+                            background_rgb=base.background_rgb, backend=self.name, info=info)
 
 
 def resolve_family(config: SegmentConfig) -> tuple[str | None, str | None]:

@@ -18,11 +18,13 @@ import cv2
 import numpy as np
 
 from pipeline.segment.shadows import correlation
+from pipeline.segment.work_scale import REFERENCE, WorkScale
 
-WIDE_PX = 21  # passage width (work pixels) of the second, stricter flood
-MIN_AREA = 0.0005  # smallest pocket, as a share of the image
+# Chosen on the generated samples (mug insides, sneaker soles) and the first 30 real photos (issue 7).
+WIDE_PX = 21  # ref px: passage width of the second, stricter flood (3x the first flood's)
+MIN_AREA = 0.0005  # share of the image: smallest pocket judged
 MIN_RESTING = 0.8  # share of a pocket's columns with product right below it
-MAX_DEPTH_CORR = 0.9  # a steadier deepening with depth than this is a pooled shadow
+MAX_DEPTH_CORR = 0.9  # Pearson r: a steadier deepening with depth than this is a pooled shadow
 
 
 def flood_from_border(passable: np.ndarray, border: np.ndarray, width: int) -> np.ndarray:
@@ -49,13 +51,13 @@ def _resting_share(region: np.ndarray, product: np.ndarray) -> float:
 
 
 def narrow_pockets(reach: np.ndarray, passable: np.ndarray, border: np.ndarray, dist: np.ndarray,
-                   threshold: float) -> np.ndarray:
+                   threshold: float, scale: WorkScale = REFERENCE) -> np.ndarray:
     """HW bool: pockets of the flood ``reach`` (HW bool) to give back to the product.
 
     passable, border: the flood's inputs (HW bool); dist: HW float32 ΔE76 to the fitted backdrop;
-    threshold: the ΔE76 under which a pixel is backdrop-coloured.
+    threshold: the ΔE76 under which a pixel is backdrop-coloured; scale: the work size's.
     """
-    wide = flood_from_border(passable, border, WIDE_PX)
+    wide = flood_from_border(passable, border, scale.px(WIDE_PX))
     pocket = reach & ~wide
     n, labels, stats, _ = cv2.connectedComponentsWithStats(pocket.astype(np.uint8), connectivity=4)
     keep = np.zeros(n, bool)

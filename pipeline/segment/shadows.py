@@ -4,9 +4,9 @@ The backdrop flood stops at any sharp edge, so a shadow with a crisp rim or JPEG
 shadow or a faint mirror image stays in the mask. Here the backdrop grows again, by continuity
 (``peel_shadows``):
 
-1. candidates: mask pixels whose colour a dimmed backdrop explains (lighter than ``MIN_RATIO`` of
-   the backdrop, chroma shift small for the darkening: a shadow may pick up some tint from the
-   product, more where it is darker), a pale tinted one (a faint mirror image), a shadow tinted
+1. candidates: mask pixels whose colour a dimmed backdrop explains (the shared shadow predicate's
+   ``PEEL`` preset: down to 30% of the backdrop's lightness, chroma shift small for the darkening:
+   a shadow may pick up some tint from the product, more where it is darker), a pale tinted one (a faint mirror image), a shadow tinted
    by light bounced off the product next to it (its chroma shift points towards the local product
    colour and goes at most ``TINT_SHARE`` of the way: a pink shadow under a pink sandal), or the
    backdrop itself (near the fitted surface, or near the local mean of known backdrop where a vignette or
@@ -27,26 +27,44 @@ outline, pixel by pixel.
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 
 from pipeline.segment.background import continues_backdrop
 from pipeline.segment.matting import normalized_blur
+from pipeline.segment.shadow_predicate import PEEL, is_shadow_lab
+from pipeline.segment.work_scale import REFERENCE, WorkScale
 
-MIN_RATIO = 0.3  # darkest shadow, as a share of the backdrop's lightness
-MAX_RATIO = 1.02  # a shadow is no lighter than the backdrop (2% for noise)
-BASE_CHROMA = 4.0  # ΔC*ab a shadow may differ from the backdrop by ...
-CHROMA_PER_DL = 0.35  # ... plus this much per unit of darkening (tint bounced off the product)
-PALE_RATIO = 0.85  # a pale tinted patch (a faint mirror image) at least this light ...
-PALE_CHROMA = 16.0  # ... may differ in chroma by up to this much
+# Units: "ref px" are pixels at the reference work size (work_scale.REFERENCE_SIDE, 512 long side),
+# scaled with the working size. Chosen on the generated samples (soft and contact shadows, a
+# glossy-floor reflection) and the first 30 real photos (issue 7); the shadow colour test is the
+# shared predicate's PEEL preset (shadow_predicate).
+PALE_RATIO = 0.85  # a pale tinted patch (a faint mirror image) at least this share of the backdrop's L ...
+PALE_CHROMA = 16.0  # ... may differ in chroma by up to this many ΔC*ab
 NEAR_DL, NEAR_CHROMA = 3.0, 3.0  # |ΔL| and ΔC*ab within which a pixel may be the backdrop itself
-WINDOW = 0.08  # the backdrop "around" a region: its box padded by this share of the long side
-STEP_DL = 0.6  # largest lightness step between neighbours the backdrop grows across
-BLUR_SIGMA = 1.0  # lightness is blurred this much (work pixels) before the growth
-MIN_DEPTH_CORR = 0.4  # |correlation| of deviation with depth that marks a shadow ...
+WINDOW = 0.08  # share of the long side: the backdrop "around" a region is its box padded by this
+MIN_WINDOW_PX = 8  # ref px: ... and at least this much
+STEP_DL = 0.6  # ΔL per ref px: largest lightness step between neighbours the backdrop grows across
+BLUR_SIGMA = 1.0  # ref px: lightness is blurred this much before the growth
+MIN_DEPTH_CORR = 0.4  # Pearson r of deviation with depth that marks a shadow ...
 WEAK_DEPTH_CORR = 0.2  # ... while the other measure agrees at least this much (or in sign)
-MIN_REGION_PX = 10  # smaller grown regions are boundary specks and are peeled
-SEED_STEP = 64  # growth seeds: every SEED_STEP-th backdrop pixel along the outline
+MIN_REGION_PX = 10  # ref px²: smaller grown regions are boundary specks and are peeled
+MIN_AROUND_PX = 50  # ref px²: backdrop pixels needed around a region for the local continuation test
+SEED_STEP = 64  # ref px: growth seeds every SEED_STEP-th backdrop pixel along the outline
+LOCAL_GRID = 8  # local means over a window of radius r are taken on a grid r / LOCAL_GRID coarser
+MIN_COVER = 0.05  # share of a local window that must hold backdrop (or product) pixels for its mean
+PALE = dataclasses.replace(PEEL, min_ratio=PALE_RATIO, base_chroma=PALE_CHROMA, chroma_per_dl=0.0)
+TINT_SHARE = 0.35  # a bounce tint moves the backdrop's chroma at most this share of the way to the product's
+TINT_MIN_CHROMA = 10.0  # ΔC*ab between product and backdrop under which no tint is told apart
+FRINGE_PX = 4  # ref px: thickest strip of contact shadow hugging the outline that is trimmed
+FRINGE_CONTRAST = 10.0  # ΔE76 between product and backdrop colours needed to tell them apart
+FRINGE_DARKER = 6.0  # ΔL: a trimmed pixel is at least this much darker than the fitted backdrop ...
+FRINGE_RATIO = 0.6  # ... and this much closer to the backdrop's colour than to the product's
+FRINGE_WINDOW = 9  # ref px: product and backdrop colours are averaged over (2 FRINGE_PX + this)² boxes
+FRINGE_MIN_COVER = 0.02  # share of such a box that must hold product (backdrop) pixels
+FRINGE_CLEAR_PX = 2  # ref px: the backdrop for the fringe starts this far outside the mask
 
 
 def shadow_candidates(lab: np.ndarray, bg_lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,16 +74,15 @@ def shadow_candidates(lab: np.ndarray, bg_lab: np.ndarray) -> tuple[np.ndarray, 
     Deviation: sqrt(darkening^2 + chroma shift^2), signed darkening only (lighter counts as 0).
     """
     dark = bg_lab[..., 0] - lab[..., 0]
-    ratio = lab[..., 0] / np.maximum(bg_lab[..., 0], 1e-3)
     dchroma = np.hypot(lab[..., 1] - bg_lab[..., 1], lab[..., 2] - bg_lab[..., 2])
     backdrop = (np.abs(dark) <= NEAR_DL) & (dchroma <= NEAR_CHROMA)
-    shadow = (ratio > MIN_RATIO) & (ratio < MAX_RATIO) & (dchroma <= BASE_CHROMA + CHROMA_PER_DL * np.maximum(dark, 0))
-    pale = (ratio >= PALE_RATIO) & (ratio < MAX_RATIO) & (dchroma <= PALE_CHROMA)
+    shadow = is_shadow_lab(lab, bg_lab, PEEL)
+    pale = is_shadow_lab(lab, bg_lab, PALE)
     darker = np.maximum(dark, 0)
     return shadow | pale | backdrop, np.sqrt(darker * darker + dchroma * dchroma)
 
 
-def _grow_backdrop(light: np.ndarray, mask: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+def _grow_backdrop(light: np.ndarray, mask: np.ndarray, allowed: np.ndarray, scale: WorkScale) -> np.ndarray:
     """HW bool: pixels of ``allowed`` reached from the backdrop (~mask) by small lightness steps
     (``light``: HW float32 lightness)."""
     h, w = mask.shape
@@ -76,9 +93,10 @@ def _grow_backdrop(light: np.ndarray, mask: np.ndarray, allowed: np.ndarray) -> 
     ring = ~mask & (cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
     ys, xs = np.nonzero(ring)
     flags = 4 | cv2.FLOODFILL_MASK_ONLY | (2 << 8)
-    for y, x in zip(ys[::SEED_STEP].tolist(), xs[::SEED_STEP].tolist()):
+    step, dl = scale.px(SEED_STEP), scale.slope(STEP_DL)
+    for y, x in zip(ys[::step].tolist(), xs[::step].tolist()):
         if fill[y + 1, x + 1] == 0:
-            cv2.floodFill(light, fill, (x, y), 0, STEP_DL, STEP_DL, flags)
+            cv2.floodFill(light, fill, (x, y), 0, dl, dl, flags)
     return fill[1:-1, 1:-1] == 2
 
 
@@ -87,7 +105,7 @@ def _near_local_backdrop(lab: np.ndarray, backdrop: np.ndarray, radius: int,
     """HW bool, true inside ``inner`` only: pixels within NEAR_DL / NEAR_CHROMA of the local backdrop
     colour (the mean Lab of the ``backdrop`` pixels in a (2 radius + 1)^2 box), where a graded
     sweep or a vignette makes the fitted surface drift. The mean is smooth: taken on a coarser grid."""
-    step = max(1, radius // 8)
+    step = max(1, radius // LOCAL_GRID)
     local, cover = normalized_blur(np.ascontiguousarray(lab[::step, ::step]), backdrop[::step, ::step],
                                    2 * (radius // step) + 1)
     size = (lab.shape[1], lab.shape[0])
@@ -97,12 +115,10 @@ def _near_local_backdrop(lab: np.ndarray, backdrop: np.ndarray, radius: int,
     out = np.zeros(lab.shape[:2], bool)
     out[inner] = ((np.abs(part[..., 0] - local[..., 0]) <= NEAR_DL)
                   & (np.hypot(part[..., 1] - local[..., 1], part[..., 2] - local[..., 2]) <= NEAR_CHROMA)
-                  & (cover > 0.05))
+                  & (cover > MIN_COVER))
     return out
 
 
-TINT_SHARE = 0.35  # a bounce tint moves the backdrop's chroma at most this share of the way to the product's
-TINT_MIN_CHROMA = 10.0  # ΔC*ab between product and backdrop under which no tint is told apart
 
 
 def tinted_towards(px: np.ndarray, bg: np.ndarray, product_ab: np.ndarray) -> np.ndarray:
@@ -115,7 +131,7 @@ def tinted_towards(px: np.ndarray, bg: np.ndarray, product_ab: np.ndarray) -> np
     reach2 = pa * pa + pb * pb
     dot = sa * pa + sb * pb  # along * reach
     cross = sa * pb - sb * pa  # across * reach
-    drift = BASE_CHROMA + CHROMA_PER_DL * np.maximum(bg[:, 0] - px[:, 0], 0)
+    drift = PEEL.base_chroma + PEEL.chroma_per_dl * np.maximum(bg[:, 0] - px[:, 0], 0)
     return ((reach2 > TINT_MIN_CHROMA ** 2) & (dot >= 0) & (dot <= TINT_SHARE * reach2)
             & (cross * cross <= drift * drift * reach2))
 
@@ -128,14 +144,15 @@ def _tinted_by_product(lab: np.ndarray, bg_lab: np.ndarray, product: np.ndarray,
     grid) and goes less than ``TINT_SHARE`` of the way; across that direction it stays within what a
     plain shadow may drift. Lightness as for a shadow. Tested only at the ``product`` pixels.
     lab, bg_lab: HWC float32 Lab; product: HW bool, pixels taken for product so far."""
-    step = max(1, radius // 8)
+    step = max(1, radius // LOCAL_GRID)
     local, cover = normalized_blur(np.ascontiguousarray(lab[::step, ::step, 1:]), product[::step, ::step],
                                    2 * (radius // step) + 1)
     coarse = np.dstack([local, cover])
     fine = cv2.resize(coarse, (lab.shape[1], lab.shape[0]), interpolation=cv2.INTER_LINEAR)[inner]
     part, bg = lab[inner], bg_lab[inner]
-    ratio = part[..., 0] / np.maximum(bg[..., 0], 1e-3)
-    ys, xs = np.nonzero(product[inner] & (ratio > MIN_RATIO) & (ratio < MAX_RATIO) & (fine[..., 2] > 0.05))
+    light, bg_light = part[..., 0], bg[..., 0]
+    lit = (light >= PEEL.min_ratio * bg_light) & (light < PEEL.max_ratio * bg_light)  # as for a shadow
+    ys, xs = np.nonzero(product[inner] & lit & (fine[..., 2] > MIN_COVER))
     px, bgp, near = part[ys, xs], bg[ys, xs], fine[ys, xs]
     ok = tinted_towards(px, bgp, near[:, :2])
     out = np.zeros(lab.shape[:2], bool)
@@ -151,27 +168,27 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def peel_shadows(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarray,
-                 backdrop: np.ndarray) -> np.ndarray:
+                 backdrop: np.ndarray, scale: WorkScale = REFERENCE) -> np.ndarray:
     """Mask (HW bool) without the shadows and reflections found around it (see module doc).
 
     lab, bg_lab: HWC float32 Lab of the work image and of the fitted backdrop; mask: HW bool;
-    grad: HW float32 ΔL per pixel; backdrop: HW bool, pixels known to be plain backdrop (a grown
-    region that continues them is peeled too). Works inside the mask's box, padded by twice the
-    local window.
+    grad: HW float32 ΔL per reference pixel; backdrop: HW bool, pixels known to be plain backdrop (a grown
+    region that continues them is peeled too); scale: the work size's. Works inside the mask's
+    box, padded by twice the local window.
     """
     ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
     if ys.size == 0:
         return mask
     h, w = mask.shape
-    pad = 2 * max(8, int(WINDOW * max(h, w)))
+    pad = 2 * max(scale.px(MIN_WINDOW_PX), int(WINDOW * max(h, w)))
     box = (slice(max(0, ys[0] - pad), min(h, ys[-1] + 1 + pad)), slice(max(0, xs[0] - pad), min(w, xs[-1] + 1 + pad)))
     out = mask.copy()
-    out[box] = _peel(lab[box], bg_lab[box], mask[box], grad[box], backdrop[box], pad // 2)
+    out[box] = _peel(lab[box], bg_lab[box], mask[box], grad[box], backdrop[box], pad // 2, scale)
     return out
 
 
 def _peel(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarray, backdrop: np.ndarray,
-          pad: int) -> np.ndarray:
+          pad: int, scale: WorkScale) -> np.ndarray:
     """``peel_shadows`` inside its box; ``pad``: the local window's radius in pixels."""
     ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
     if ys.size == 0:
@@ -185,8 +202,8 @@ def _peel(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarra
     cand &= mask
     if not cand.any() or mask.all():
         return mask
-    light = np.ascontiguousarray(cv2.GaussianBlur(lab[..., 0], (0, 0), BLUR_SIGMA))
-    reached = _grow_backdrop(light, mask, ~mask | cand) & mask
+    light = np.ascontiguousarray(cv2.GaussianBlur(lab[..., 0], (0, 0), scale.sigma(BLUR_SIGMA)))
+    reached = _grow_backdrop(light, mask, ~mask | cand, scale) & mask
     if not reached.any():
         return mask
     rest = mask & ~reached
@@ -195,7 +212,7 @@ def _peel(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarra
     n, labels, stats, _ = cv2.connectedComponentsWithStats(reached.astype(np.uint8), connectivity=8)
     peel = np.zeros(n, bool)
     for i in range(1, n):
-        if stats[i, cv2.CC_STAT_AREA] < MIN_REGION_PX:
+        if stats[i, cv2.CC_STAT_AREA] < scale.area(MIN_REGION_PX):
             peel[i] = True
             continue
         x, y, w, h = stats[i, :4]
@@ -209,19 +226,13 @@ def _peel(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray, grad: np.ndarra
         if not peel[i]:
             big = (slice(max(0, y - pad), y + h + pad), slice(max(0, x - pad), x + w + pad))
             around = backdrop[big]
-            if around.sum() >= 50:
+            if around.sum() >= scale.area(MIN_AROUND_PX):
                 peel[i] = continues_backdrop(lab[big], grad[big], labels[big] == i, around)
     return mask & ~peel[labels]
 
 
-FRINGE_PX = 4  # thickest strip of contact shadow hugging the outline that is trimmed
-FRINGE_CONTRAST = 10.0  # ΔE76 between product and backdrop colours needed to tell them apart
-FRINGE_DARKER = 6.0  # a trimmed pixel is at least this much darker (ΔL) than the fitted backdrop
-FRINGE_RATIO = 0.6  # ... and this much closer to the backdrop's colour than to the product's
-FRINGE_WINDOW = 9  # the product and backdrop colours are averaged over (2 FRINGE_PX + this)^2 boxes
-
-
-def trim_shadow_fringe(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def trim_shadow_fringe(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray,
+                       scale: WorkScale = REFERENCE) -> np.ndarray:
     """Mask (HW bool) without the thin strip of contact shadow along its outline.
 
     A strip a few pixels wide under an edge gives no region to judge, so it is judged per pixel:
@@ -229,24 +240,26 @@ def trim_shadow_fringe(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) ->
     or tinted towards the product next to it), clearly darker than the fitted backdrop, much closer
     in colour to the backdrop next to it than to the product next to it (where those two differ
     enough to tell).
-    lab, bg_lab: HWC float32 Lab of the work image and the fitted backdrop.
+    lab, bg_lab: HWC float32 Lab of the work image and the fitted backdrop; scale: the work size's.
     """
     ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
     if ys.size == 0:
         return mask
     h, w = mask.shape
-    pad = 4 * FRINGE_PX
+    fringe = scale.px(FRINGE_PX)
+    pad = 4 * fringe
     box = (slice(max(0, ys[0] - pad), min(h, ys[-1] + 1 + pad)), slice(max(0, xs[0] - pad), min(w, xs[-1] + 1 + pad)))
     m8 = mask[box].astype(np.uint8)
     part = np.ascontiguousarray(lab[box])
     k3 = np.ones((3, 3), np.uint8)
-    inner = cv2.erode(m8, k3, iterations=FRINGE_PX) > 0
+    inner = cv2.erode(m8, k3, iterations=fringe) > 0
     band = (m8 > 0) & ~inner  # where a pixel may be trimmed
     # Local product and backdrop colours are box means: smooth, so taken on a 2x coarser grid.
     half = np.ascontiguousarray(part[::2, ::2])
-    size = FRINGE_PX + FRINGE_WINDOW // 2
+    size = fringe + scale.px(FRINGE_WINDOW) // 2
     product, p_cover = normalized_blur(half, inner[::2, ::2], size | 1)
-    floor, f_cover = normalized_blur(half, (cv2.dilate(m8, k3, iterations=2) == 0)[::2, ::2], size | 1)
+    clear = cv2.dilate(m8, k3, iterations=scale.px(FRINGE_CLEAR_PX)) == 0
+    floor, f_cover = normalized_blur(half, clear[::2, ::2], size | 1)
     yb, xb = np.nonzero(band)
     yh, xh = yb // 2, xb // 2
     px, pr, fl, bgp = part[yb, xb], product[yh, xh], floor[yh, xh], bg_lab[box][yb, xb]
@@ -254,12 +267,13 @@ def trim_shadow_fringe(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray) ->
     cand |= tinted_towards(px, bgp, pr[:, 1:])[None]  # or a shadow tinted by the product next to it
     to_product = np.linalg.norm(px - pr, axis=1)
     to_floor = np.linalg.norm(px - fl, axis=1)
-    ok = (cand[0] & (bgp[:, 0] - px[:, 0] > FRINGE_DARKER) & (p_cover[yh, xh] > 0.02) & (f_cover[yh, xh] > 0.02)
+    covered = (p_cover[yh, xh] > FRINGE_MIN_COVER) & (f_cover[yh, xh] > FRINGE_MIN_COVER)
+    ok = (cand[0] & (bgp[:, 0] - px[:, 0] > FRINGE_DARKER) & covered
           & (np.linalg.norm(pr - fl, axis=1) > FRINGE_CONTRAST) & (to_floor < FRINGE_RATIO * to_product))
     shadow = np.zeros(band.shape, bool)
     shadow[yb[ok], xb[ok]] = True
     m = m8 > 0
-    for _ in range(FRINGE_PX):
+    for _ in range(fringe):
         edge = m & ~(cv2.erode(m.astype(np.uint8), k3) > 0) & shadow
         if not edge.any():
             break

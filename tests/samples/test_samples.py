@@ -41,7 +41,7 @@ def _mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
 
 # ---- the catalogue -----------------------------------------------------------------------------
 def test_catalogue_size_and_coverage():
-    assert 10 <= len(SAMPLE_SPECS) <= 14
+    assert 10 <= len(SAMPLE_SPECS) <= 20
     covered = set().union(*(spec.covers for spec in SAMPLE_SPECS.values()))
     assert REQUIRED_COVERS <= covered, REQUIRED_COVERS - covered
     categories = {spec.category for spec in SAMPLE_SPECS.values()}
@@ -115,6 +115,26 @@ def test_covered_hard_cases_are_really_there(rendered, name):
         assert (below & (tint > 15)).sum() > 500
     if "off_white_background" in covers:
         assert bg.max() - bg.min() >= 3 and bg.min() < 248
+    if "see_through_gap" in covers:
+        # A large background region inside the product's outline, closed off from the frame.
+        n, labels, stats, _ = cv2.connectedComponentsWithStats((~s.mask).astype(np.uint8), connectivity=4)
+        x0, y0, x1, y1 = _mask_bbox(s.mask)
+        inner = [i for i in range(1, n) if not _border(labels == i).any()]
+        assert max(stats[i, cv2.CC_STAT_AREA] for i in inner) > 0.05 * (x1 - x0) * (y1 - y0)
+    if "white_panel" in covers:
+        # A product part as light as the backdrop, wholly inside the product.
+        panel = s.mask & (diff < 8)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(panel.astype(np.uint8), connectivity=8)
+        edge = s.mask & ~cv2.erode(s.mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        inside = [i for i in range(1, n) if not (edge & (labels == i)).any()]
+        assert max(stats[i, cv2.CC_STAT_AREA] for i in inside) > 0.1 * s.mask.sum()
+    if "textured_backdrop" in covers:
+        # Folds: the backdrop varies by more than sensor noise over tens of pixels.
+        lum = cv2.GaussianBlur(s.rgb.astype(np.float32).mean(axis=2), (0, 0), 4)
+        assert np.std(lum[~s.mask]) > 3
+    if "tall" in covers:
+        x0, y0, x1, y1 = _mask_bbox(s.mask)
+        assert y1 - y0 >= 2.5 * (x1 - x0)
     if "grey_sweep_background" in covers:
         col = s.rgb[:, 2].astype(np.float32).mean(axis=1)
         assert col[-5:].mean() - col[:5].mean() > 8  # lighter at the floor than at the top

@@ -114,7 +114,7 @@ def test_shadow_rule_is_what_keeps_the_shadow_out(ref, monkeypatch):
     # Without the shadow test the dark shadow would read as the product's dark rim: this checks
     # that the test above exercises the rule rather than passing by accident.
     plate = _shadowed_plate(ref)
-    monkeypatch.setattr(resegment, "SHADOW_L_RATIO", 2.0)
+    monkeypatch.setattr(resegment, "SHADOW", dataclasses.replace(resegment.SHADOW, min_ratio=2.0))
     assert score_composite(ref, scenes.paste(ref, plate), plate, WHITE, CFG).expansion > 0.005
 
 
