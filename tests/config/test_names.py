@@ -46,5 +46,5 @@ def test_an_unknown_backend_in_a_file_names_the_file_and_field(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("segment:\n  backend: clasical\n")
     with pytest.raises(ValueError, match=r"invalid config .*c\.yaml: segment\.backend: 'clasical' is not one of "
-                                         r"classical, sam, onnx; did you mean 'classical'\?"):
+                                         r"classical, sam, onnx, fused; did you mean 'classical'\?"):
         load_config(path)
