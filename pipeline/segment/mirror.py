@@ -54,6 +54,8 @@ HIGH_PASS = 0.15  # the deviations are compared minus their blur along y (sigma:
 MIN_CORRELATION = 0.8  # centred correlation of the flipped window above with the window below
 MIN_GAIN, MAX_GAIN = 0.08, 0.85  # a reflection repeats the product at this gain (dimmer, not gone)
 MIN_STRUCTURE = 2.0  # std (linear RGB, % of white) the window above must have for a pattern to compare
+GLANCE_ROWS = 64  # the coarse first pass resamples the box to this many rows ...
+GLANCE_CORRELATION = 0.5  # ... and looks further only where some column correlates this well
 MIN_SPAN = 0.4  # share of the product's columns right above the base a reflection must cover
 SMOOTH_COLUMNS = 5  # analysis columns: the per-column base line is median-smoothed over this many
 MIN_ISLAND_PX = 20  # work px: fewest mirrored pixel pairs an island must have to be judged
@@ -82,16 +84,14 @@ def peel_mirror_image(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray,
     size = (max(2, round((x1 - x0) / f)), max(2, round((y1 - y0) / f)))
     raw = _deviation(lab[y0:y1, x0:x1], bg_lab[y0:y1, x0:x1])
     dev = _high_pass(raw)
-    dev_s = cv2.resize(dev, size, interpolation=cv2.INTER_AREA)  # light averages linearly
-    raw_s = cv2.resize(raw, size, interpolation=cv2.INTER_AREA)
-    m_s = cv2.resize(m.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5
-    depth_s = max(MIN_WINDOW_ROWS, int(WINDOW_SHARE * size[1]))
-    band = max(1, round(BAND_SHARE * size[1]))
-    # The mirror axis lies between two analysis rows or on one: both pairings are tried.
-    (b0, r0), (b1, r1) = (_best_base_rows(dev_s, raw_s, m_s, depth_s, band, on_row) for on_row in (0, 1))
-    best, base = np.maximum(b0, b1), np.where(b1 > b0, r1 + 0.5, r0)
+    if not _worth_a_look(dev, raw, m):
+        best, base = np.full(size[0], -1.0), np.zeros(size[0])
+    else:
+        best, base = _search(dev, raw, m, size)
     found = best >= MIN_CORRELATION
+    depth_s = max(MIN_WINDOW_ROWS, int(WINDOW_SHARE * size[1]))
     if found.any():  # the product's width right above the base line the passing columns see
+        m_s = cv2.resize(m.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5
         level = int(np.median(base[found]))
         width = int(m_s[max(0, level - depth_s):level].any(axis=0).sum())
     if not found.any() or found.sum() < MIN_SPAN * width:
@@ -112,6 +112,30 @@ def peel_mirror_image(lab: np.ndarray, bg_lab: np.ndarray, mask: np.ndarray,
     result = mask.copy()
     result[y0:y1, x0:x1] = _drop_islands_below(m & ~below, below)
     return result
+
+
+def _search(dev: np.ndarray, raw: np.ndarray, m: np.ndarray, size: tuple[int, int],
+            min_correlation: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(best passing correlation per analysis column or -1, its base row) of the crop (``dev``,
+    ``raw``: hwC float32 high-passed and raw deviations; ``m``: hw bool) resampled to ``size``."""
+    dev_s = cv2.resize(dev, size, interpolation=cv2.INTER_AREA)  # light averages linearly
+    raw_s = cv2.resize(raw, size, interpolation=cv2.INTER_AREA)
+    m_s = cv2.resize(m.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5
+    depth_s = max(MIN_WINDOW_ROWS, int(WINDOW_SHARE * size[1]))
+    band = max(1, round(BAND_SHARE * size[1]))
+    # The mirror axis lies between two analysis rows or on one: both pairings are tried.
+    (b0, r0), (b1, r1) = (_best_base_rows(dev_s, raw_s, m_s, depth_s, band, on_row, min_correlation)
+                          for on_row in (0, 1))
+    return np.maximum(b0, b1), np.where(b1 > b0, r1 + 0.5, r0)
+
+
+def _worth_a_look(dev: np.ndarray, raw: np.ndarray, m: np.ndarray) -> bool:
+    """A coarse pass (``GLANCE_ROWS`` rows, ``GLANCE_CORRELATION``): does any column come near a
+    mirror image? Most masks have none, and the full search is the costly part."""
+    f = max(1.0, m.shape[0] / GLANCE_ROWS)
+    size = (max(2, round(m.shape[1] / f)), max(2, round(m.shape[0] / f)))
+    best, _ = _search(dev, raw, m, size, GLANCE_CORRELATION)
+    return bool((best >= GLANCE_CORRELATION).any())
 
 
 def _deviation(lab: np.ndarray, bg_lab: np.ndarray) -> np.ndarray:
@@ -145,7 +169,7 @@ def linear_rgb(lab: np.ndarray) -> np.ndarray:
 
 
 def _best_base_rows(dev: np.ndarray, raw: np.ndarray, m: np.ndarray, depth: int, band: int,
-                    on_row: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                    on_row: int = 0, min_correlation: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per column of the crop: (best correlation of a passing candidate base row, or -1; that row).
 
     on_row 0: the axis lies between rows a-1 and a (row a-d pairs with a+d-1); 1: on row a (a-d
@@ -198,7 +222,7 @@ def _best_base_rows(dev: np.ndarray, raw: np.ndarray, m: np.ndarray, depth: int,
     strength = np.sqrt(box(r_bb) / np.maximum(box(r_aa), 1e-6))  # overall difference from the floor, below / above
     enough = s_w >= 0.5 * (1.0 - SKIP_SHARE) * depth * (2 * band + 1)
     ok = (enough & (var_a >= MIN_STRUCTURE ** 2) & (gain >= MIN_GAIN) & (gain <= MAX_GAIN)
-          & (strength <= MAX_GAIN) & (corr >= MIN_CORRELATION))
+          & (strength <= MAX_GAIN) & (corr >= (MIN_CORRELATION if min_correlation is None else min_correlation)))
     score = np.where(ok, corr, -1.0)
     row = np.argmax(score, axis=0)
     return score[row, np.arange(w)], (row + lo).astype(np.float64)
