@@ -14,10 +14,11 @@ from tests.needs import needs
 needs("review", "browser")
 
 from pipeline.catalogue.store import Catalogue
+from pipeline.config import GateConfig
 from pipeline.io.storage import Bucket
 from tests.review.browser import CHROMIUM, changed_fraction, launch, shot
 from tests.review.conftest import BATCH_ID, CARRIED, EVIL_NAME, REJECTED, make_two_batches
-from tests.review.fake_batches import spread_queue
+from tests.review.fake_batches import FAIL_REASON, spread_queue
 from tests.review.server import ReviewServer
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
@@ -150,14 +151,15 @@ def test_a_failing_items_cut_out_signals_are_shown_with_their_thresholds_and_pla
         page.wait_for_selector("#viewer[data-ready]")
         row = page.locator('#checks tr[data-metric="cutout_base_off"]')
         assert row.get_attribute("class") == "bad"
-        assert [c.text_content() for c in row.locator("td").all()] == ["31%", "≤ 20%"]
-        assert page.locator('#checks tr[data-metric="cutout_edge_off"] td.t').text_content() == "≤ 25%"
+        base, edge = GateConfig().cutout_base_off_max, GateConfig().cutout_edge_off_max
+        assert [c.text_content() for c in row.locator("td").all()] == ["31%", f"≤ {base:.0%}"]
+        assert page.locator('#checks tr[data-metric="cutout_edge_off"] td.t').text_content() == f"≤ {edge:.0%}"
         assert page.locator('#checks tr[data-metric="cutout_confidence"]').count() == 1
         assert page.locator("#checks tr.group th").first.text_content() == "Cut-out"
         reason = page.locator("#reasons li").first
         assert reason.locator(".plain").text_content().startswith("Part of the floor shadow was kept as product "
-                                                                  "(base outline off the photo's edges: 31%, limit 20%)")
-        assert reason.locator(".tech").text_content() == "cut-out: base outline off any edge 31% > 20%"
+                                                                  f"(base outline off the photo's edges: 31%, limit {base:.0%})")
+        assert reason.locator(".tech").text_content() == FAIL_REASON
         assert page.locator("#item-id").text_content() == "shelf/shadow.jpg"  # the full key
         assert "exact mode" in page.locator("#heat-why").text_content()   # why there is no heat map
         assert page.locator('[data-act="heat"]').is_disabled()
