@@ -56,7 +56,7 @@ CASES = {
         "backends.diffusion.stepz: unknown key; did you mean 'steps'?"),
     "unknown backend name": (lambda t: ["--backend", "foo"], "scene.backend: 'foo' is not one of studio, diffusion"),
     "unknown segment backend in a file": (lambda t: ["--config", _config(t, "segment:\n  backend: sam2\n")],
-                                          "segment.backend: 'sam2' is not one of classical, sam, onnx; did you mean 'sam'?"),
+                                          "segment.backend: 'sam2' is not one of classical, sam, onnx, fused; did you mean 'sam'?"),
     "diffusion without its section": (lambda t: ["--backend", "diffusion"], "needs a 'backends: {diffusion: ...}'"),
     "typo in a theme name": (lambda t: ["--theme", "paper-whit"],
                              "scene.theme: unknown theme 'paper-whit' (did you mean 'paper-white'?)"),
