@@ -51,6 +51,7 @@ examples:
   product-scene review out/ --open --reviewer alice               # open a browser; sign decisions as alice
   product-scene review s3://shop/out/ --endpoint-url http://127.0.0.1:8333
   product-scene review out/ --rebuild                             # rebuild a damaged catalogue first
+  product-scene review out/ --source photos/                      # also fix cut-outs (F on the page)
 
 A product is its source key (or the "sku" its sidecar names); each batch that processes it adds a
 version. The queue shows each product's newest version that needs a decision, failures first,
@@ -66,6 +67,9 @@ product rejected before is never approved by "approve all passed". Keys (shown o
   e         mask edges on the original          h   ΔE00 heat map on the composite
   1-9       show variant k (approving then picks it)
   v d b x   cycle the verdict, decision, batch filters; "rejected before" only
+  f         fix the cut-out (needs --source): click or brush on the photo, K keep (product) /
+            X remove (backdrop), Z undo, C back to the segmenter's mask, Enter saves the fix as a
+            new version (undecided, signed by you), F or Esc leaves
 Decisions go to DEST/_catalogue (compare-and-swap: several tabs or reviewers are safe) and to
 each batch's _decisions/ journal. Then: product-scene publish DEST TARGET.
 The server binds 127.0.0.1 on a free port; --host for anything else (a warning is printed).
@@ -187,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--rebuild", action="store_true",
                         help="rebuild DEST/_catalogue from the batch folders first (after damage or a restore)")
     review.add_argument("--endpoint-url", help="S3-compatible endpoint for s3:// URLs")
+    review.add_argument("--source", metavar="SOURCE",
+                        help="the folder or URL the batches read their photos from: lets reviewers fix cut-outs "
+                             "on the page (each photo is checked against the bytes its batch processed)")
 
     publish = sub.add_parser("publish", parents=[common], help="copy each product's approved version to TARGET",
                              description="Copy the newest approved version of each product to TARGET, with "
@@ -249,7 +256,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     sys.stdout.write(f"{report['paths']['html']}\n")
     from pipeline.review.folder import review_command
 
-    log.info("next: %s   (one queue over every batch in %s)", review_command(args.dest, args.endpoint_url), args.dest)
+    log.info("next: %s   (one queue over every batch in %s)",
+             review_command(args.dest, args.endpoint_url, source_url=args.source), args.dest)
     return 0
 
 
@@ -300,8 +308,8 @@ def _cmd_review(args: argparse.Namespace) -> int:
 
     try:
         serve_review(args.dest, host=args.host, port=args.port, reviewer=args.reviewer, open_browser=args.open,
-                     storage_options=_storage(args), rebuild=args.rebuild, on_ready=ready)
-    except (NotABatchError, CatalogueDamaged) as exc:
+                     storage_options=_storage(args), rebuild=args.rebuild, on_ready=ready, source=args.source)
+    except (NotABatchError, CatalogueDamaged, ValueError) as exc:
         log.error("%s", exc)
         return 2
     except OSError as exc:

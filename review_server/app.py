@@ -15,6 +15,9 @@ GET  /views/<batch_id>/<item>/edges.png, heat.png?variant=k
 POST /api/decisions                   {"product", "version", "decision", "note", "variant", "composite_sha256"}
 POST /api/approve-passed              {"count": n, "batch": id | null}: approves the n products
                                       "approve all passed" would, if n is still right
+POST /api/fix/<action>, GET /fix/<fix>/<picture>
+                                      fixing a cut-out (review_server.fix_routes); the product's
+                                      JSON says whether it can be fixed here (``fix``)
 
 Every malformed field is a 4xx with a one-line reason (never a 500); request bodies are limited
 to ``MAX_BODY`` while they stream in. Unsafe paths (``..``, encoded or not, absolute paths,
@@ -44,8 +47,10 @@ from pipeline.catalogue.store import CatalogueDamaged, StaleCompositeError, Unkn
 from pipeline.errors import UnsafeKeyError
 from pipeline.io.storage import safe_key
 from pipeline.report.html import embed_decisions
+from pipeline.review.fixing import FixDesk
 from pipeline.review.publish import sha256_hex
 from pipeline.review.session import ReviewSession
+from review_server.fix_routes import fix_routes
 from review_server.security import SANDBOX_CSP, GuardMiddleware
 
 log = logging.getLogger(__name__)
@@ -86,9 +91,12 @@ class BadRequest(ValueError):
         self.status = status
 
 
-def create_app(session: ReviewSession, *, token: str, hosts: frozenset[str] | None) -> Starlette:
-    """The app for one session; ``hosts`` are the accepted Host headers (None: any, for tests)."""
+def create_app(session: ReviewSession, *, token: str, hosts: frozenset[str] | None,
+               fixes: FixDesk | None = None) -> Starlette:
+    """The app for one session; ``hosts`` are the accepted Host headers (None: any, for tests);
+    ``fixes``: the fix desk (None: one without photos, the page says how to start with them)."""
     static_names = _static_names()
+    fixes = fixes or FixDesk(session, None)
     scope_name = session.batch or session.catalogue.url
 
     async def page(request: Request) -> Response:
@@ -125,7 +133,8 @@ def create_app(session: ReviewSession, *, token: str, hosts: frozenset[str] | No
         if not pid:
             return _error(400, "id (the product) is required")
         try:
-            return JSONResponse(await run_in_threadpool(session.product_view, pid, version))
+            view = await run_in_threadpool(session.product_view, pid, version)
+            return JSONResponse({**view, "fix": fixes.availability(view["version"])})
         except UnknownProduct:
             return _error(404, f"no product {pid!r}{f' version {version!r}' if version else ''} here")
 
@@ -237,6 +246,7 @@ def create_app(session: ReviewSession, *, token: str, hosts: frozenset[str] | No
         Route("/views/{home}/{item}/{kind}", view),
         Route("/api/decisions", decide, methods=["POST"]),
         Route("/api/approve-passed", approve_passed, methods=["POST"]),
+        *fix_routes(fixes, _json_body, _error),
     ]
     return Starlette(routes=routes, middleware=[Middleware(GuardMiddleware, token=token, hosts=hosts)])
 

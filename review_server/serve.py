@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import ipaddress
 import logging
+import os
 import socket
 import threading
 import webbrowser
@@ -14,6 +15,8 @@ from typing import Any
 import uvicorn
 
 from pipeline.catalogue.store import Catalogue
+from pipeline.io.storage import Bucket, options_for_url
+from pipeline.review.fixing import FixDesk
 from pipeline.review.folder import open_destination
 from pipeline.review.session import ReviewSession
 from review_server.app import create_app
@@ -50,6 +53,14 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def source_bucket(url: str, storage_options: dict[str, Any] | None) -> Bucket:
+    """The photos' bucket (``--source``); ``ValueError`` when a local folder is not there."""
+    bucket = Bucket(url, options_for_url(url, storage_options))
+    if bucket.is_local and not os.path.isdir(bucket.root or "."):
+        raise ValueError(f"--source {url} is not a folder: give the folder (or URL) the batch read its photos from")
+    return bucket
+
+
 def page_url(host: str, port: int) -> str:
     name = "127.0.0.1" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
     return f"http://{name}:{port}/"
@@ -57,12 +68,15 @@ def page_url(host: str, port: int) -> str:
 
 def serve_review(url: str, *, host: str = "127.0.0.1", port: int = 0, reviewer: str | None = None,
                  open_browser: bool = False, storage_options: dict[str, Any] | None = None,
-                 rebuild: bool = False, on_ready=None) -> None:
+                 rebuild: bool = False, on_ready=None, source: str | None = None) -> None:
     """Serve ``url`` (``DEST``: one queue over every batch; ``DEST/<batch_id>``: that batch's
     products) until interrupted. ``NotABatchError`` (a ValueError) when it is neither.
 
     ``rebuild``: rebuild the catalogue from the batch folders first (a damaged catalogue).
+    ``source``: the folder or URL the batches read their photos from; with it, cut-outs can be
+    fixed on the page (the photos are read from it, checked against each item's recorded sha256).
     ``on_ready(url)`` is called once the server accepts connections (the CLI prints the URL)."""
+    photos = source_bucket(source, storage_options) if source else None
     dest, batch = open_destination(url, storage_options)
     catalogue = Catalogue(dest)
     if rebuild:
@@ -74,7 +88,8 @@ def serve_review(url: str, *, host: str = "127.0.0.1", port: int = 0, reviewer: 
     sock = bind(host, port)
     port = sock.getsockname()[1]
     token = new_token()
-    app = create_app(session, token=token, hosts=allowed_hosts(host, port))
+    fixes = FixDesk(session, photos)
+    app = create_app(session, token=token, hosts=allowed_hosts(host, port), fixes=fixes)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     url = page_url(host, port)
 

@@ -48,7 +48,7 @@ def encode_outputs(config: PipelineConfig, config_hash: str, config_inputs: dict
     files[SPRITE_NAME] = sprite_jpeg(thumbnail_views(result, debug_outputs=config.output.debug_outputs))
     meta = {
         "source": key, "content_sha256": content_hash, "config_hash": config_hash,
-        "config_hash_inputs": config_inputs,
+        "config_hash_inputs": config_inputs, "config": config.model_dump(mode="json"),  # the review page's fixes re-render with it
         "package_version": __version__, "versions": versions(),
         "verdict": result.verdict.label, "reasons": list(result.verdict.reasons),
         "metrics": result.metrics.as_dict(), "timings_ms": result.timings_ms,

@@ -141,7 +141,9 @@ def item_file(item_id: str, name: str) -> str:
     return posixpath.join(item_id, name)
 
 
-def review_command(dest_url: str, endpoint_url: str | None = None) -> str:
-    """The command that reviews ``dest_url`` (one queue over its batches), ready to paste."""
+def review_command(dest_url: str, endpoint_url: str | None = None, *, source_url: str | None = None) -> str:
+    """The command that reviews ``dest_url`` (one queue over its batches), ready to paste;
+    ``source_url``: the photos, so cut-outs can be fixed on the page (``--source``)."""
     text = f"product-scene review {quote(str(dest_url))}"
+    text += f" --source {quote(str(source_url))}" if source_url else ""
     return text + (f" --endpoint-url {quote(endpoint_url)}" if endpoint_url else "")

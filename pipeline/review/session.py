@@ -233,6 +233,17 @@ class ReviewSession:
             home = product["versions"][version["based_on"]]["home"]
         return self.homes.get(home, {}).get("gate") or {}
 
+    def snapshot(self, pid: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(product, queue row) as this session holds them now (None, None when unknown)."""
+        with self._lock:
+            return self.products.get(pid), self.rows.get(pid)
+
+    def put_product(self, pid: str, product: dict[str, Any] | None) -> dict[str, Any]:
+        """Take ``product`` as written by this server (a saved fix); returns {"row", "revision"}."""
+        with self._lock:
+            self._set(pid, product)
+            return {"row": self.rows.get(pid), "revision": self.revision}
+
     def version(self, pid: str, version_id: str) -> dict[str, Any]:
         with self._lock:
             product = self.products.get(pid)

@@ -4,9 +4,12 @@
 //
 // Structure (so another mode, e.g. "fix cut-out", can be added from its own script file):
 //   core     state, api(), the queue list, the product panel, the image viewer
-//   modes    ProductSceneReview.registerMode(name, {label, enter(ctx), leave(ctx), onKey(e, ctx)})
+//   modes    ProductSceneReview.registerMode(name, {label, key, enter(ctx), leave(ctx), onKey(e, ctx), shown(ctx)})
 //            the "review" mode (approve / reject / undecided, approve all passed) is the first one;
-//            ProductSceneReview.setMode(name) switches, ctx = ProductSceneReview (current(), reload()...)
+//            a mode with a ``key`` is entered by that key from any other mode; its onKey sees every
+//            key first while it is active; every mode's shown() runs when a product is shown.
+//            ProductSceneReview.setMode(name) switches, ctx = ProductSceneReview (current(), reload(),
+//            forget(pid)...). fix.js adds "fix" (key F).
 (function () {
   "use strict";
   var TOKEN = document.querySelector('meta[name="review-token"]').getAttribute("content");
@@ -197,7 +200,7 @@
       renderHead(row, p); renderDecision(p); renderReasons(p.version.reasons, "");
       renderChecks(p.version.checks); renderHistory(p); renderVariants(p); renderImages(p);
       preload(state.pos + 1);
-      if (modes[activeMode] && modes[activeMode].shown) { modes[activeMode].shown(api_ctx); }
+      Object.keys(modes).forEach(function (m) { if (modes[m].shown) { modes[m].shown(api_ctx); } });
     }).catch(function (e) { status("Could not load " + row.label + ": " + e.message, "err"); });
   }
   function lastDecision(p) {
@@ -601,7 +604,11 @@
     if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT")) { return; }
     if (e.ctrlKey || e.metaKey || e.altKey) { return; }
     var mode = modes[activeMode];
-    if ((mode && mode.onKey && mode.onKey(e, api_ctx)) || viewerKeys(e)) { e.preventDefault(); }
+    if (mode && mode.onKey && mode.onKey(e, api_ctx)) { e.preventDefault(); return; }
+    for (var name in modes) {
+      if (name !== activeMode && modes[name].key === e.key) { e.preventDefault(); setMode(name); return; }
+    }
+    if (viewerKeys(e)) { e.preventDefault(); }
   }
   function registerMode(name, mode) { modes[name] = mode; }
   function setMode(name) {
@@ -613,6 +620,7 @@
   var api_ctx = {
     api: api, fileUrl: fileUrl, status: status, registerMode: registerMode, setMode: setMode,
     current: function () { return state.shown; }, row: current, reload: function () { var c = current(); return loadQueue(c && c.product); },
+    forget: forget, el: el, mode: function () { return activeMode; },
     reloadProduct: function () { var c = current(); if (c) { forget(c.product); show(); } }
   };
   window.ProductSceneReview = api_ctx;

@@ -23,6 +23,7 @@ from pipeline.compose import build_stages
 from pipeline.config import PipelineConfig
 from pipeline.samples import write_samples
 from pipeline.types import SceneResult
+from tests.review.fix_batch import fix_batch, fix_batch_master  # noqa: F401 - fixtures for the fix tests
 from tests.review.stores import seaweed, where  # noqa: F401 - fixtures for this folder's tests
 
 EVIL_NAME = "<img src=x onerror=alert(1)>.jpg"

@@ -36,6 +36,7 @@ def test_dest_and_dest_batch_are_told_apart(tmp_path):
     assert review_command("s3://shop/out", "http://h:8333") == \
         "product-scene review s3://shop/out --endpoint-url http://h:8333"
     assert review_command("my out/") == "product-scene review 'my out/'"
+    assert review_command("out", source_url="my photos/") == "product-scene review out --source 'my photos/'"
 
 
 def test_run_ends_with_the_review_command_to_use_next(tmp_path, capsys):
@@ -45,4 +46,4 @@ def test_run_ends_with_the_review_command_to_use_next(tmp_path, capsys):
     write_samples(tmp_path / "in", names=["jar_gold"])
     assert main(["run", str(tmp_path / "in"), str(tmp_path / "out"), "--size", "96x96", "--no-progress"]) == 0
     err = "".join(capsys.readouterr().err.split())  # the log wraps long lines
-    assert f"next:product-scenereview{tmp_path / 'out'}" in err
+    assert f"next:product-scenereview{tmp_path / 'out'}--source{tmp_path / 'in'}" in err  # so cut-outs can be fixed
