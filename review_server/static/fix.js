@@ -39,7 +39,7 @@
     var panes = el("div"); panes.id = "fix-panes";
     var a = el("div", "pane");
     var la = el("div", "label"); la.appendChild(el("span", "", "Photo"));
-    la.appendChild(el("span", "hint", "click or brush · left: the tool · right: the other · the outline is the cut-out"));
+    la.appendChild(el("span", "hint", "click or brush · right click: the other tool"));
     a.appendChild(la);
     var sa = el("div", "fix-stage"); sa.id = "fix-stage-photo";
     var box = el("div", "fix-box"); box.id = "fix-box";
@@ -48,7 +48,7 @@
     var marks = el("canvas", "fix-over"); marks.id = "fix-marks";
     box.appendChild(photo); box.appendChild(outline); box.appendChild(marks); sa.appendChild(box); a.appendChild(sa);
     var b = el("div", "pane");
-    var lb = el("div", "label"); lb.appendChild(el("span", "", "Composite, re-rendered"));
+    var lb = el("div", "label"); lb.appendChild(el("span", "", "Re-rendered"));
     var verdict = el("span", "verdict"); verdict.id = "fix-verdict"; lb.appendChild(verdict);
     var step = el("span", "hint"); step.id = "fix-step"; lb.appendChild(step);
     b.appendChild(lb);
@@ -143,7 +143,9 @@
     if (!pending) { pending = 1; done(); }
     var v = $("fix-verdict"); v.className = "verdict " + res.verdict; v.textContent = res.verdict;
     $("fix-step").textContent = res.step ? res.step + " click" + (res.step === 1 ? "" : "s") +
-      " · refine " + Math.round(res.ms.refine) + " ms · re-render " + Math.round(res.ms.render) + " ms" : "the segmenter's cut-out";
+      " · " + Math.round(res.ms.refine) + " + " + Math.round(res.ms.render) + " ms" : "the segmenter's cut-out";
+    $("fix-step").title = "refine " + Math.round(res.ms.refine) + " ms, re-render (scene, restore, score, gate) " +
+      Math.round(res.ms.render) + " ms";
     var ul = $("fix-reasons"); ul.textContent = "";
     if (!res.reasons.length) { ul.appendChild(el("li", "ok", "All checks passed: save the fix, then approve it.")); }
     res.reasons.forEach(function (r) {
@@ -151,6 +153,7 @@
       ul.appendChild(li);
     });
     $("fix-notes").textContent = res.notes.join(" ");
+    R.renderWhy(res.reasons, res.checks, " (the fix, not saved yet)");  // the panel's checks follow the fix
     document.querySelector('[data-fix="save"]').disabled = !res.step;
     document.querySelector('[data-fix="undo"]').disabled = !res.step;
     drawMarks();
@@ -275,6 +278,8 @@
     }
     fix = null; stroke = null;
     $("fix").classList.add("hidden");
+    var p = R.current();
+    if (p) { R.renderWhy(p.version.reasons, p.version.checks, ""); }  // the version's own again
     document.body.removeAttribute("data-fix-step");
   }
   function shown(ctx) {  // every product the page shows: offer the fix or say why not; leave on another product

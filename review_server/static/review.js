@@ -621,6 +621,7 @@
     api: api, fileUrl: fileUrl, status: status, registerMode: registerMode, setMode: setMode,
     current: function () { return state.shown; }, row: current, reload: function () { var c = current(); return loadQueue(c && c.product); },
     forget: forget, el: el, mode: function () { return activeMode; },
+    renderWhy: function (reasons, checks, label) { renderReasons(reasons, label || ""); renderChecks(checks); },
     reloadProduct: function () { var c = current(); if (c) { forget(c.product); show(); } }
   };
   window.ProductSceneReview = api_ctx;
