@@ -26,8 +26,8 @@ from pipeline.batch.failures import classify, error_record, problem_record
 from pipeline.batch.ids import item_id_for_key, item_seed
 from pipeline.batch.outputs import encode_outputs, fallbacks, notes, write_files
 from pipeline.batch.plan import Planned
-from pipeline.catalogue.stored_fixes import process_with_stored_fix
-from pipeline.compose import Stages, build_stages
+from pipeline.catalogue.stored_fixes import stored_fix_segmentation
+from pipeline.compose import Stages, build_stages, process_product
 from pipeline.config import PipelineConfig
 from pipeline.errors import ImageDecodeError, InputTooLargeError, NotRegularFileError, SidecarError
 from pipeline.io.formats import LISTED_EXTENSIONS, extension, is_decodable_key, unsupported_reason
@@ -183,9 +183,10 @@ class BatchRunner:
         try:
             sidecar = parse_sidecar(item.sidecar_bytes, item.sidecar_key or "") if item.sidecar_bytes is not None \
                 else None
-            result = process_with_stored_fix(dest, item.data, content_hash=item.content_hash, name=key,
-                                             config=self.config, stages=stages, seed=seed,
-                                             sidecar=sidecar)  # a reviewer's stored fix, if any
+            result = process_product(item.data, name=key, config=self.config, stages=stages, seed=seed,
+                                     sidecar=sidecar, segmentation=stored_fix_segmentation(
+                                         dest, item.data, content_hash=item.content_hash, name=key, sidecar=sidecar,
+                                         config=self.config, stages=stages))  # a reviewer's stored fix, if any
             files, meta = encode_outputs(self.config, self.config_hash, self.config_inputs, key, item.content_hash,
                                          result)
         except Exception as exc:

@@ -3,12 +3,13 @@
 A fix saved from the review page (:mod:`pipeline.review.fixing`) is a version of its product
 whose ``corrections.json`` holds the clicks (:class:`pipeline.segment.refine.Corrections`, tied
 to the sha256 of the photo's bytes). When the batch runs again into the same DEST (``--reprocess``,
-a new theme, a new output size), :func:`process_with_stored_fix` processes an item like
-:func:`pipeline.compose.process_product`, except that the product's newest fix made on exactly
-these bytes, and not rejected, is replayed on the segmenter's mask first
-(:func:`pipeline.fix.render_fixed`): the rerun reproduces the fixed mask, and its ``meta.json``
-says which fix it replayed (``stored_fix``). Other bytes under the same key are processed as
-they are. Looking a fix up costs one read of the product's catalogue shard per item.
+a new theme, a new output size), :func:`stored_fix_segmentation` gives the item's cut-out with
+the product's newest fix replayed on the segmenter's mask (:func:`pipeline.fix.fixed_segmentation`)
+when that fix was made on exactly these bytes and is not rejected; the batch hands it to
+:func:`pipeline.compose.process_product` (``segmentation=``), so the rerun reproduces the fixed
+mask, and its ``meta.json`` says which fix it replayed (``segment_info.stored_fix``). Other bytes
+under the same key, and products without a fix, get None: segmented as always. Looking a fix up
+costs one read of the product's catalogue shard per item.
 """
 
 from __future__ import annotations
@@ -23,15 +24,15 @@ from pipeline.catalogue.homes import MAX_SMALL_JSON_BYTES, read_many
 from pipeline.catalogue.model import effective, ordered_versions
 from pipeline.catalogue.products import product_id, shard_of, sidecar_sku
 from pipeline.catalogue.store import MAX_SHARD_BYTES, SHARD_DIR
-from pipeline.compose import Stages, process_product
+from pipeline.compose import Stages
 from pipeline.config import PipelineConfig
 from pipeline.io.storage import Bucket
 from pipeline.segment.refine.corrections import Corrections
-from pipeline.types import ProductResult
+from pipeline.types import Segmentation
 
 log = logging.getLogger(__name__)
 
-STORED_FIX_KEY = "stored_fix"  # the meta.json / provenance entry naming the replayed fix
+STORED_FIX_KEY = "stored_fix"  # the segmentation's info entry (meta.json's segment_info) naming the replayed fix
 
 
 def read_product(dest: Bucket, pid: str) -> dict[str, Any] | None:
@@ -84,25 +85,25 @@ def stored_corrections(dest: Bucket, key: str, sidecar: Mapping[str, Any] | None
     return None
 
 
-def process_with_stored_fix(dest: Bucket | None, data: bytes, *, content_hash: str, name: str,
-                            config: PipelineConfig, stages: Stages, seed: int,
-                            sidecar: Mapping[str, Any] | None = None) -> ProductResult:
-    """:func:`pipeline.compose.process_product`, with the product's stored fix replayed when DEST
-    holds one for these photo bytes (see the module docstring). ``dest``: None looks nothing up."""
+def stored_fix_segmentation(dest: Bucket | None, data: bytes, *, content_hash: str, name: str,
+                            sidecar: Mapping[str, Any] | None, config: PipelineConfig,
+                            stages: Stages) -> Segmentation | None:
+    """The cut-out with the product's stored fix replayed, for ``process_product(segmentation=)``;
+    None when DEST holds no fix for these photo bytes (see the module docstring)."""
     found = stored_corrections(dest, name, sidecar, content_hash) if dest is not None else None
     if found is None:
-        return process_product(data, name=name, config=config, stages=stages, seed=seed, sidecar=sidecar)
+        return None
     version_id, corrections = found
     try:
-        from pipeline.fix import render_fixed
+        from pipeline.fix import fixed_segmentation
 
-        fixed = render_fixed(data, corrections, name=name, config=config, stages=stages, seed=seed, sidecar=sidecar)
+        applied = fixed_segmentation(data, corrections, name=name, config=config, stages=stages)
     except ImportError as exc:  # the refinement needs the review extra (scikit-image)
         log.warning("%s: the fix %s is not replayed (%s); install product-scene[review]", name, version_id, exc)
-        return process_product(data, name=name, config=config, stages=stages, seed=seed, sidecar=sidecar)
-    applied = fixed.corrections
+        return None
     log.info("%s: replayed the fix %s (%d clicks)%s", name, version_id, len(corrections.clicks),
              "" if applied.applied else f": not applied, {applied.reason}")
     record = {"version": version_id, "clicks": len(corrections.clicks), "applied": applied.applied,
               "reason": applied.reason, "notes": list(applied.notes)}
-    return dataclasses.replace(fixed.result, provenance={**fixed.result.provenance, STORED_FIX_KEY: record})
+    seg = applied.segmentation
+    return dataclasses.replace(seg, info={**seg.info, STORED_FIX_KEY: record})

@@ -28,14 +28,13 @@ from pipeline.io.imageio import decode_image
 from pipeline.io.storage import Bucket, safe_key
 from pipeline.ledger.identities import sidecar_key
 from pipeline.models.fingerprints import config_hash
+from pipeline.place.sidecar import MAX_BYTES as MAX_SIDECAR_BYTES
 from pipeline.place.sidecar import parse_sidecar
 from pipeline.redact import redact
 from pipeline.segment.refine import Refiner, build_refiner, photo_sha256
 from pipeline.types import DecodedImage
 
 log = logging.getLogger(__name__)
-
-MAX_SIDECAR_BYTES = 1 << 20  # as the batch reads sidecars (pipeline.batch.item)
 
 
 class FixError(Exception):

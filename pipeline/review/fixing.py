@@ -410,11 +410,12 @@ def batch_version(product: dict[str, Any], version: dict[str, Any]) -> dict[str,
 def initial_clicks(dest: Bucket, product: dict[str, Any], version: dict[str, Any], meta: dict[str, Any],
                    sha256: str) -> tuple[Click, ...]:
     """The clicks behind ``version``'s cut-out, replayed when a fix starts on it: a fix's own
-    corrections, or those of the fix a rerun replayed (``meta.json``'s ``stored_fix``); none for
-    a plain batch version, or when they were made on other photo bytes."""
+    corrections, or those of the fix a rerun replayed (``meta.json``'s ``segment_info.stored_fix``);
+    none for a plain batch version, or when they were made on other photo bytes."""
     source = version
     if version.get("origin") != "fix":
-        stored = meta.get(STORED_FIX_KEY)
+        info = meta.get("segment_info")
+        stored = info.get(STORED_FIX_KEY) if isinstance(info, dict) else None
         fix_id = stored.get("version") if isinstance(stored, dict) and stored.get("applied") else None
         source = product.get("versions", {}).get(fix_id) if fix_id else None
     if source is None:

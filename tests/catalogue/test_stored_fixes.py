@@ -46,12 +46,13 @@ def test_a_rerun_reproduces_the_fixed_mask_from_the_stored_corrections(fix_batch
     assert np.array_equal(mask_of(again / "mask.png"), fixed_mask)
     assert not np.array_equal(mask_of(fb.dest / "fb" / item / "mask.png"), fixed_mask)  # the segmenter's own differs
     meta = json.loads((again / "meta.json").read_text())
-    assert meta[STORED_FIX_KEY]["version"] == fixed["id"] and meta[STORED_FIX_KEY]["applied"] is True
+    stored = meta["segment_info"][STORED_FIX_KEY]
+    assert stored["version"] == fixed["id"] and stored["applied"] is True and stored["clicks"] == 1
     assert meta["verdict"] == "pass"
     # same config, same seed: the rerun's composite is the fix's, byte for byte
     assert (again / "composite.png").read_bytes() == (fb.dest / FIXES_HOME / fixed["file"]).read_bytes()
     other = json.loads((fb.dest / "again" / item_id_for_key(GOOD) / "meta.json").read_text())
-    assert STORED_FIX_KEY not in other  # a product without a fix is processed as always
+    assert STORED_FIX_KEY not in other["segment_info"]  # a product without a fix is processed as always
 
 
 def test_other_photo_bytes_under_the_same_key_are_not_fixed_nor_is_a_rejected_fix_replayed(fix_batch):
@@ -66,7 +67,7 @@ def test_other_photo_bytes_under_the_same_key_are_not_fixed_nor_is_a_rejected_fi
     (fb.src / BAD).write_bytes(encode_png(rgb))
     run_batch(str(fb.src), str(fb.dest), fix_config(), batch_id="newshot")
     out = fb.dest / "newshot" / item_id_for_key(BAD)
-    assert STORED_FIX_KEY not in json.loads((out / "meta.json").read_text())
+    assert STORED_FIX_KEY not in json.loads((out / "meta.json").read_text())["segment_info"]
     segmenter = build_stages(fix_config()).segmenter
     assert np.array_equal(mask_of(out / "mask.png"), segmenter(rgb).mask)  # the segmenter's mask, not the fix's
     # back to the photo the fix was made on, but the fix was rejected: not replayed either
@@ -74,4 +75,5 @@ def test_other_photo_bytes_under_the_same_key_are_not_fixed_nor_is_a_rejected_fi
     review.catalogue.decide(f"key:{BAD}", fixed["id"], "rejected", "bo", note="cut into the box",
                             seen_sha256=fixed["sha256"])
     run_batch(str(fb.src), str(fb.dest), fix_config(), batch_id="rejected")
-    assert STORED_FIX_KEY not in json.loads((fb.dest / "rejected" / item_id_for_key(BAD) / "meta.json").read_text())
+    meta = json.loads((fb.dest / "rejected" / item_id_for_key(BAD) / "meta.json").read_text())
+    assert STORED_FIX_KEY not in meta["segment_info"]

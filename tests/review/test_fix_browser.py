@@ -86,6 +86,7 @@ def test_fix_by_keyboard_and_one_click_then_save_approve_publish(page, fix_batch
         wait_step(page, 1)
         first_ms = (time.perf_counter() - t0) * 1000.0
         page_ms = int(page.evaluate("document.body.dataset.fixMs"))
+        split = page.locator("#fix-step").get_attribute("title")
         assert page.locator("#fix-verdict").text_content() == "pass"
         assert "All checks passed" in page.locator("#fix-reasons").text_content()
         photo1, composite1 = shot(page.locator("#fix-box")), shot(page.locator("#fix-composite"))
@@ -127,5 +128,6 @@ def test_fix_by_keyboard_and_one_click_then_save_approve_publish(page, fix_batch
     assert published == (fb.dest / fixed["home"] / fixed["file"]).read_bytes()
     rows = json.loads((target / "_manifests" / "products.json").read_text())["products"]
     assert [(r["version"], r["sha256"]) for r in rows if r["product"] == f"key:{BAD}"] == [(fixed_id, sha1)]
-    print(f"\nfix click -> new composite drawn: first {first_ms:.0f} ms (page's own count {page_ms} ms), "
-          f"again after undo {second_ms:.0f} ms")
+    print(f"\nfix click -> new composite drawn: {first_ms:.0f} ms (the page's own count, mouse-up to drawn: "
+          f"{page_ms} ms; server: {split}); the same click again after undo {second_ms:.0f} ms (refined again, its "
+          "render kept)")
