@@ -286,7 +286,9 @@
     var p = ctx.current(), ok = !!(p && p.fix && p.fix.available);
     $("fix-enter").disabled = !ok;
     $("fix-enter-why").textContent = p && p.fix && !ok ? p.fix.why : "";
-    if (ctx.mode() === "fix" && fix && p && p.product !== fix.product) { ctx.setMode("review"); }
+    if (ctx.mode() !== "fix" || !fix || !p) { return; }
+    if (p.product !== fix.product) { ctx.setMode("review"); }
+    else if (fix.reasons) { R.renderWhy(fix.reasons, fix.checks, " (the fix, not saved yet)"); }  // a poll redrew the panel
   }
   build();
   R.registerMode("fix", { label: "Fix cut-out", key: "f", enter: enter, leave: leave, onKey: onKey, shown: shown });
