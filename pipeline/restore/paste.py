@@ -1,12 +1,12 @@
 """Put the product back over the scene: an exact alpha paste, or logo repair when the backend
-repainted the product (harmonised mode)."""
+repainted the product (``restore.mode: harmonised``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from pipeline.config import RestoreConfig
-from pipeline.restore.poisson import restore_region
+from pipeline.restore.logos import restore_region
 from pipeline.types import PlacedProduct, SceneResult
 
 
@@ -31,10 +31,11 @@ def alpha_paste(product: np.ndarray, alpha: np.ndarray, scene: np.ndarray) -> np
 
 
 def restore_logos(frame: np.ndarray, placed: PlacedProduct, sigma: float) -> np.ndarray:
-    """Repair every logo box of ``placed`` in ``frame`` (HWC uint8) from the original product."""
+    """Rebuild every logo box of ``placed`` in ``frame`` (HWC uint8, output size) from the original
+    product (:func:`pipeline.restore.logos.restore_region`)."""
     out = frame
     for box in placed.logo_boxes:
-        out = restore_region(out, placed.rgb, placed.mask, box, sigma)
+        out = restore_region(out, placed.rgb, placed.alpha, box, sigma)
     return out
 
 
@@ -43,7 +44,8 @@ def restore_product(scene: SceneResult, placed: PlacedProduct, config: RestoreCo
 
     exact (default), or a backend that left the product alone: alpha-paste the original product
     over the scene. harmonised, with a repainted product: keep the backend's product (it took
-    the scene's light) and repair its logo/text regions by Poisson blending + detail transfer.
+    the scene's light) and rebuild its logo/text regions from the original at the output size
+    (detail transfer under the scene's light, feathered into the repainted product).
     """
     if config.mode == "exact" or not scene.product_altered:
         return alpha_paste(placed.rgb, placed.alpha, scene.image)

@@ -86,7 +86,46 @@ def test_sidecar_boxes_parsed_clipped_and_validated():
 def test_restore_logos_leaves_background_alone(placed_bottle):
     frame = np.full(placed_bottle.rgb.shape, 77, np.uint8)
     out = restore_logos(frame, placed_bottle, 2.0)
-    np.testing.assert_array_equal(out[~placed_bottle.mask], frame[~placed_bottle.mask])
+    backdrop = placed_bottle.alpha == 0
+    np.testing.assert_array_equal(out[backdrop], frame[backdrop])
+    assert not np.array_equal(out, frame)  # the logo was rebuilt
+
+
+def _box_zone(placed, grow):
+    x0, y0, x1, y1 = placed.logo_boxes[0]
+    zone = np.zeros(placed.mask.shape, bool)
+    zone[max(0, y0 - grow) : y1 + grow, max(0, x0 - grow) : x1 + grow] = True
+    return zone
+
+
+def test_relit_repaint_gives_the_logo_its_light(placed_bottle):
+    """A repaint that is the product under 12% less light: the rebuilt logo takes that light
+    (within rounding) and keeps the original's detail."""
+    dim = np.clip(placed_bottle.rgb.astype(np.float32) * 0.88 + 0.5, 0, 255).astype(np.uint8)
+    relit = alpha_paste(dim, placed_bottle.alpha, np.full_like(dim, 90))
+    frame = cv2.GaussianBlur(relit, (0, 0), 1.5)
+    out = restore_logos(frame, placed_bottle, 8.0)
+    inner = _box_zone(placed_bottle, 0) & (cv2.erode(placed_bottle.mask.view(np.uint8), np.ones((25, 25))) > 0)
+    ratio = out[inner].astype(np.float32).mean() / placed_bottle.rgb[inner].astype(np.float32).mean()
+    assert 0.86 < ratio < 0.90
+    box = placed_bottle.logo_boxes[0]
+    assert _logo_ssim(frame, relit, box) < 0.9  # the blur of the repaint
+    assert _logo_ssim(out, relit, box) > 0.97  # sharp again, under the repaint's light
+
+
+def test_noise_repaint_keeps_the_original_light(placed_bottle):
+    """A repaint that is colour noise (random weights) does not drag the logo with it: the box comes
+    back as the original, and the zone reaches CONTEXT_PX past the box."""
+    from pipeline.restore.logos import CONTEXT_PX, SEAM_PX
+
+    rng = np.random.default_rng(0)
+    blotches = cv2.resize(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), placed_bottle.rgb.shape[1::-1],
+                          interpolation=cv2.INTER_CUBIC)
+    out = restore_logos(blotches, placed_bottle, 8.0)
+    inner = _box_zone(placed_bottle, CONTEXT_PX) & (placed_bottle.alpha >= 1.0)
+    assert np.abs(out[inner].astype(int) - placed_bottle.rgb[inner]).max() <= 2
+    far = ~_box_zone(placed_bottle, CONTEXT_PX + SEAM_PX)
+    np.testing.assert_array_equal(out[far], blotches[far])  # nothing changes past the seam
 
 
 def test_a_dense_printed_label_is_found():
