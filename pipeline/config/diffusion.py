@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from pipeline.config.base import Strict as _Strict
+from pipeline.config.base import renamed_key
 from pipeline.config.names import SchedulerName
 from pipeline.config.sources import ModelSource
 
@@ -83,8 +84,11 @@ class AccelConfig(_Strict):
     once per prompt / reference image), ``cache_control_embeddings`` (each ControlNet's conditioning
     embedding computed once per call, not once per step), ``skip_inactive_controlnets`` (a ControlNet
     outside its guidance window is not run; stock runs it and multiplies by 0), ``encode_once`` (the
-    VAE encoding of an identical masked image is reused across the calls of one product).
-    Same maths, different rounding (off by default; GPU levers): ``channels_last``, ``fuse_qkv``,
+    VAE encoding of an identical masked image is reused across the calls of one product, a blank one
+    across products).
+    Same maths, different rounding: ``dedupe_control_images`` (on by default: each distinct control
+    image embedded once per call, not once per copy in the CFG / variant batch; needs
+    ``cache_control_embeddings``); off by default (GPU levers): ``channels_last``, ``fuse_qkv``,
     ``sdpa_backend``, ``compile`` (static shapes: one compiled graph per resolution bucket and batch
     size; ``compile_mode: reduce-overhead`` adds CUDA graphs), ``cuda_graphs`` (the UNet and ControlNet
     forwards captured as CUDA graphs, one per bucket, without torch.compile; CUDA only).
@@ -96,6 +100,8 @@ class AccelConfig(_Strict):
     cache_prompt_embeds: bool = True
     cache_ip_embeds: bool = True
     cache_control_embeddings: bool = True
+    dedupe_control_images: bool = Field(
+        True, description="embed each distinct control image once per call (the CFG pair and variants share it)")
     skip_inactive_controlnets: bool = True
     encode_once: bool = True
     channels_last: bool = False
@@ -163,7 +169,9 @@ class DiffusionConfig(_Strict):
     steps: int = Field(30, ge=1, le=200)
     guidance_scale: float = Field(7.0, ge=0.0, le=30.0)
     strength: float = Field(1.0, gt=0.0, le=1.0)
-    harmonise_strength: float = Field(0.25, gt=0.0, le=1.0)
+    relight_strength: float = Field(
+        0.25, gt=0.0, le=1.0,
+        description="restore.mode harmonised: strength of the pass over the whole frame (was harmonise_strength)")
     variants: int = Field(1, ge=1, le=16)
     batch_size: int = Field(1, ge=1, le=16)
     device: str | None = None
@@ -178,6 +186,11 @@ class DiffusionConfig(_Strict):
     local_files_only: bool = False
     clip_skip: int | None = Field(None, ge=1, le=4)
     accel: AccelConfig = AccelConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: object) -> object:
+        return renamed_key(data, "harmonise_strength", "relight_strength", "backends.diffusion")
 
     @model_validator(mode="after")
     def _controlnets(self) -> DiffusionConfig:

@@ -28,7 +28,9 @@ def test_tiny_cpu_run_times_stock_and_ours_and_checks_equality(tmp_path, capsys)
     assert len(rows) == 6 and all(r["status"] == "ok" for r in rows.values()), rows
     for workload in ("sd15-512-b1", "sdxl-1024-b1"):
         assert rows[workload, "stock"]["s_per_image"] > 0 and rows[workload, "stock"]["max_abs_diff"] is None
-        assert rows[workload, "ours"]["max_abs_diff"] == 0  # the default levers: bit-exact on the CPU
+        # The default levers: bit-exact on the CPU but dedupe_control_images (a batch-1 convolution rounds
+        # differently from the stock batch-2 one: at most a level or two in a few pixels).
+        assert rows[workload, "ours"]["max_abs_diff"] <= 2 and rows[workload, "ours"]["mean_abs_diff"] < 0.01
         assert rows[workload, "ours"]["applied"]["controlnet_runner"] == "fast"
         approx = rows[workload, "approx:deepcache3"]["approx"]
         assert approx["one_minus_ssim"] > 0 and set(approx["stock"]["metrics"]) >= {"delta_e00_mean", "ssim"}

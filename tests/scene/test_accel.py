@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:diffusers.*
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 ALL_OFF = {"cache_prompt_embeds": False, "cache_ip_embeds": False, "cache_control_embeddings": False,
            "skip_inactive_controlnets": False, "encode_once": False}
+BIT_EXACT = {"dedupe_control_images": False}  # the default levers but the one that rounds differently
 
 
 def _backend(tiny, accel: dict, mode: str = "exact", **section):
@@ -58,7 +59,7 @@ def reference(tiny, product, monkeypatch_module):  # noqa: F811
 def test_default_levers_are_exact_and_bit_identical(tiny, product, reference, monkeypatch_module):  # noqa: F811
     placed, control, _ = product
     assert AccelConfig().exact
-    backend = _backend(tiny, {})
+    backend = _backend(tiny, BIT_EXACT)
     pipe = backend._entry.value.pipe
     text_calls = _count_calls(pipe.text_encoder)
     encoder_calls = _count_calls(pipe.vae.encoder)
@@ -78,17 +79,43 @@ def test_default_levers_are_exact_and_bit_identical(tiny, product, reference, mo
     assert info["accel"]["applied"]["controlnet_runner"] == "fast" and info["accel"]["config"]["encode_once"]
 
 
+def test_control_images_embedded_once_per_call(tiny, product, monkeypatch_module):  # noqa: F811
+    """The default levers embed each control image once per call, not once per copy in the CFG pair
+    or the variant batch: the same maths on a batch of one, so within rounding of every copy embedded."""
+    placed, control, _ = product
+    every_copy = _images(_backend(tiny, BIT_EXACT, batch_size=2), placed, control, seed=3)
+    backend = _backend(tiny, {}, batch_size=2)
+    nets = backend._entry.value.pipe.controlnet.nets
+    seen: list[int] = []
+    for net in nets:
+        net.controlnet_cond_embedding.conv_in.register_forward_hook(lambda _m, args, _o: seen.append(args[0].shape[0]))
+    before = [net.cond_images for net in nets]
+    images = _images(backend, placed, control, seed=3)  # 2 variants in one call, with CFG: 4 copies per net
+    assert seen == [1, 1]  # one image through each net's embedding
+    assert [net.cond_images - b for net, b in zip(nets, before, strict=True)] == [1, 1]
+    for got, want in zip(images, every_copy, strict=True):
+        diff = np.abs(got.astype(int) - want)
+        assert diff.max() <= 2 and diff.mean() < 0.01, (diff.max(), diff.mean())
+    assert backend._entry.value.accel.applied["dedupe_control_images"]
+
+
 def test_default_levers_bit_identical_in_harmonised_mode(tiny, product, reference, monkeypatch_module):  # noqa: F811
     placed, control, _ = product
-    images = _images(_backend(tiny, {}, mode="harmonised"), placed, control, seed=3, variants=1)
+    backend = _backend(tiny, BIT_EXACT, mode="harmonised")
+    vae_encodes = _count_calls(backend._entry.value.pipe.vae.encoder)
+    images = _images(backend, placed, control, seed=3, variants=1)
     np.testing.assert_array_equal(images[0], reference[1][0])
+    # scene pass: the masked image; relight pass: the init image and the blank masked image (all-ones mask)
+    assert vae_encodes[0] == 3
+    again = _images(backend, placed, control, seed=4, variants=1)  # the next product: the blank one is cached
+    assert vae_encodes[0] == 3 + 2 and not np.array_equal(again[0], images[0])
 
 
 @pytest.mark.parametrize("union", [False, True], ids=["sdxl-pair", "sdxl-union"])
 def test_default_levers_bit_identical_on_sdxl(tiny, product, union, monkeypatch_module):  # noqa: F811
     placed, control, _ = product
     off = _images(_backend(tiny, ALL_OFF, family="sdxl", union=union), placed, control, seed=5)
-    on = _images(_backend(tiny, {}, family="sdxl", union=union), placed, control, seed=5)
+    on = _images(_backend(tiny, BIT_EXACT, family="sdxl", union=union), placed, control, seed=5)
     for got, want in zip(on, off, strict=True):
         np.testing.assert_array_equal(got, want)
 

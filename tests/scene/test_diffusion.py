@@ -22,6 +22,7 @@ from pipeline.control.depth import PseudoDepth
 from pipeline.control.maps import build_control_maps
 from pipeline.errors import BackendUnavailableError
 from pipeline.models.cache import cached_keys
+from pipeline.place.placement import compute_placement, place_product
 from pipeline.scene import build_scene_backend
 from pipeline.scene.diffusion.backend import DiffusionBackend, build_diffusion_backend
 from pipeline.config.diffusion import DiffusionConfig, diffusion_config
@@ -33,7 +34,6 @@ from pipeline.scene.diffusion.inputs import (
     to_work,
     work_geometry,
 )
-from pipeline.place.placement import compute_placement, place_product
 from pipeline.scene.diffusion.schedulers import SCHEDULERS, make_scheduler
 from pipeline.config.themes import Theme
 from pipeline.segment.classical import ClassicalSegmenter
@@ -228,7 +228,7 @@ def harmonised(tiny, product, monkeypatch_module):
 
 def test_harmonised_mode_repaints_and_restore_repairs_logos(harmonised):
     _, scene, raw, fixed = harmonised
-    assert scene.product_altered is True and scene.info["harmonise_strength"] == 0.5
+    assert scene.product_altered is True and scene.info["relight_strength"] == 0.5
     assert scene.info["mode"] == "harmonised"
     assert raw < 0.5 < fixed and fixed - raw > 0.5  # random weights wreck the logo; restore brings it back
 
@@ -409,4 +409,4 @@ def test_cli_run_diffusion_end_to_end(tiny, tmp_path, monkeypatch):
 
     _run_cli(cli, src, dest, preset, "b3", seed=1, mode="harmonised")
     meta = json.loads((dest / "b3" / items[0]["id"] / "meta.json").read_text())
-    assert meta["scene_info"]["mode"] == "harmonised" and meta["scene_info"]["harmonise_strength"] == 0.5
+    assert meta["scene_info"]["mode"] == "harmonised" and meta["scene_info"]["relight_strength"] == 0.5

@@ -10,8 +10,9 @@ QKV, torch.compile, the ControlNet runner, DeepCache hooks, caches) and returns 
 - ``call(bucket)``: the per-call context (SDPA backend, VAE tiling, DeepCache step counter,
   per-call caches, timing of each resolution bucket: the first call of a bucket includes its
   torch.compile cost);
-- ``product()``: the per-product scope of the VAE-encoding cache (variants and the harmonise pass
-  re-encode the same masked image).
+- ``product()``: the per-product scope of the VAE-encoding cache (variants and the relight pass
+  re-encode the same masked image); a blank masked image (the relight pass's all-ones mask) is
+  encoded once per work size and kept across products.
 
 Everything here also runs on the CPU (what the tests check); CUDA-only parts (CUDA graphs, the
 flash SDPA kernels) are only reached with those switches on.
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EMBED_CACHE_SIZE = 32  # prompts / reference images kept per pipeline (a few themes x products)
+BLANK_CACHE_SIZE = 8  # work sizes whose blank-image VAE encoding is kept (one per size bucket in use)
 TILING_AUTO_PIXELS = 1024 * 1024  # vae_tiling: auto tiles work frames larger than this
 TRANSFORMER_BLOCKS = ("BasicTransformerBlock",)  # the repeated blocks of SD1.5/SDXL UNets and ControlNets
 CPU_CAPTURE: Callable[..., Any] | None = None  # cuda_graphs stand-in on the CPU (tests set cuda_graphs.eager_capture)
@@ -69,6 +71,7 @@ class AccelState:
     controlnet: FastMultiControlNet | None = None
     cond_cache: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     encode_cache: list[tuple[Any, Any]] = field(default_factory=list)
+    blank_cache: OrderedDict[tuple[Any, ...], Any] = field(default_factory=OrderedDict)
     prompt_cache: OrderedDict[tuple[Any, ...], dict[str, Any]] = field(default_factory=OrderedDict)
     ip_cache: OrderedDict[tuple[Any, ...], list[Any]] = field(default_factory=OrderedDict)
     buckets: dict[str, BucketStats] = field(default_factory=dict)
@@ -202,8 +205,10 @@ def prepare_pipeline(pipe: Any, cfg: AccelConfig, *, n_ip_adapters: int, union: 
     capture = _graph_capture(cfg, state)
     if cfg.cache_control_embeddings and capture is None:  # inside a graph the cache would go stale
         for net in nets:
-            cache_cond_embeddings(net, state.cond_cache)
+            cache_cond_embeddings(net, state.cond_cache, dedupe=cfg.dedupe_control_images)
         state.applied["cache_control_embeddings"] = len(nets)
+        if cfg.dedupe_control_images:
+            state.applied["dedupe_control_images"] = True
     if cfg.deepcache_interval > 1:
         state.deepcache = DeepCache(pipe.unet, cfg.deepcache_interval, clone=_uses_cudagraphs(cfg))
         state.applied["deepcache_interval"] = cfg.deepcache_interval
@@ -291,7 +296,9 @@ def _uses_cudagraphs(cfg: AccelConfig) -> bool:
 
 
 def install_encode_cache(vae: Any, state: AccelState, max_entries: int = 4) -> None:
-    """``vae.encode`` reuses its result for an identical input tensor inside ``state.product()``.
+    """``vae.encode`` reuses its result for an identical input tensor inside ``state.product()``,
+    and for an all-zero input (the relight pass's masked image: its all-ones mask blanks the whole
+    frame) across products, one entry per (shape, dtype, device).
 
     The pipeline samples the latents from the returned distribution with its own generator, so a
     reused encoding gives exactly the latents a fresh one would.
@@ -303,6 +310,15 @@ def install_encode_cache(vae: Any, state: AccelState, max_entries: int = 4) -> N
     def encode(x: Any, return_dict: bool = True) -> Any:
         if not state._in_product or not return_dict:
             return original(x, return_dict=return_dict)
+        if not bool(torch.any(x)):
+            key = (tuple(x.shape), x.dtype, x.device)
+            hit = state.blank_cache.get(key)
+            if hit is None:
+                hit = state.blank_cache[key] = original(x, return_dict=True)
+                while len(state.blank_cache) > BLANK_CACHE_SIZE:
+                    state.blank_cache.popitem(last=False)
+            state.blank_cache.move_to_end(key)
+            return hit
         for key, out in state.encode_cache:
             if key.shape == x.shape and key.dtype == x.dtype and key.device == x.device and torch.equal(key, x):
                 return out

@@ -8,9 +8,10 @@ One call, in steps:
    IP-Adapter references, prompts filled from item metadata;
 3. generate the scene with a fresh scheduler and one seeded generator per image
    (variant ``k`` uses ``seed + k``, so a variant reproduces alone or in a batch);
-4. ``harmonised`` mode only: paste the product onto the scene and run a low-strength pass over the
-   whole frame (same pipeline, all-ones mask, ``strength = harmonise_strength``) so the product
-   takes the scene's light; ``SceneResult.product_altered`` tells restore to blend logos back;
+4. ``restore.mode: harmonised`` only, the relight pass: paste the product onto the scene and run a
+   low-strength pass over the whole frame (same pipeline, all-ones mask, ``strength =
+   relight_strength``) so the product takes the scene's light; ``SceneResult.product_altered``
+   tells restore to rebuild the logos;
 5. crop/resize back to the output size and record provenance.
 
 The product itself is pasted back exactly by the restore stage (``exact`` mode) — the model never
@@ -22,8 +23,8 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -95,7 +96,7 @@ class DiffusionBackend:
         with self._entry.lock, self._entry.value.accel.product():
             frames = self._generate_scenes(inputs, seeds)
             if self.mode == "harmonised":
-                frames = [self._harmonise(inputs, placed, frame, s) for frame, s in zip(frames, seeds, strict=True)]
+                frames = [self._relight(inputs, placed, frame, s) for frame, s in zip(frames, seeds, strict=True)]
         return [
             SceneResult(
                 image=from_work(frame, inputs.geometry),
@@ -131,7 +132,7 @@ class DiffusionBackend:
                     for i, frame in zip(chunk, outs, strict=True):
                         frames[i] = frame
             if self.mode == "harmonised":
-                frames = [self._harmonise(prepared[i], r.placed, frames[i], r.seed) for i, r in enumerate(requests)]
+                frames = [self._relight(prepared[i], r.placed, frames[i], r.seed) for i, r in enumerate(requests)]
         return [
             SceneResult(image=from_work(frame, inp.geometry), backend=self.name,
                         product_altered=self.mode == "harmonised", info=self._info(inp, r.theme, r.seed, 0, 1))
@@ -154,13 +155,16 @@ class DiffusionBackend:
             frames += self._run(inputs, inputs.init_image, mask, self.cfg.strength, self.cfg.steps, chunk)
         return frames
 
-    def _harmonise(self, inputs: DiffusionInputs, placed: PlacedProduct, frame: np.ndarray, seed: int) -> np.ndarray:
+    def _relight(self, inputs: DiffusionInputs, placed: PlacedProduct, frame: np.ndarray, seed: int) -> np.ndarray:
+        """Step 4, the relight pass: the product pasted on ``frame`` (work size), repainted whole at
+        ``relight_strength`` (the all-ones mask blanks the masked image: its VAE encoding is cached
+        per work size, see accel.install_encode_cache)."""
         geom = inputs.geometry
         rgb_w = to_work(placed.rgb, geom)
         alpha_w = to_work(placed.alpha.astype(np.float32), geom, pad_value=0.0)
         comp = composite(frame, rgb_w, alpha_w)
         everything = np.ones(geom.work_hw, bool)
-        strength = self.cfg.harmonise_strength
+        strength = self.cfg.relight_strength
         steps = max(self.cfg.steps, math.ceil(1.0 / strength))
         return self._run(inputs, comp, everything, strength, steps, [seed])[0]
 
@@ -279,7 +283,7 @@ class DiffusionBackend:
             "accel": self._entry.value.accel.describe(),
         }
         if self.mode == "harmonised":
-            info["harmonise_strength"] = cfg.harmonise_strength
+            info["relight_strength"] = cfg.relight_strength
         return info
 
 

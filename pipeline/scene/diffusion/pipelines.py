@@ -112,6 +112,7 @@ def load_pipeline(cfg: DiffusionConfig, device: str, dtype: str) -> CachedModel[
 
 
 def _load(cfg: DiffusionConfig, device: str, dtype: str) -> tuple[LoadedPipeline, dict[str, Any]]:
+    silence_empty_fp32_warning()
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
     resolved = resolve_all(cfg)
@@ -188,6 +189,34 @@ def _load_base(cfg: DiffusionConfig, r: ResolvedSource, extra: dict[str, Any], t
     if "subfolder" in kwargs:
         raise ValueError(f"backends.diffusion.base: a pipeline has no subfolder, got {r.source.subfolder!r}")
     return cls.from_pretrained(r.location, dtype=torch_dtype, **extra, **kwargs)
+
+
+EMPTY_FP32_WARNING = "that should be kept in float32: []."
+
+
+class _DropEmptyFp32Warning(logging.Filter):
+    """Drops diffusers' "There are modules in X that should be kept in float32: []" and nothing else.
+
+    diffusers 0.42.1 ``ModelMixin.to`` warns on every dtype cast because its guard is
+    ``(self._keep_in_fp32_modules or []) is not None``, always true. ``load_ip_adapter`` casts the
+    UNet to its own dtype (``_load_ip_adapter_weights``: ``self.to(dtype=self.dtype)``) and the SDXL
+    pipelines cast the VAE to float32 around every VAE encode (``force_upcast``), so each load and
+    each SDXL call printed it with an empty list. Only the empty-list message is dropped: a model
+    that does keep modules in float32 still warns. (Fixed upstream by diffusers PR #13872.)
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return EMPTY_FP32_WARNING not in record.getMessage()
+
+
+_EMPTY_FP32_FILTER = _DropEmptyFp32Warning()
+
+
+def silence_empty_fp32_warning() -> None:
+    """Install the filter above on diffusers' modeling logger (once; idempotent)."""
+    log = logging.getLogger("diffusers.models.modeling_utils")
+    if _EMPTY_FP32_FILTER not in log.filters:
+        log.addFilter(_EMPTY_FP32_FILTER)
 
 
 def _load_ip_adapters(pipe: Any, files: list[ResolvedSource]) -> None:
