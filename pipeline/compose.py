@@ -20,18 +20,26 @@ from pipeline.config import PipelineConfig
 from pipeline.control import DepthEstimator, build_depth_estimator
 from pipeline.control.maps import build_control_maps
 from pipeline.io.imageio import decode_image
+from pipeline.place import compute_placement, find_logo_regions, place_product, read_sidecar_boxes
 from pipeline.restore import restore_product
 from pipeline.scene import SceneBackend, build_scene_backend
-from pipeline.place import compute_placement, find_logo_regions, place_product, read_sidecar_boxes
 from pipeline.place.sidecar import sidecar_sku
 from pipeline.config.themes import Theme, get_theme
-from pipeline.score import (CutoutSignals, apply_gate, cutout_signals, scene_signals, score_composite,
-                            with_checks)
+from pipeline.score import CutoutSignals, apply_gate, cutout_signals, scene_signals, score_composite, with_checks
 from pipeline.score.composition import frame_cut, justified_sides, touches_frame
 from pipeline.segment import Segmenter, build_segmenter
 from pipeline.segment.alpha import has_cutout_alpha, segmentation_from_alpha
-from pipeline.types import (ControlMaps, DecodedImage, Metrics, PlacedProduct, ProductResult, SceneResult,
-                            Segmentation, Verdict, VariantResult)
+from pipeline.types import (
+    ControlMaps,
+    DecodedImage,
+    Metrics,
+    PlacedProduct,
+    ProductResult,
+    SceneResult,
+    Segmentation,
+    VariantResult,
+    Verdict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +109,17 @@ def process_product(
     timer = _Timer()
     meta = dict(sidecar or {})
     sku = sidecar_sku(meta)  # the product's id in the catalogue; a bad one is this item's error (ValueError)
-    with timer("decode"):  # 1. load and validate
+    with timer("decode"):  # 1. load and validate the bytes
         decoded = decode_image(data, name=name, config=config.decode)
     with timer("segment"):  # 2. alpha matte + mask
         if segmentation is not None and segmentation.mask.shape != decoded.size_hw:
             raise ValueError(f"segmentation has size {segmentation.mask.shape}, the photo {decoded.size_hw}")
         seg = segmentation or segment_image(decoded, stages.segmenter, config.segment.use_alpha_channel)
-    with timer("place"):  # 3a. logo regions + placement in the output canvas
+    with timer("score"):  # 3. the cut-out judged from the photo alone (a file's own alpha is trusted)
+        cutout = None if seg.backend == "alpha-channel" else cutout_signals(decoded.rgb, seg.mask)
+        if cutout is not None:
+            cutout = cutout.with_disagreement(seg.info.get("disagreement"))
+    with timer("place"):  # 4. logo regions + placement in the output canvas
         boxes = read_sidecar_boxes(meta, decoded.size_hw)
         if boxes is None:
             boxes = (find_logo_regions(decoded.rgb, seg.mask, config.restore.max_logo_regions,
@@ -115,25 +127,21 @@ def process_product(
                      if config.restore.auto_logo_regions else ())
         placement = compute_placement(seg.mask, config.placement)
         placed = place_product(seg.foreground, seg.alpha, placement, boxes)
-    with timer("control"):  # 3b. canny + depth at the output size
-        control = build_control_maps(placed, stages.depth, config.control)
-    with timer("scene"):  # 4. the world around the product (one scene per variant)
-        scenes = generate_scenes(stages, placed, control, seed=seed, item_meta=meta)
-    with timer("score"):  # 6a. the cut-out judged from the photo alone (a file's own alpha is trusted)
-        cutout = None if seg.backend == "alpha-channel" else cutout_signals(decoded.rgb, seg.mask)
-        if cutout is not None:
-            cutout = cutout.with_disagreement(seg.info.get("disagreement"))
         cut = (frame_cut(seg.mask, placement, justified_sides(decoded.rgb, seg.mask))
                if touches_frame(placement) else 0.0)
+    with timer("control"):  # 5. canny + depth at the output size
+        control = build_control_maps(placed, stages.depth, config.control)
+    with timer("scene"):  # 6. the world around the product, one scene per variant
+        scenes = generate_scenes(stages, placed, control, seed=seed, item_meta=meta)
     variants = []
     for scene in scenes:
-        with timer("restore"):  # 5. product back in, logos repaired if repainted
+        with timer("restore"):  # 7. product back in, logos rebuilt if it was repainted
             composite = restore_product(scene, placed, config.restore)
-        with timer("score"):  # 6b. consistency metrics + scene checks + gate
+        with timer("score"):  # 8. consistency metrics + scene checks + the gate's verdict
             metrics, verdict = score_and_gate(placed, composite, scene.image, seg.background_rgb, cutout,
                                               stages.theme, config, frame_cut=cut)
         variants.append(VariantResult(scene=scene, composite=composite, metrics=metrics, verdict=verdict))
-    best = pick_variant(variants)
+    best = pick_variant(variants)  # 9. the variant the report shows
     provenance = {
         "backends": {**stages.backends(), "segment": seg.backend},
         "segment_info": seg.info,
@@ -157,9 +165,9 @@ def process_product(
 def score_and_gate(placed: PlacedProduct, composite: np.ndarray, plate: np.ndarray,
                    background_rgb: tuple[float, float, float], cutout: CutoutSignals | None, theme: Theme,
                    config: PipelineConfig, frame_cut: float | None = None) -> tuple[Metrics, Verdict]:
-    """Step 6b: appearance metrics of ``composite`` (HWC uint8) against the placed product on
+    """Step 8: appearance metrics of ``composite`` (HWC uint8) against the placed product on
     ``plate`` (the scene), the cut-out signals, the scene checks, the composition check
-    (``frame_cut``, from step 6a) and the gate's verdict."""
+    (``frame_cut``, from step 4) and the gate's verdict."""
     metrics = score_composite(placed, composite, plate, background_rgb, config.score)
     checks = scene_signals(composite, placed.mask, placed.placement.horizon_y, theme.rgb_colors())
     metrics = with_checks(metrics, cutout, checks, config.score.gate, frame_cut)
@@ -168,11 +176,11 @@ def score_and_gate(placed: PlacedProduct, composite: np.ndarray, plate: np.ndarr
 
 def generate_scenes(stages: Stages, placed: PlacedProduct, control: ControlMaps, *, seed: int,
                     item_meta: Mapping[str, Any]) -> list[SceneResult]:
-    """Every variant the scene backend makes (``generate``), or its single scene."""
-    generate = getattr(stages.scene, "generate", None)
-    if generate is not None:
-        return list(generate(placed, control, stages.theme, seed=seed, item_meta=item_meta))
-    return [stages.scene(placed, control, stages.theme, seed=seed, item_meta=item_meta)]
+    """Step 6: every variant the scene backend makes (``SceneBackend.generate``); at least one."""
+    scenes = list(stages.scene.generate(placed, control, stages.theme, seed=seed, item_meta=item_meta))
+    if not scenes:
+        raise ValueError(f"scene backend {stages.scene.name!r} returned no scene")
+    return scenes
 
 
 def pick_variant(variants: list[VariantResult]) -> VariantResult:

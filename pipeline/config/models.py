@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_serializer, model_validator
 
 from pipeline.config.base import Strict as _Strict
+from pipeline.config.base import renamed_key
 from pipeline.config.diffusion import DiffusionConfig
 from pipeline.config.errors import ConfigError, explain_validation_error
 from pipeline.config.names import DepthBackendName, OnnxFamilyName, SceneBackendName, SegmentBackendName
@@ -115,8 +116,14 @@ class SceneConfig(_Strict):
                                     validate_default=True)
     theme: str = Field("paper-white", description="a theme name from configs/themes.yaml (or themes_file)")
     shadow: ShadowConfig = ShadowConfig()
-    harmonise: float = Field(0.35, ge=0, le=1, description="how far the backdrop is tinted toward the product")
+    backdrop_tint: float = Field(0.35, ge=0, le=1, description="studio: how far the backdrop is tinted toward the "
+                                 "product (was `harmonise`)")
     backdrop_per_item: bool = Field(False, description="vary the backdrop per product (default: one per batch)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        return renamed_key(data, "harmonise", "backdrop_tint", "scene")
 
     @field_validator("themes_file")
     @classmethod

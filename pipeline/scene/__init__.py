@@ -1,8 +1,10 @@
 """Scene backends: draw the world around the placed product.
 
-A backend is a callable ``(placed, control, theme, *, seed, item_meta) -> SceneResult``; the
-registry below maps config names to builders. ``studio`` (CPU, no weights) is the default;
-``diffusion`` (diffusers ControlNet inpainting) is opt-in.
+A backend has a ``name`` and one method, ``generate(placed, control, theme, *, seed, item_meta)``,
+which returns the product's scenes: one per variant, variant k made with seed ``seed + k``. The
+registry below maps config names to builders. ``studio`` (CPU, no weights; one variant) is the
+default; ``diffusion`` (diffusers ControlNet inpainting; ``variants`` of them) is opt-in. Both
+also answer ``backend(placed, control, theme, seed=..., item_meta=...)`` with variant 0 alone.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pipeline.types import ControlMaps, PlacedProduct, SceneResult
 class SceneBackend(Protocol):
     name: str
 
-    def __call__(
+    def generate(
         self,
         placed: PlacedProduct,
         control: ControlMaps,
@@ -27,8 +29,9 @@ class SceneBackend(Protocol):
         *,
         seed: int,
         item_meta: Mapping[str, Any],
-    ) -> SceneResult:
-        """Return the full-frame scene (HWC uint8 at ``placed.placement.out_hw``)."""
+    ) -> list[SceneResult]:
+        """The product's scenes, at least one: full frames (HWC uint8 at ``placed.placement.out_hw``),
+        variant k made with seed ``seed + k``."""
         ...
 
 

@@ -5,7 +5,7 @@ from pipeline.config import ControlConfig, PipelineConfig, SceneConfig, ShadowCo
 from pipeline.control.depth import PseudoDepth
 from pipeline.control.maps import build_control_maps
 from pipeline.scene import build_scene_backend
-from pipeline.scene.studio.backend import StudioBackend, harmonise_backdrop
+from pipeline.scene.studio.backend import StudioBackend, tint_backdrop
 from pipeline.scene.studio.surfaces import SURFACES
 from pipeline.config.themes import Theme, fill_prompt, get_theme, load_themes
 
@@ -76,12 +76,28 @@ def test_reflection_option_changes_floor(placed_bottle, control):
     assert np.abs(on.astype(int) - off.astype(int)).sum() > 0
 
 
-def test_harmonise_moves_backdrop_never_product(placed_bottle):
+def test_backdrop_tint_moves_backdrop_never_product(placed_bottle):
     backdrop = np.full(placed_bottle.rgb.shape, 240.0, np.float32)
-    out = harmonise_backdrop(backdrop, placed_bottle.rgb, placed_bottle.alpha, 1.0)
+    out = tint_backdrop(backdrop, placed_bottle.rgb, placed_bottle.alpha, 1.0)
     assert out.shape == backdrop.shape
     # The bottle is blue: the backdrop takes a blue tint (b channel < r channel).
     assert out[..., 2].mean() > out[..., 0].mean()
+
+
+def test_generate_returns_the_one_studio_scene(placed_bottle, control):
+    theme = get_theme("studio-grey")
+    backend = StudioBackend()
+    scenes = backend.generate(placed_bottle, control, theme, seed=3, item_meta={})
+    assert len(scenes) == 1 and scenes[0].backend == "studio" and not scenes[0].product_altered
+    np.testing.assert_array_equal(scenes[0].image, backend(placed_bottle, control, theme, seed=3, item_meta={}).image)
+
+
+def test_backdrop_tint_reads_the_old_harmonise_key(caplog):
+    """`scene.harmonise` (the studio tint's old name) still loads, with a warning; both names: an error."""
+    assert SceneConfig.model_validate({"harmonise": 0.2}).backdrop_tint == 0.2
+    assert "scene.harmonise is now scene.backdrop_tint" in caplog.text
+    with pytest.raises(ValueError, match="renamed to 'backdrop_tint'"):
+        SceneConfig.model_validate({"harmonise": 0.2, "backdrop_tint": 0.3})
 
 
 def test_unknown_theme_and_backend_list_valid_names():

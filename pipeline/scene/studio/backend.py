@@ -2,7 +2,7 @@
 
 ``StudioBackend.__call__`` reads as the steps it takes:
  1. render the theme's backdrop surface at the output size;
- 2. harmonise the backdrop to the product (tint toward its hue, keep it separable in lightness);
+ 2. tint the backdrop toward the product (its hue; and keep the two apart in lightness);
  3. darken it with a contact shadow and a soft cast shadow from the product's silhouette;
  4. optionally add a floor reflection;
  (the backdrop, grain included, is rendered once per batch and cached; see ``backdrop``).
@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 
 from pipeline.config import SceneConfig, ShadowConfig
+from pipeline.registry import lookup
 from pipeline.scene.studio.cast_shadows import cast_shadow, contact_shadow, reflection
 from pipeline.scene.studio.surfaces import SURFACES
 from pipeline.config.themes import Theme
-from pipeline.registry import lookup
 from pipeline.types import ControlMaps, PlacedProduct, SceneResult
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,8 @@ def _up(img: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return cv2.resize(img, (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)
 
 
-def harmonise_backdrop(backdrop: np.ndarray, product_rgb: np.ndarray, product_alpha: np.ndarray,
-                       strength: float) -> np.ndarray:
+def tint_backdrop(backdrop: np.ndarray, product_rgb: np.ndarray, product_alpha: np.ndarray,
+                  strength: float) -> np.ndarray:
     """Tint ``backdrop`` (HWC float32 0..255) toward the product's mean hue and, if the two are
     too close in lightness, shift the backdrop's lightness away from the product's.
 
@@ -98,7 +98,7 @@ def apply_shadows(backdrop: np.ndarray, placed: PlacedProduct, shadow: ShadowCon
 
 
 class StudioBackend:
-    """CPU studio compositor; see the module docstring for its steps."""
+    """CPU studio compositor; see the module docstring for its steps. One variant per product."""
 
     name = "studio"
 
@@ -134,9 +134,21 @@ class StudioBackend:
     ) -> SceneResult:
         backdrop_seed = seed if self.config.backdrop_per_item else self.batch_seed
         backdrop = self.backdrop(theme, placed.placement.out_hw, placed.placement.horizon_y, backdrop_seed)
-        backdrop = harmonise_backdrop(backdrop, placed.rgb, placed.alpha, self.config.harmonise)
+        backdrop = tint_backdrop(backdrop, placed.rgb, placed.alpha, self.config.backdrop_tint)
         plate = apply_shadows(backdrop, placed, self.config.shadow)
         image = np.clip(plate + 0.5, 0, 255).astype(np.uint8)
         info = {"theme": theme.name, "surface": theme.surface, "backdrop_seed": backdrop_seed,
                 "reflection": self.config.shadow.reflection}
         return SceneResult(image=image, backend=self.name, product_altered=False, info=info)
+
+    def generate(
+        self,
+        placed: PlacedProduct,
+        control: ControlMaps,
+        theme: Theme,
+        *,
+        seed: int,
+        item_meta: Mapping[str, Any],
+    ) -> list[SceneResult]:
+        """The one scene the studio makes (``SceneBackend.generate``)."""
+        return [self(placed, control, theme, seed=seed, item_meta=item_meta)]
