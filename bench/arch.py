@@ -1,9 +1,16 @@
-"""SD1.5 / SDXL ControlNet-inpaint architectures with random weights, at full or tiny size.
+"""SD1.5 / SDXL ControlNet-inpaint architectures with random weights, at full, CI or tiny size.
 
-Full size is the published architecture (the configs of stable-diffusion-inpainting,
-control_v11p_sd15_*, stable-diffusion-xl-1.0-inpainting-0.1 and controlnet-*-sdxl-1.0); time per
-step depends on the shapes, not on the weight values. Tiny is the shape family of
-tests/fixtures/tiny_models.py, small enough for a CPU smoke test.
+Three sizes:
+
+- ``full``: the published architecture (the configs of stable-diffusion-inpainting,
+  control_v11p_sd15_*, stable-diffusion-xl-1.0-inpainting-0.1 and controlnet-*-sdxl-1.0); time per
+  step depends on the shapes, not on the weight values.
+- ``ci``: the real geometry with CI-sized channel widths: the VAE's 8x down-sampling, the UNet's
+  latent size for a 768 px work frame, 77 CLIP text positions and a 224 px IP-Adapter image
+  (ViT patch 14), but 8-64 channels and 2 transformer layers. It runs the real work size and the
+  real upscale in seconds on a CPU (tests/scene/test_real_geometry.py).
+- ``tiny``: the shape family of tests/fixtures/tiny_models.py (32 text positions, 32 px CLIP
+  image), small enough for a CPU smoke test at 64-100 px.
 
 - :func:`build_modules`: UNet (9 channels), two ControlNets and the VAE, built directly on the
   device (no text encoders: the benchmark gives prompt embeddings).
@@ -20,15 +27,37 @@ import torch
 
 from tests.fixtures.tiny_models import TOKENIZER_DIR, _randomise_zero_convs, ip_adapter_state_dict
 
-TEXT_LEN = {"full": 77, "tiny": 32}
+SIZES = ("full", "ci", "tiny")
+TEXT_LEN = {"full": 77, "ci": 77, "tiny": 32}  # CLIP text positions (the real tokenizer pads to 77)
+# CLIP text encoders: (hidden, layers, heads, intermediate, projection); SDXL's second encoder after it.
+TEXT_ENCODERS = {
+    "full": {"sd15": (768, 12, 12, 3072, 768), "sdxl2": (1280, 32, 20, 5120, 1280)},
+    "ci": {"sd15": (32, 2, 4, 37, 32), "sdxl2": (32, 2, 4, 37, 32)},
+    "tiny": {"sd15": (32, 2, 4, 37, 32), "sdxl2": (32, 2, 4, 37, 32)},
+}
+# IP-Adapter image encoders: (hidden, layers, heads, intermediate, projection, image px, patch px):
+# ViT-H/14 for the SD1.5 adapter, ViT-bigG/14 for the SDXL one; ci keeps the 224 px input.
+IMAGE_ENCODERS = {
+    "full": {"sd15": (1280, 32, 16, 5120, 1024, 224, 14), "sdxl": (1664, 48, 16, 8192, 1280, 224, 14)},
+    "ci": {"sd15": (32, 2, 4, 37, 32, 224, 14), "sdxl": (32, 2, 4, 37, 32, 224, 14)},
+    "tiny": {"sd15": (32, 2, 4, 37, 32, 32, 8), "sdxl": (32, 2, 4, 37, 32, 32, 8)},
+}
+CI_WORK_SIDE = 768  # the ci UNet's sample_size is this / 8 (what the SD1.5 preset's work_long_side gives)
+
+
+def _check_size(size: str) -> None:
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
 
 
 def unet_config(family: str, size: str) -> dict[str, Any]:
     """UNet2DConditionModel kwargs (9 input channels: latents + mask + masked-image latents)."""
-    if size == "tiny":
+    _check_size(size)
+    if size in ("tiny", "ci"):
         from tests.fixtures.tiny_models import _unet_kwargs
 
-        return {"in_channels": 9, "out_channels": 4, "sample_size": 8,
+        sample = 8 if size == "tiny" else CI_WORK_SIDE // 8
+        return {"in_channels": 9, "out_channels": 4, "sample_size": sample,
                 "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"), **_unet_kwargs(family == "sdxl")}
     if family == "sd15":
         return {"in_channels": 9, "out_channels": 4, "sample_size": 64, "cross_attention_dim": 768,
@@ -52,16 +81,17 @@ def controlnet_config(family: str, size: str) -> dict[str, Any]:
     unet = unet_config(family, size)
     cfg = {k: v for k, v in unet.items() if k in keep}
     cfg["in_channels"] = 4
-    cfg["conditioning_embedding_out_channels"] = (4, 8, 8, 16) if size == "tiny" else (16, 32, 96, 256)
+    cfg["conditioning_embedding_out_channels"] = (16, 32, 96, 256) if size == "full" else (4, 8, 8, 16)
     return cfg
 
 
 def vae_config(family: str, size: str) -> dict[str, Any]:
-    """AutoencoderKL kwargs (8x down-sampling in both sizes)."""
-    if size == "tiny":
+    """AutoencoderKL kwargs (8x down-sampling in every size)."""
+    _check_size(size)
+    if size in ("tiny", "ci"):
         return {"block_out_channels": (8, 8, 16, 16), "layers_per_block": 1, "norm_num_groups": 4,
                 "down_block_types": ("DownEncoderBlock2D",) * 4, "up_block_types": ("UpDecoderBlock2D",) * 4,
-                "latent_channels": 4, "sample_size": 64}
+                "latent_channels": 4, "sample_size": 64 if size == "tiny" else CI_WORK_SIDE}
     cfg = {"block_out_channels": (128, 256, 512, 512), "layers_per_block": 2,
            "down_block_types": ("DownEncoderBlock2D",) * 4, "up_block_types": ("UpDecoderBlock2D",) * 4,
            "latent_channels": 4}
@@ -83,6 +113,9 @@ def build_modules(family: str, size: str, device: str, dtype: torch.dtype, seed:
     weights on the same device), created on ``device`` and cast to ``dtype``."""
     from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
 
+    from pipeline.scene.diffusion.pipelines import silence_empty_fp32_warning
+
+    silence_empty_fp32_warning()  # diffusers 0.42.1 warns on every cast (see there)
     out: dict[str, Any] = {}
     with torch.device(device):
         torch.manual_seed(seed)
@@ -124,7 +157,7 @@ def prompt_embeddings(family: str, size: str, device: str, dtype: torch.dtype, s
     """Random prompt / negative embeddings of the text encoders' output shapes (batch 1)."""
     gen = torch.Generator().manual_seed(seed)
     n = TEXT_LEN[size]
-    dim = unet_config(family, size).get("cross_attention_dim", 1280)
+    dim = unet_config(family, size)["cross_attention_dim"]
 
     def rnd(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=gen).to(device=device, dtype=dtype)
@@ -162,21 +195,21 @@ def save_random_models(root: Path, family: str, size: str, device: str, dtype: t
     from safetensors.torch import save_file
     from transformers import CLIPTokenizer, CLIPVisionConfig, CLIPVisionModelWithProjection
 
+    from pipeline.scene.diffusion.pipelines import silence_empty_fp32_warning
+
+    silence_empty_fp32_warning()
     n_pos = TEXT_LEN[size]
     tok = CLIPTokenizer.from_pretrained(str(TOKENIZER_DIR), model_max_length=n_pos)
     vocab = len(tok)
     mods = build_modules(family, size, device, dtype)
-    full = size == "full"
-    te = _text_encoder(768 if full else 32, 12 if full else 2, 12 if full else 4, 3072 if full else 37,
-                       768 if full else 32, False, vocab, n_pos, device)
+    te = _text_encoder(*TEXT_ENCODERS[size]["sd15"], False, vocab, n_pos, device)
     scheduler = diffusers.DDIMScheduler.from_config(scheduler_config())
     if family == "sd15":
         pipe = diffusers.StableDiffusionInpaintPipeline(
             vae=mods["vae"], text_encoder=te, tokenizer=tok, unet=mods["unet"], scheduler=scheduler,
             safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     else:
-        te2 = _text_encoder(1280 if full else 32, 32 if full else 2, 20 if full else 4, 5120 if full else 37,
-                            1280 if full else 32, True, vocab, n_pos, device)
+        te2 = _text_encoder(*TEXT_ENCODERS[size]["sdxl2"], True, vocab, n_pos, device)
         pipe = diffusers.StableDiffusionXLInpaintPipeline(
             vae=mods["vae"], text_encoder=te, text_encoder_2=te2, tokenizer=tok, tokenizer_2=tok,
             unet=mods["unet"], scheduler=scheduler, requires_aesthetics_score=False,
@@ -189,13 +222,10 @@ def save_random_models(root: Path, family: str, size: str, device: str, dtype: t
         net.save_pretrained(paths[name], safe_serialization=True)
     if ip_adapter:
         sub = "models" if family == "sd15" else "sdxl_models"
-        # ViT-H/14 (SD1.5 adapter) / ViT-bigG/14 (SDXL adapter) image encoders
-        dims = {"sd15": (1280, 32, 16, 5120, 1024), "sdxl": (1664, 48, 16, 8192, 1280)}[family] if full else (
-            32, 2, 4, 37, 32)
-        hidden, layers, heads, inter, proj = dims
+        hidden, layers, heads, inter, proj, image_px, patch_px = IMAGE_ENCODERS[size][family]
         vcfg = CLIPVisionConfig(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                                intermediate_size=inter, projection_dim=proj, image_size=224 if full else 32,
-                                patch_size=14 if full else 8, hidden_act="gelu")
+                                intermediate_size=inter, projection_dim=proj, image_size=image_px,
+                                patch_size=patch_px, hidden_act="gelu")
         with torch.device(device):
             enc = CLIPVisionModelWithProjection(vcfg).eval().to(dtype=dtype)
         ip_root = root / f"{family}-ip-adapter"
