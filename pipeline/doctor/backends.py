@@ -185,3 +185,37 @@ def check_diffusion(config: PipelineConfig, label: str) -> DoctorCheck:
                                         f"(downloaded on first use if the hub is reachable): " + ", ".join(to_fetch),
                            "pre-download with huggingface-cli download, then run with HF_HUB_OFFLINE=1")
     return DoctorCheck(name, True, f"{cfg.family}: all {len(sources)} weights found")
+
+
+def check_worker_memory(config: PipelineConfig, label: str) -> DoctorCheck:
+    """Expected memory per worker of the configured diffusion backend (estimated, loads nothing):
+    the mapped weights (shared by workers that load the same files) and each worker's own part,
+    against the memory available here. On a GPU only the host side is known: GPU memory is not
+    measured yet."""
+    name = f"memory per worker [{label}]"
+    from pipeline.batch.pool import available_memory
+    from pipeline.config.diffusion import diffusion_config
+    from pipeline.scene.diffusion.memory import GIB, diffusion_worker_memory
+
+    try:
+        cfg = diffusion_config(config)
+    except ValueError as exc:
+        return DoctorCheck(name, False, str(exc), "fix the config")
+    device, dtype = cfg.run_device(config), cfg.run_dtype(config)
+    if device != "cpu":
+        return DoctorCheck(name, True, f"{cfg.family} on {device}/{dtype}: GPU memory per worker not measured yet "
+                                       "(one worker per GPU)")
+    mem = diffusion_worker_memory(cfg, dtype)
+    work = cfg.work_long_side or "output-size"
+    detail = (f"{cfg.family} on cpu/{dtype}, {work} px work, batch {cfg.batch_size}: about "
+              f"{mem.resident_bytes / GIB:.1f} GiB resident per worker ({mem.weights_bytes / GIB:.1f} GiB memory-mapped "
+              f"weights, shared by the workers; {mem.private_bytes / GIB:.1f} GiB each)"
+              + ("" if mem.measured else "; scaled from the SD1.5 768 px measurement"))
+    available = available_memory()
+    if available is None:
+        return DoctorCheck(name, True, detail)
+    fits = mem.workers_fitting(available) if available >= mem.resident_bytes else 0
+    detail += f"; {available / GIB:.1f} GiB available here: {fits} worker{'s fit' if fits != 1 else ' fits'}"
+    return DoctorCheck(name, fits >= 1, detail, "" if fits else "use a machine with more memory, a GPU, or the "
+                       "studio backend (about 1 GiB per worker)")
+

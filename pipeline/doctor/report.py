@@ -13,6 +13,7 @@ from pipeline.doctor.backends import (
     check_onnx,
     check_packages,
     check_sam,
+    check_worker_memory,
 )
 from pipeline.doctor.orchestration import check_orchestration
 from pipeline.doctor.result import DoctorCheck
@@ -38,10 +39,11 @@ def run_doctor(config: PipelineConfig | None = None, *, bucket: str | None = Non
         check_depth_model(config),
     ]
     if config.backends.diffusion is not None:
-        checks.append(check_diffusion(config, "config"))
+        checks += [check_diffusion(config, "config"), check_worker_memory(config, "config")]
     else:
         for preset in PRESETS:
-            checks.append(check_diffusion(load_config(bundled_file(preset)), preset))
+            preset_config = load_config(bundled_file(preset))
+            checks += [check_diffusion(preset_config, preset), check_worker_memory(preset_config, preset)]
     return checks + check_orchestration(bucket, endpoint_url)
 
 

@@ -105,6 +105,16 @@ def test_config_validation_names_the_problem(tiny):
         diffusion_config(PipelineConfig())
 
 
+def test_relight_strength_reads_the_old_key(tiny, caplog):
+    """The diffusion pass of harmonised mode was `harmonise_strength`: still read, with a warning."""
+    section = diffusion_section(tiny)
+    old = {k: v for k, v in section.items() if k != "relight_strength"} | {"harmonise_strength": 0.3}
+    assert DiffusionConfig.model_validate(old).relight_strength == 0.3
+    assert "backends.diffusion.harmonise_strength is now backends.diffusion.relight_strength" in caplog.text
+    with pytest.raises(ValueError, match="renamed to 'relight_strength'"):
+        DiffusionConfig.model_validate(section | {"harmonise_strength": 0.3})
+
+
 @pytest.mark.parametrize("name", sorted(SCHEDULERS))
 def test_every_scheduler_builds_from_the_base_config(tiny, name):
     base = json.loads((tiny.sd15_base / "scheduler" / "scheduler_config.json").read_text())
