@@ -21,9 +21,9 @@ file-backed pages (the safetensors weights torch maps rather than copies), sampl
 from /proc/self/status. The load is timed and measured the same way.
 
 ``--share N`` starts N processes that each load the same weights (as ``run --workers N`` does,
-one model per worker) and reports each one's RSS and PSS (proportional set size: pages shared
-with the others counted 1/N) from /proc/<pid>/smaps_rollup: whether the mapped weights are
-stored once for all workers.
+one model per worker) and read every weight once, and reports each one's RSS and PSS
+(proportional set size: pages shared with the others counted 1/N) from /proc/<pid>/smaps_rollup:
+whether the mapped weights are stored once for all workers.
 
 Random weights paint noise: times, FLOPs and memory do not depend on the weight values.
 """
@@ -160,11 +160,28 @@ def diff(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
                                             strict=True)]}
 
 
+def count_cpu_attention() -> None:
+    """torch's FLOP counter knows the CUDA attention kernels but not the CPU one
+    (``_scaled_dot_product_flash_attention_for_cpu``, torch 2.14): count it with the same formula."""
+    import torch
+    from torch.utils.flop_counter import flop_registry, register_flop_formula, sdpa_flop_count
+
+    op = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    if op in flop_registry or op.default in flop_registry:
+        return
+
+    @register_flop_formula(op)
+    def _cpu_sdpa(query_shape: Any, key_shape: Any, value_shape: Any, *args: Any, out_shape: Any = None,
+                  **kwargs: Any) -> int:
+        return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
 @contextmanager
 def flop_counter(modules: dict[str, Any]) -> Any:
     """Yields a dict filled, on exit, with TFLOPs per model and in total (torch.utils.flop_counter)."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    count_cpu_attention()
     out: dict[str, float] = {}
     with FlopCounterMode(display=False) as counter:
         yield out
@@ -287,16 +304,91 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------------- FLOPs
+
+
+def flops_per_call(work_side: int = 768, images: int = 1) -> dict[str, float]:
+    """TFLOP of one call of each full-size SD1.5 model at the run's shapes, counted on torch's meta
+    device (no weights, no compute; attention included): the text encoder (77 tokens), the image
+    encoder (224 px), the VAE encoder (one image at the work size) and decoder (``images``), the
+    UNet and a ControlNet with classifier-free guidance (2 x ``images``), and a ControlNet's
+    conditioning embedding of one control image."""
+    import torch
+    from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
+    from torch.utils.flop_counter import FlopCounterMode
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from bench.arch import IMAGE_ENCODERS, TEXT_ENCODERS, controlnet_config, unet_config, vae_config
+
+    count_cpu_attention()
+    lat, batch = work_side // 8, 2 * images
+    hidden, layers, heads, inter, proj = TEXT_ENCODERS["full"]["sd15"]
+    vh, vl, vheads, vinter, vproj, px, patch = IMAGE_ENCODERS["full"]["sd15"]
+
+    def tflop(fn: Any) -> float:
+        with FlopCounterMode(display=False) as counter, torch.inference_mode():
+            fn()
+        return round(counter.get_total_flops() / 1e12, 3)
+
+    with torch.device("meta"):
+        unet = UNet2DConditionModel(**unet_config("sd15", "full"))
+        net = ControlNetModel(**controlnet_config("sd15", "full"))
+        vae = AutoencoderKL(**vae_config("sd15", "full"))
+        text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=hidden, intermediate_size=inter,
+                                            num_hidden_layers=layers, num_attention_heads=heads,
+                                            max_position_embeddings=77, projection_dim=proj))
+        image = CLIPVisionModelWithProjection(CLIPVisionConfig(
+            hidden_size=vh, num_hidden_layers=vl, num_attention_heads=vheads, intermediate_size=vinter,
+            projection_dim=vproj, image_size=px, patch_size=patch))
+        t = torch.zeros(batch, dtype=torch.long)
+        ctx = torch.zeros(batch, 77, 768)
+        cond = torch.zeros(1, 3, work_side, work_side)
+        embedding = tflop(lambda: net.controlnet_cond_embedding(cond))
+        return {
+            "text_encoder": tflop(lambda: text(torch.zeros(1, 77, dtype=torch.long))),
+            "image_encoder": tflop(lambda: image(torch.zeros(1, 3, px, px))),
+            "vae_encoder": tflop(lambda: vae.encoder(torch.zeros(1, 3, work_side, work_side))),
+            "vae_decoder": tflop(lambda: vae.decoder(torch.zeros(images, 4, lat, lat))),
+            "unet": tflop(lambda: unet(torch.zeros(batch, 9, lat, lat), t, ctx)),
+            "controlnet": round(tflop(lambda: net(torch.zeros(batch, 4, lat, lat), t, ctx, cond.expand(batch, -1, -1, -1)))
+                                - batch * embedding + embedding, 3),  # the embedding once per call (dedupe)
+            "control_embedding": embedding,
+        }
+
+
+def image_cost(per_call: dict[str, float], steps: int, relight_steps: int = 0, canny_end: float = 0.8) -> float:
+    """TFLOP of one image (batch 1, CFG) at ``steps`` in exact mode, plus a relight pass of
+    ``relight_steps`` denoising steps (harmonised: one more encode of the init image, a decode; the blank
+    masked image's encoding is cached per work size): the canny ControlNet runs for ``canny_end`` of the steps."""
+    import math
+
+    canny = math.ceil(canny_end * steps)
+    total = (2 * per_call["text_encoder"] + per_call["image_encoder"] + per_call["vae_encoder"]
+             + steps * per_call["unet"] + (canny + steps) * per_call["controlnet"] + per_call["vae_decoder"])
+    if relight_steps:
+        total += (per_call["vae_encoder"] + relight_steps * (per_call["unet"] + 2 * per_call["controlnet"])
+                  + per_call["vae_decoder"])
+    return round(total, 1)
+
+
 # ------------------------------------------------------------------------------------ sharing
 
 
 def load_and_wait(work: Path, size: str) -> None:
-    """Child of ``--share``: load the backend, print READY, keep it until stdin closes."""
+    """Child of ``--share``: load the backend and read every weight once (a mapped file's pages are
+    only resident once touched, as after a first image), print READY, wait until stdin closes."""
+    import torch
+
     from pipeline.compose import build_stages
     from pipeline.config import load_config
 
     config = load_config(write_preset(work, build_models(work, size), SCENARIOS["exact"]))
-    build_stages(config)
+    pipe = build_stages(config).scene._entry.value.pipe
+    with torch.inference_mode():
+        for module in pipe.components.values():
+            if isinstance(module, torch.nn.Module):
+                for tensor in (*module.parameters(), *module.buffers()):
+                    tensor.sum()
     sys.stdout.write("READY\n")
     sys.stdout.flush()
     sys.stdin.read()
@@ -329,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS))
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all cores)")
     p.add_argument("--share", type=int, metavar="N", help="measure N processes loading the same weights instead")
+    p.add_argument("--flops", action="store_true", help="only count FLOPs per model call (meta device, seconds)")
     p.add_argument("--load-and-wait", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help="write the numbers as JSON here")
     args = p.parse_args(argv)
@@ -336,7 +429,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.load_and_wait:
         load_and_wait(args.work, args.size)
         return 0
-    if args.share:
+    if args.flops:
+        per_call = {f"images_{n}": flops_per_call(768, n) for n in (1, 2)}
+        one = per_call["images_1"]
+        result = {"tflop_per_call": per_call,
+                  "tflop_per_image": {f"{mode} {steps} steps": image_cost(one, steps, relight)
+                                      for steps in (2, 20, 30) for mode, relight in (("exact", 0), ("harmonised", 1))}}
+        text = json.dumps(result, indent=1)
+    elif args.share:
         result = share(args.work, args.size, args.share)
         text = json.dumps(result, indent=1)
     else:

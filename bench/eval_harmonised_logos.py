@@ -4,7 +4,7 @@
 
 For every real photo with logo/text boxes (``text_regions/``, all kinds, subtle ones included):
 segment it with the default segmenter (as ``run`` does), place it on a 1024 px canvas with its true
-boxes, and build the frame a harmonise pass would return, three ways:
+boxes, and build the frame the relight pass would return, three ways:
 
 - ``relit``: the product on a studio scene under new light (a smooth luma gain of 0.85-1.15 over
   the frame and a colour cast of +-6% per channel), taken through the SD1.5 work size as the
