@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.config import load_config
-from pipeline.scene.diffusion.config import diffusion_config
+from pipeline.config.diffusion import diffusion_config
 from pipeline.scene.diffusion.memory import GIB, PARAMS, WorkerMemory, diffusion_worker_memory, weights_bytes
 from tests.scene.test_accel import CONFIGS
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.scene.diffusion.config import DiffusionConfig
+from pipeline.config.diffusion import DiffusionConfig
 
 GIB = 2**30
 # Parameters per model, counted on the full-size architectures of bench/arch.py (torch "meta" device).
