@@ -158,8 +158,6 @@ def test_no_spurious_diffusers_warning(real_geometry):
     assert not [m for m in meter["warnings"] if "kept in float32" in m], meter["warnings"]
 
 
-@pytest.mark.xfail(strict=True, reason="needs the multi-scale noise check of the `gate` helper "
-                   "(pipeline/score/scene_checks.py, issue 19 point 3), not on main yet")
 def test_the_noise_frame_fails_on_noise(sample_run):
     """Issue 19 point 3: random weights paint blotchy colour noise, upscaled; the gate must name it."""
     result, _ = sample_run
