@@ -21,7 +21,9 @@ from starlette.responses import PlainTextResponse, Response
 TOKEN_HEADER = "x-review-token"
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
             "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-SANDBOX_CSP = "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+# img-src 'self': the report's thumbnails are its items' thumbs.jpg files (pipeline.report.thumbnails)
+SANDBOX_CSP = ("sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+               "img-src 'self' data:")
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 

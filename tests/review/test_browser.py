@@ -291,3 +291,20 @@ def test_200_products_over_5_batches_by_keyboard(page, queue_200, capsys, record
     with capsys.disabled():
         print(f"\n[review timing] 200 products over 5 batches approved by keyboard: {per_item_ms:.0f} ms per item "
               "(key press -> saved -> next product drawn)")
+
+
+def test_the_served_report_shows_its_thumbnails_under_its_own_csp(browser, review_batch):
+    """report.html through the server, with the server's CSP in force (no bypass): the page runs
+    sandboxed, and its thumbnails (each item's thumbs.jpg, same server) load."""
+    context = browser.new_context(viewport=VIEWPORT)
+    pg = context.new_page()
+    thumbs, violations = [], []
+    pg.on("response", lambda r: thumbs.append(r.status) if r.url.endswith("/thumbs.jpg") else None)
+    pg.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    with ReviewServer(str(review_batch)) as srv:
+        pg.goto(srv.url + f"files/{BATCH_ID}/report.html")
+        pg.wait_for_selector(".card-head .src")
+        pg.wait_for_timeout(500)
+    context.close()
+    assert thumbs and set(thumbs) == {200}, (thumbs, violations)
+    assert not violations, violations
