@@ -36,7 +36,7 @@ import numpy as np
 
 from gate_confusion import ConfusionRow, confusion_table
 from pipeline.compose import build_stages, process_product
-from pipeline.config import PipelineConfig, SegmentConfig
+from pipeline.config import GateConfig, PipelineConfig, SegmentConfig
 from pipeline.io.imageio import decode_image, encode_png
 from pipeline.samples import write_samples
 from pipeline.imaging import iou
@@ -169,7 +169,8 @@ def compare_set(fused, pairs: list[tuple[str, np.ndarray, np.ndarray]]) -> list[
         model = iou(run.model.mask, truth) if run.model is not None else float("nan")
         candidates = [m for m in (run.classical.mask, None if run.model is None else run.model.mask, seg.mask)
                       if m is not None and m.any()]
-        picked = max(candidates, key=lambda m: cutout_signals(rgb, m).confidence)
+        gate = GateConfig()  # the default limits the confidence is read under
+        picked = max(candidates, key=lambda m: cutout_signals(rgb, m).confidence(gate))
         scored = Scored(name, score, boundary_f_score(seg.mask, truth), sheet_row(name, rgb, seg, truth, score))
         rows.append(Compared(name, iou(run.classical.mask, truth), model, score,
                              float(seg.info.get("disagreement", float("nan"))), str(seg.info.get("fusion", "")),
