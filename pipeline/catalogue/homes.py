@@ -31,12 +31,13 @@ from pipeline.errors import ImageDecodeError, UnsafeKeyError
 from pipeline.io.conditional_store import ConditionalStore
 from pipeline.io.storage import Bucket, safe_key
 from pipeline.io.transient import is_transient_error
+from pipeline.ledger.records import DECISIONS_DIR
 from pipeline.ledger.records import DECISIONS_FILE as LEGACY_DECISIONS_FILE
 
 log = logging.getLogger(__name__)
 
 FIXES_HOME = "_fixes"
-JOURNAL_DIR = "_decisions"
+JOURNAL_DIR = DECISIONS_DIR  # the ledger's done records point there
 PUBLISHED_FILE = "published.json"
 REPORT_FILE = "report.json"
 FIX_RECORD = "version.json"

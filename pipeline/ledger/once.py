@@ -12,7 +12,7 @@ from pipeline.errors import UnsafeKeyError
 from pipeline.io.storage import Bucket, delete_prefix, safe_key
 from pipeline.ledger.identities import hash_object, item_identity, item_name, key_identity, sidecar_hash
 from pipeline.ledger.ledger import Ledger
-from pipeline.ledger.records import DECISIONS_FILE, DoneRecord, record_from_json
+from pipeline.ledger.records import DECISIONS_DIR, DoneRecord, record_from_json
 from pipeline.redact import redact
 from pipeline.types import ItemRecord
 
@@ -107,7 +107,7 @@ def process_once(
         ledger.add_to_batch(batch_id, name, record)
         done = DoneRecord(name, content_hash, config_hash, key, batch_id, prefix if record.outputs else None,
                           record.status, record.as_json(), time.time(), lease.info.owner.as_json(),
-                          decisions=f"{safe_key(batch_id)}/{DECISIONS_FILE}")
+                          decisions=f"{safe_key(batch_id)}/{DECISIONS_DIR}/{item_id}/")
         if not ledger.commit(lease, done):
             winner = ledger.get_done(name)
             if winner is None or winner.output_prefix != prefix:

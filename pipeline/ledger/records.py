@@ -49,7 +49,8 @@ class LeaseInfo:
             return None
 
 
-DECISIONS_FILE = "decisions.json"  # DEST/<batch_id>/decisions.json: reviewers' decisions (pipeline.review)
+DECISIONS_FILE = "decisions.json"  # DEST/<batch_id>/decisions.json: reviewers' decisions before the catalogue (read only)
+DECISIONS_DIR = "_decisions"  # DEST/<batch_id>/_decisions/<item_id>/: the item's decisions, a file each (pipeline.catalogue)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class DoneRecord:
     record: dict[str, Any]
     committed_at: float
     owner: dict[str, Any] = field(default_factory=dict)
-    decisions: str | None = None  # DEST key of the batch's review decisions (pipeline.review; may not exist yet)
+    decisions: str | None = None  # DEST prefix of the item's review decisions (pipeline.catalogue; may not exist yet)
 
     def to_bytes(self) -> bytes:
         return redact(json.dumps(self.__dict__, sort_keys=True, default=str)).encode()

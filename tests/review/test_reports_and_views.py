@@ -10,6 +10,7 @@ from pipeline.batch import item_id_for_key, run_batch
 from pipeline.catalogue.store import Catalogue
 from pipeline.config import PipelineConfig
 from pipeline.io.storage import Bucket
+from pipeline.ledger.ledger import Ledger
 from pipeline.report.html import embed_decisions
 from pipeline.review.views import delta_e_heatmap, delta_e_map, mask_edge_overlay, to_frame
 from pipeline.samples import write_samples
@@ -28,6 +29,9 @@ def test_a_rerun_keeps_decisions_and_its_reports_show_them(tmp_path):
                seen_sha256=version["sha256"])
     journal = sorted((tmp_path / "out" / "b" / "_decisions").rglob("*.json"))
     before = [p.read_bytes() for p in journal]
+    ledger = Ledger(Bucket(tmp_path / "out"))  # the ledger's done record links to where the decision went
+    links = {r.output_prefix: r.decisions for r in map(ledger.get_done, ledger.done_names())}
+    assert journal and all(p.relative_to(tmp_path / "out").as_posix().startswith(links[f"b/{MUG}"]) for p in journal)
     # --reprocess into the same batch: outputs and reports are rewritten, the decision journal is not.
     run_batch(str(tmp_path / "in"), str(tmp_path / "out"), config, batch_id="b")
     assert [p.read_bytes() for p in sorted((tmp_path / "out" / "b" / "_decisions").rglob("*.json"))] == before
