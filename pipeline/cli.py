@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "suffix)")
     run.add_argument("--reprocess", action="store_true",
                      help="process every photo again, even those DEST's ledger records as done with this config")
-    run.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
+    run.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar (the model "
+                     "libraries' loading bars are off too)")
     run.add_argument("--workers", type=_workers, metavar="N",
                      help="worker processes, each loading the stages once (default: the CPU cores, capped by "
                           "free memory; 1 on a GPU)")
@@ -232,8 +233,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pipeline.batch import run_batch, validate_run
     from pipeline.batch.pool import default_workers
     from pipeline.config import load_config
-    from pipeline.progress import batch_progress
+    from pipeline.progress import batch_progress, quiet_library_progress
 
+    if args.no_progress:
+        quiet_library_progress()
     storage_options = {"endpoint_url": args.endpoint_url} if args.endpoint_url else None
     try:
         config = load_config(args.config).with_overrides(_overrides(args))

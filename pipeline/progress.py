@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -24,6 +25,18 @@ def setup_logging(level: int) -> None:
                         handlers=[RichHandler(console=_console, show_path=False)], force=True)
     for name in ("pipeline", "flows"):
         logging.getLogger(name).setLevel(level)
+
+
+# Environment switches that silence the loading bars of the libraries the stages use (tqdm >= 4.66
+# reads TQDM_* defaults from the environment: diffusers' "Loading pipeline components", transformers'
+# checkpoint shards; huggingface_hub's downloads have their own). The environment reaches the worker
+# processes too, which a call to each library's disable function would not.
+QUIET_LIBRARY_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+
+
+def quiet_library_progress() -> None:
+    """Turn the libraries' own progress bars off in this process and the workers it starts."""
+    os.environ.update(QUIET_LIBRARY_ENV)
 
 
 @contextmanager
