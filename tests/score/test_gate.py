@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from pipeline.config import GateConfig, load_config
 from pipeline.score import CHECKS, CutoutSignals, apply_gate, failed_metric
-from pipeline.score.cutout import cutout_confidence
+from pipeline.score.cutout import CONFIDENCE_LIMITS, cutout_confidence
 from pipeline.types import Metrics, Verdict
 
 GOOD = Metrics(delta_e00_mean=0.5, delta_e00_p95=1.2, ssim=0.99, logo_ssim_min=0.97, expansion=0.001, halo=0.4)
@@ -133,6 +133,23 @@ def test_nan_metric_fails_with_reason():
     assert not v.passed
     assert v.reasons == ("invalid metric: SSIM is NaN",)
     assert failed_metric(v.reasons[0]) == "ssim"
+
+
+def test_a_nan_metric_does_not_hide_the_checks_after_it():
+    v = apply_gate(dataclasses.replace(GOOD, delta_e00_mean=float("nan"), halo=4.2), GATE)
+    assert v.reasons == ("invalid metric: ΔE00 mean is NaN", "edge halo: halo ΔE00 4.20 > 3.00")
+    assert [failed_metric(r) for r in v.reasons] == ["delta_e00_mean", "halo"]  # the report colours both
+
+
+def test_cutout_confidence_is_gated_when_every_signal_is_present():
+    # A segmenter that reports all ten signals (the fused one adds its disagreement): each under its
+    # limit, together they add up to a failing confidence, as with fewer signals.
+    signals = {"cutout_edge_off": 0.2, "cutout_base_off": 0.1, "cutout_backdrop_in": 0.2, "cutout_product_out": 0.1,
+               "cutout_cut_through": 0.005, "cutout_continues_out": 0.005, "cutout_mirror": 0.01,
+               "cutout_backdrop_gap": 0.05, "cutout_panel_hole": 0.01, "cutout_disagreement": 0.05}
+    assert set(signals) == {f"cutout_{name}" for name in CONFIDENCE_LIMITS}
+    v = apply_gate(dataclasses.replace(GOOD, **signals, cutout_confidence=0.99), GATE)
+    assert len(v.reasons) == 1 and v.reasons[0].startswith("cut-out: confidence "), v.reasons
 
 
 def test_custom_gate_thresholds_are_used():

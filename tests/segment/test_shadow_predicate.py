@@ -47,3 +47,25 @@ def test_presets_differ_where_their_callers_need_it():
     assert is_shadow_lab(tinted, bg, EXPANSION)[0] and not is_shadow_lab(tinted, bg, FLOOD)[0]
     lighter = np.array([[91.0, 0.0, 0.0]], np.float32)  # noise over the backdrop: only the peel allows it
     assert is_shadow_lab(lighter, bg, PEEL)[0] and not is_shadow_lab(lighter, bg, FLOOD)[0]
+
+
+def test_bounds_are_as_documented_for_any_preset_values():
+    """min_ratio <= L / L_bg < max_ratio and ΔC*ab <= the allowance, checked at the exact bounds
+    (float64, so the products compare equal): a pixel as light as the backdrop is the backdrop, not
+    its shadow; the tint allowance grows only with darkening, so a lighter pixel gets the base one."""
+    bl = 80.0
+
+    def one(light, a, preset, bg_light=bl):
+        return bool(is_shadow(np.array([light]), np.array([a]), np.array([0.0]), bg_light, 0.0, 0.0, preset)[0])
+
+    mid = 0.5 * (FLOOD.min_ratio + FLOOD.max_ratio) * bl
+    assert one(FLOOD.min_ratio * bl, 0.0, FLOOD)  # the darkest shadow allowed is a shadow
+    assert not one(FLOOD.max_ratio * bl, 0.0, FLOOD)  # the backdrop's own lightness is not
+    assert one(mid, FLOOD.base_chroma, FLOOD) and not one(mid, FLOOD.base_chroma + 0.1, FLOOD)
+    lighter = bl + 1.0
+    assert lighter < PEEL.max_ratio * bl  # noise a little over the backdrop: a peel candidate ...
+    assert one(lighter, PEEL.base_chroma, PEEL)  # ... with the base tint allowance ...
+    assert not one(lighter, PEEL.base_chroma + 0.1, PEEL)  # ... and no more (only darkening earns more)
+    darker = bl - 0.5  # half a ΔL darker earns half a ΔL's worth of tint
+    allowance = PEEL.base_chroma + 0.5 * PEEL.chroma_per_dl
+    assert one(darker, allowance - 0.01, PEEL) and not one(darker, allowance + 0.01, PEEL)

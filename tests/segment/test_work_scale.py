@@ -26,3 +26,10 @@ def test_lightness_slope_is_per_reference_pixel():
     big = lightness_slope(0.2 * ramp, WorkScale(2.0))  # the same ramp, drawn at twice the size
     assert float(np.median(ref[10:-10])) == pytest.approx(0.4, rel=0.02)
     assert float(np.median(big[20:-20])) == pytest.approx(0.4, rel=0.02)
+
+
+def test_the_long_side_sets_the_scale_whichever_way_the_photo_stands():
+    """A portrait work image (its height the long side) scales like its landscape twin; a
+    trailing channel axis is not a side."""
+    for shape in ((1024, 768), (1024, 768, 3), (768, 1024, 3), (1024, 3, 3)):
+        assert WorkScale.of(shape).factor == pytest.approx(2.0), shape
