@@ -144,12 +144,25 @@ def _skip_annotations(db: WorkDB, source: str) -> int:
     return n
 
 
-def _reuse_kills(db: WorkDB, old_session: Path) -> int:
-    """Copy killed results of ``old_session`` onto the same mutations (operator, occurrence) in ``db``."""
-    with use_db(str(old_session), WorkDB.Mode.open) as old:
-        killed = {(item.mutations[0].operator_name, item.mutations[0].occurrence): result
-                  for item, result in old.completed_work_items
-                  if result.worker_outcome != WorkerOutcome.SKIPPED and result.is_killed}
+def _earlier_kills(reuse: Path, name: str, sha: str, tests: list[str]) -> dict:
+    """{(operator, occurrence): result} of the mutants an earlier run in ``reuse`` killed, when it
+    ran on the same source (sha256) with a subset of ``tests`` (files; tests are only ever added);
+    {} otherwise. Read before this run replaces the session, so ``reuse`` may be ``--out``."""
+    meta, session = reuse / f"{name}.json", reuse / f"{name}.sqlite"
+    if not (meta.is_file() and session.is_file()):
+        return {}
+    old = json.loads(meta.read_text())
+    if old["sha256"] != sha or not set(old["tests"]) <= set(tests):
+        log.warning("%s: not reusing %s (other source, or tests not a subset)", name, reuse)
+        return {}
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        return {(item.mutations[0].operator_name, item.mutations[0].occurrence): result
+                for item, result in db.completed_work_items
+                if result.worker_outcome != WorkerOutcome.SKIPPED and result.is_killed}
+
+
+def _reuse_kills(db: WorkDB, killed: dict) -> int:
+    """Copy the earlier kills onto the same mutations (operator, occurrence) in ``db``."""
     n = 0
     for item in db.pending_work_items:
         key = (item.mutations[0].operator_name, item.mutations[0].occurrence)
@@ -173,22 +186,16 @@ def mutate_module(module: str, golden: bool, out: Path, reuse: Path | None) -> d
     if clean.returncode != 0:
         raise SystemExit(f"{module}: its tests fail without a mutation:\n{clean.stdout[-3000:]}")
     config.write_text(_config(module, tests, max(TIMEOUT_MIN_S, TIMEOUT_FACTOR * clean_s)))
+    earlier = _earlier_kills(reuse, name, sha, tests) if reuse is not None else {}
     session.unlink(missing_ok=True)
     _cosmic_ray("init", str(config), str(session))
     subprocess.run([sys.executable, "-m", "cosmic_ray.tools.filters.operators_filter", str(session), str(config)],
                    cwd=ROOT, check=True)
     with use_db(str(session), WorkDB.Mode.open) as db:
         in_notes = _skip_annotations(db, source.decode())
-    reused = 0
-    if reuse is not None:
-        old_meta = reuse / meta_path.name
-        if old_meta.is_file():
-            old = json.loads(old_meta.read_text())
-            if old["sha256"] == sha and set(old["tests"]) <= set(tests):
-                with use_db(str(session), WorkDB.Mode.open) as db:
-                    reused = _reuse_kills(db, reuse / session.name)
-            else:
-                log.warning("%s: not reusing %s (other source or tests not a subset)", module, reuse)
+        reused = _reuse_kills(db, earlier)
+    # Written now, so that a run stopped halfway is reused only under the tests it ran with.
+    meta_path.write_text(json.dumps({"module": module, "sha256": sha, "tests": tests}, indent=1))
     log.info("%s: clean run %.1f s; tests: %s; %d mutants in annotations left out; %d kills reused",
              module, clean_s, " ".join(tests), in_notes, reused)
     start = time.monotonic()
