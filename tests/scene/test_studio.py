@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.config import ControlConfig, PipelineConfig, SceneConfig, ShadowConfig
+from pipeline.config import ControlConfig, GateConfig, PipelineConfig, SceneConfig, ShadowConfig
 from pipeline.control.depth import PseudoDepth
 from pipeline.control.maps import build_control_maps
 from pipeline.scene import build_scene_backend
@@ -66,6 +66,28 @@ def test_shadows_darken_the_floor_near_the_product(placed_bottle, control):
     ys, xs = np.nonzero(placed_bottle.mask)
     below = (slice(ys.max() + 1, ys.max() + 4), slice(xs.min(), xs.max()))
     assert (a[below] - b[below]).mean() > 5
+
+
+def test_contact_shadow_sits_under_a_thin_lowest_part():
+    # A product hanging from a 1-px cable (a shoe floating by its lace): at the 1/4 resolution the
+    # shadows are drawn at, the cable averages under alpha 0.5, but the floor under its tip must
+    # still darken, or the scene check reads a floating product (ven_adidas_running_shoe).
+    from pipeline.scene.studio.backend import shadow_map
+    from pipeline.score.scene_checks import scene_signals
+    from pipeline.types import Placement, PlacedProduct
+
+    h = w = 512
+    alpha = np.zeros((h, w), np.float32)
+    alpha[120:300, 150:360] = 1.0  # the body, floating
+    alpha[300:420, 250:251] = 1.0  # the cable down to the floor (1 px: 0.25 at 1/4)
+    placement = Placement(matrix=np.eye(2, 3), out_hw=(h, w), box_xyxy=(150, 120, 360, 420), horizon_y=300)
+    placed = PlacedProduct(rgb=np.zeros((h, w, 3), np.uint8), alpha=alpha, mask=alpha >= 0.5,
+                           placement=placement, logo_boxes=())
+    darken = shadow_map(placed, ShadowConfig())
+    assert darken[421:428, 246:258].min() < 0.8  # the floor just under the tip is shaded
+    plate = (np.full((h, w, 3), 220.0) * darken[..., None]).astype(np.uint8)
+    contact = scene_signals(plate, placed.mask, placement.horizon_y).contact
+    assert contact is not None and contact > GateConfig().scene_contact_min
 
 
 def test_reflection_option_changes_floor(placed_bottle, control):

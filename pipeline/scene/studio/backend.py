@@ -21,7 +21,7 @@ import numpy as np
 
 from pipeline.config import SceneConfig, ShadowConfig
 from pipeline.registry import lookup
-from pipeline.scene.studio.cast_shadows import cast_shadow, contact_shadow, reflection
+from pipeline.scene.studio.cast_shadows import cast_shadow, contact_shadow, product_rows, reflection
 from pipeline.scene.studio.surfaces import SURFACES
 from pipeline.config.themes import Theme
 from pipeline.types import ControlMaps, PlacedProduct, SceneResult
@@ -75,14 +75,19 @@ def tint_backdrop(backdrop: np.ndarray, product_rgb: np.ndarray, product_alpha: 
 def shadow_map(placed: PlacedProduct, shadow: ShadowConfig) -> np.ndarray:
     """HW float32 darkening factor in (0.1, 1] from contact + cast shadows.
 
-    Shadows are soft, so they are computed at 1/4 resolution and upsampled.
+    Shadows are soft, so they are computed at 1/4 resolution and upsampled. The base line and
+    the product's height are read on the full-resolution alpha: at 1/4, a thin lowest part (a
+    dangling lace or cable) averages under 0.5 and the contact shadow would sit above the point
+    that touches the floor, leaving it floating (ven_adidas_running_shoe: 20 px too high).
     """
     hw = placed.alpha.shape
     factor = 4 if min(hw) >= 256 else 1
     alpha = _small(placed.alpha, factor) if factor > 1 else placed.alpha
     horizon = placed.placement.horizon_y // factor
-    contact = contact_shadow(alpha)
-    cast = cast_shadow(alpha, shadow.light_azimuth_deg, shadow.light_elevation_deg, shadow.softness, horizon)
+    base, height = product_rows(placed.alpha)
+    rows = (min(base // factor, alpha.shape[0] - 1), max(1, round(height / factor)))
+    contact = contact_shadow(alpha, rows)
+    cast = cast_shadow(alpha, shadow.light_azimuth_deg, shadow.light_elevation_deg, shadow.softness, horizon, rows)
     darken = 1.0 - np.clip(shadow.contact_strength * contact + shadow.cast_strength * cast, 0.0, 0.9)
     return _up(darken, hw) if factor > 1 else darken
 

@@ -22,15 +22,24 @@ def _product_height(alpha: np.ndarray) -> int:
     return int(rows.max() - rows.min() + 1) if rows.size else 1
 
 
-def contact_shadow(alpha: np.ndarray) -> np.ndarray:
+def product_rows(alpha: np.ndarray) -> tuple[int, int]:
+    """(base row, height in rows) of the product in ``alpha`` (HW float32 [0, 1]): its lowest row
+    and its height where ``alpha >= 0.5``. The studio backend reads them on the full-resolution
+    mask and passes them scaled to the coarser map it draws shadows on: there, a thin lowest part
+    (a dangling lace, a cable, a strap's tip) averages under 0.5 and would lift the shadow off
+    the point that touches the floor."""
+    return _base_row(alpha), _product_height(alpha)
+
+
+def contact_shadow(alpha: np.ndarray, rows: tuple[int, int] | None = None) -> np.ndarray:
     """Dark, tight occlusion where the product meets the floor.
 
-    alpha: HW float32 [0, 1] in output coordinates. The product's footprint (its lowest rows) is
-    squashed onto the floor line and blurred a little.
+    alpha: HW float32 [0, 1] in output coordinates. rows: (base row, product height) in these
+    coordinates (:func:`product_rows`; None: read from ``alpha``). The product's footprint (its
+    lowest rows) is squashed onto the floor line and blurred a little.
     """
     h, w = alpha.shape
-    base = _base_row(alpha)
-    ph = _product_height(alpha)
+    base, ph = rows if rows is not None else product_rows(alpha)
     band = max(2, int(0.04 * ph))
     foot = np.zeros_like(alpha)
     foot[max(0, base - band) : base + 1] = alpha[max(0, base - band) : base + 1]
@@ -42,16 +51,15 @@ def contact_shadow(alpha: np.ndarray) -> np.ndarray:
 
 
 def cast_shadow(alpha: np.ndarray, azimuth_deg: float, elevation_deg: float, softness: float,
-                horizon_y: int) -> np.ndarray:
+                horizon_y: int, rows: tuple[int, int] | None = None) -> np.ndarray:
     """Soft shadow of the silhouette thrown onto the floor, away from the light.
 
     The silhouette is flipped about the base line, foreshortened by the floor's perspective
     and the light's elevation, and sheared sideways by the light's azimuth; blur grows with
-    distance from the base (near sharp, far soft).
+    distance from the base (near sharp, far soft). rows: as :func:`contact_shadow`'s.
     """
     h, w = alpha.shape
-    base = _base_row(alpha)
-    ph = _product_height(alpha)
+    base, ph = rows if rows is not None else product_rows(alpha)
     az = math.radians(azimuth_deg)
     squash = float(np.clip(0.45 / math.tan(math.radians(elevation_deg)), 0.08, 0.9))
     shear = -math.cos(az) * 0.9 * squash
