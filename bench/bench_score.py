@@ -29,7 +29,7 @@ import numpy as np
 
 from pipeline.config import GateConfig, ScoreConfig
 from pipeline.score import apply_gate, cutout_signals, scene_signals, score_composite, with_checks
-from pipeline.score.composition import frame_cut, justified_sides, touches_frame
+from pipeline.score.composition import frame_cut, touches_frame
 from pipeline.score.ssim import ssim_map
 from pipeline.types import PlacedProduct, Placement
 
@@ -96,10 +96,9 @@ def cost_markdown(runs: int = 10) -> str:
 
     def whole():
         m = score_composite(placed, exact, plate, (255.0,) * 3, config)
-        m = with_checks(m, cutout_signals(photo, placed.mask),
-                        scene_signals(exact, placed.mask, placed.placement.horizon_y, palette), gate,
-                        frame_cut(placed.mask, placed.placement, justified_sides(photo, placed.mask))
-                        if touches_frame(placed.placement) else 0.0)
+        cut = cutout_signals(photo, placed.mask)
+        m = with_checks(m, cut, scene_signals(exact, placed.mask, placed.placement.horizon_y, palette), gate,
+                        frame_cut(placed.mask, placed.placement) if touches_frame(placed.placement) else 0.0)
         apply_gate(m, gate)
 
     ms["whole gate"] = _cpu_ms(whole, runs)
@@ -121,21 +120,28 @@ from pipeline.config import PipelineConfig
 from pipeline.io.imageio import encode_png
 from pipeline.samples import render_sample
 from pipeline.score import cutout_signals
-try:  # this change's composition check (absent before it)
-    from pipeline.score.composition import frame_cut, justified_sides, touches_frame
+try:  # the composition check (absent in old trees); its side predicate moved into the placement
+    from pipeline.score.composition import frame_cut, touches_frame
+    try:
+        from pipeline.score.composition import justified_sides
+    except ImportError:
+        justified_sides = None
 except ImportError:
     frame_cut = None
 sample = render_sample("mug_red", size=(1024, 1024))
 config = PipelineConfig()
 stages = build_stages(config)
 r = process_product(encode_png(sample.rgb), name="s.png", config=config, stages=stages, seed=0)
-rgb, placed = r.decoded.rgb, r.placed
-def gate():
-    cut = cutout_signals(rgb, r.segmentation.mask)
+rgb, placed, mask = r.decoded.rgb, r.placed, r.segmentation.mask
+def gate():  # what compose's step 6 runs for a classical cut-out
+    cut = cutout_signals(rgb, mask)
     extra = {}
     if frame_cut is not None:
-        extra["frame_cut"] = (frame_cut(r.segmentation.mask, placed.placement, justified_sides(rgb, r.segmentation.mask))
-                              if touches_frame(placed.placement) else 0.0)
+        touches = touches_frame(placed.placement)
+        if justified_sides is None:
+            extra["frame_cut"] = frame_cut(mask, placed.placement) if touches else 0.0
+        else:
+            extra["frame_cut"] = frame_cut(mask, placed.placement, justified_sides(rgb, mask)) if touches else 0.0
     score_and_gate(placed, r.composite, r.scene.image, r.segmentation.background_rgb, cut, stages.theme, config, **extra)
 def cpu(fn):
     fn()

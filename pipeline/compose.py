@@ -26,7 +26,7 @@ from pipeline.scene import SceneBackend, build_scene_backend
 from pipeline.place.sidecar import sidecar_sku
 from pipeline.config.themes import Theme, get_theme
 from pipeline.score import CutoutSignals, apply_gate, cutout_signals, scene_signals, score_composite, with_checks
-from pipeline.score.composition import frame_cut, justified_sides, touches_frame
+from pipeline.score.composition import frame_cut, touches_frame
 from pipeline.segment import Segmenter, build_segmenter
 from pipeline.segment.alpha import has_cutout_alpha, segmentation_from_alpha
 from pipeline.types import (
@@ -115,8 +115,9 @@ def process_product(
         if segmentation is not None and segmentation.mask.shape != decoded.size_hw:
             raise ValueError(f"segmentation has size {segmentation.mask.shape}, the photo {decoded.size_hw}")
         seg = segmentation or segment_image(decoded, stages.segmenter, config.segment.use_alpha_channel)
+    trusted = seg.backend == "alpha-channel"  # a file's own alpha is trusted: not judged, its sides not read
     with timer("score"):  # 3. the cut-out judged from the photo alone (a file's own alpha is trusted)
-        cutout = None if seg.backend == "alpha-channel" else cutout_signals(decoded.rgb, seg.mask)
+        cutout = None if trusted else cutout_signals(decoded.rgb, seg.mask)
         if cutout is not None:
             cutout = cutout.with_disagreement(seg.info.get("disagreement"))
     with timer("place"):  # 4. logo regions + placement in the output canvas
@@ -125,10 +126,10 @@ def process_product(
             boxes = (find_logo_regions(decoded.rgb, seg.mask, config.restore.max_logo_regions,
                                        text_detector=config.restore.text_detector)
                      if config.restore.auto_logo_regions else ())
-        placement = compute_placement(seg.mask, config.placement)
+        # Which sides the photo's frame cuts is read from the photo; a file's own alpha is trusted.
+        placement = compute_placement(seg.mask, config.placement, photo=None if trusted else decoded.rgb)
         placed = place_product(seg.foreground, seg.alpha, placement, boxes)
-        cut = (frame_cut(seg.mask, placement, justified_sides(decoded.rgb, seg.mask))
-               if touches_frame(placement) else 0.0)
+        cut = frame_cut(seg.mask, placement) if touches_frame(placement) else 0.0
     with timer("control"):  # 5. canny + depth at the output size
         control = build_control_maps(placed, stages.depth, config.control)
     with timer("scene"):  # 6. the world around the product, one scene per variant
@@ -153,7 +154,7 @@ def process_product(
         "logo_source": "sidecar" if "logo_boxes" in meta else "auto",
         "sku": sku,
         "placement": {"matrix": placement.matrix.round(6).tolist(), "out_hw": list(placement.out_hw),
-                      "box_xyxy": list(placement.box_xyxy)},
+                      "box_xyxy": list(placement.box_xyxy), "cut_sides": sorted(placement.cut_sides)},
         "canny_thresholds": [round(t, 2) for t in control.canny_thresholds],
         "seed": seed,
     }

@@ -70,12 +70,16 @@ class Placement:
     out_hw:   output canvas (height, width).
     box_xyxy: the product's bounding box in output coordinates.
     horizon_y: the floor line in output pixels (the product's base sits on or below it).
+    cut_sides: the sides ("top", "bottom", "left", "right") where the photo's frame cuts the
+              product (pipeline.segment.frame_sides.cut_sides); the product is laid flush with the
+              same canvas side (left and right together: neither).
     """
 
     matrix: np.ndarray
     out_hw: tuple[int, int]
     box_xyxy: BoxXYXY
     horizon_y: int
+    cut_sides: frozenset[str] = frozenset()
 
     @property
     def scale(self) -> float:

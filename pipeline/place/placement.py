@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from pipeline.config import PlacementConfig
+from pipeline.segment.frame_sides import cut_sides, touched_sides
 from pipeline.types import BoxXYXY, Placement, PlacedProduct
 
 
@@ -22,26 +23,17 @@ def mask_bbox(mask: np.ndarray) -> BoxXYXY:
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def cut_sides(mask: np.ndarray) -> set[str]:
-    """Which image borders the product touches (it was cut by the frame there)."""
-    sides = set()
-    if mask[0].any():
-        sides.add("top")
-    if mask[-1].any():
-        sides.add("bottom")
-    if mask[:, 0].any():
-        sides.add("left")
-    if mask[:, -1].any():
-        sides.add("right")
-    return sides
-
-
-def compute_placement(mask: np.ndarray, config: PlacementConfig) -> Placement:
-    """Scale and offset for a product with input mask ``mask`` (HW bool).
+def compute_placement(mask: np.ndarray, config: PlacementConfig, photo: np.ndarray | None = None) -> Placement:
+    """Scale and offset for a product with input mask ``mask`` (HW bool) cut out of ``photo``
+    (HWC uint8, same HW).
 
     The product's bbox long side becomes ``product_scale`` of the canvas (bounded by the
     margins); the anchor decides the position. A product cut by the photo's frame is made
-    flush with the same canvas side, so the cut never floats in the scene.
+    flush with the same canvas side, so the cut never floats in the scene; which sides cut it is
+    :func:`pipeline.segment.frame_sides.cut_sides` (the photo must show product there, not a kept
+    shadow or backdrop running to the edge). Without ``photo`` (a file's own alpha, which is
+    trusted) every side the mask touches counts. The sides laid flush are
+    ``Placement.cut_sides``.
     """
     out_w, out_h = config.output_wh()
     x0, y0, x1, y1 = mask_bbox(mask)
@@ -61,7 +53,7 @@ def compute_placement(mask: np.ndarray, config: PlacementConfig) -> Placement:
         cx = round(m * out_w)
     elif config.anchor == "right":
         cx = out_w - round(m * out_w) - sw
-    cut = cut_sides(mask)
+    cut = touched_sides(mask) if photo is None else cut_sides(photo, mask)
     if "bottom" in cut:
         ty = out_h - sh
     elif "top" in cut:
@@ -72,7 +64,8 @@ def compute_placement(mask: np.ndarray, config: PlacementConfig) -> Placement:
         cx = out_w - sw
     sx, sy = sw / bw, sh / bh
     matrix = np.array([[sx, 0.0, cx - sx * x0], [0.0, sy, ty - sy * y0]], np.float64)
-    return Placement(matrix=matrix, out_hw=(out_h, out_w), box_xyxy=(cx, ty, cx + sw, ty + sh), horizon_y=horizon)
+    return Placement(matrix=matrix, out_hw=(out_h, out_w), box_xyxy=(cx, ty, cx + sw, ty + sh), horizon_y=horizon,
+                     cut_sides=frozenset(cut))
 
 
 def map_box(box: BoxXYXY, placement: Placement) -> BoxXYXY:

@@ -7,13 +7,11 @@ much of the product. A product that only grazes the frame with a strap's tip rea
 a product pushed against the bottom reads most of its width.
 
 The placement lays a product that the photo's frame cuts (a crop of a box, a sleeve running out of
-the picture) flush with the same canvas side, which is right: that side is *justified*. A side is
-justified when the input mask touches that side of the photo and the photo there is the product,
-not backdrop: the mean Lab of the mask's pixels on that border differs from the backdrop's (the
-median of the border pixels outside the mask) by over ``JUSTIFY_DE`` ΔE76 and is not a shadow on
-it. A segmenter that kept a shadow or a vignette running to the photo's edge makes the placement
-push the product against the canvas edge, and the product reads as cut off there (a camera's
-lens cut by the bottom of the frame): that side is not justified, and its outline counts.
+the picture) flush with the same canvas side, which is right: those sides
+(``Placement.cut_sides``, decided by :func:`pipeline.segment.frame_sides.cut_sides`, the one
+predicate for both) do not count. A mask that only touches a side over backdrop (a kept shadow or
+vignette) is no longer laid flush, so this check now catches what other settings or backends do:
+a product scaled or anchored past the canvas.
 
 The outline is the full product's, mapped by the placement's matrix without clipping, on a grid
 whose long side is at most ``WORK_SIDE``; a pixel within ``EDGE_PX`` of the canvas edge (or
@@ -25,43 +23,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.imaging import rgb_to_lab
-from pipeline.segment.background import shadow_like
 from pipeline.types import Placement
 
 # --- Named constants.
 WORK_SIDE = 512  # px: long side of the grid the placed outline is traced on
 EDGE_PX = 1  # px on that grid: the band along the canvas edge that counts as "at the edge"
-BORDER_PX = 2  # px (input): the photo's border strip read to decide whether a side is justified
-JUSTIFY_DE = 6.0  # ΔE76: the product's colour at the border vs the backdrop's (the cut-out signals' OUT_DE)
 SIDES = ("top", "bottom", "left", "right")
-
-
-def justified_sides(photo: np.ndarray, mask: np.ndarray) -> set[str]:
-    """Sides of ``photo`` (HWC uint8) where its frame cuts the product ``mask`` (HW bool): the
-    mask touches that border and the photo there is not backdrop (module docstring)."""
-    h, w = mask.shape
-    b = min(BORDER_PX, h, w)
-    strips = {"top": (slice(0, b), slice(None)), "bottom": (slice(h - b, h), slice(None)),
-              "left": (slice(None), slice(0, b)), "right": (slice(None), slice(w - b, w))}
-    ring = np.zeros((h, w), bool)
-    for sl in strips.values():
-        ring[sl] = True
-    outside = ring & ~mask
-    out: set[str] = set()
-    if not outside.any():
-        return {side for side, sl in strips.items() if mask[sl].any()}
-    backdrop = np.median(rgb_to_lab(photo[outside][None])[0], axis=0)
-    for side, sl in strips.items():
-        on = mask[sl]
-        if not on.any():
-            continue
-        colour = rgb_to_lab(photo[sl][on][None])[0].mean(axis=0)
-        far = float(np.linalg.norm(colour - backdrop)) > JUSTIFY_DE
-        shadow = bool(shadow_like(colour[None, None], backdrop[None, None])[0, 0])
-        if far and not shadow:
-            out.add(side)
-    return out
 
 
 def touches_frame(placement: Placement) -> bool:
@@ -72,10 +39,10 @@ def touches_frame(placement: Placement) -> bool:
     return x0 <= EDGE_PX or y0 <= EDGE_PX or x1 >= out_w - EDGE_PX or y1 >= out_h - EDGE_PX
 
 
-def frame_cut(mask: np.ndarray, placement: Placement, justified: set[str]) -> float:
+def frame_cut(mask: np.ndarray, placement: Placement) -> float:
     """The largest share of the product's width or height (``mask``: the input HW bool mask,
     placed by ``placement``) along which the output frame's edge cuts it, over the sides not in
-    ``justified`` (module docstring); 0.0 when no such side touches it."""
+    ``placement.cut_sides`` (module docstring); 0.0 when no such side touches it."""
     ys = np.flatnonzero(mask.any(axis=1))
     xs = np.flatnonzero(mask.any(axis=0))
     if ys.size == 0:
@@ -102,7 +69,7 @@ def frame_cut(mask: np.ndarray, placement: Placement, justified: set[str]) -> fl
     at = {"top": Y < edge, "bottom": Y > out_h - edge, "left": X < edge, "right": X > out_w - edge}
     worst = 0.0
     for side in SIDES:
-        if side in justified or not at[side].any():
+        if side in placement.cut_sides or not at[side].any():
             continue
         along, extent = (px, gw) if side in ("top", "bottom") else (py, gh)
         worst = max(worst, np.unique(along[at[side]]).size / float(extent))

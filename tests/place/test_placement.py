@@ -38,6 +38,34 @@ def test_cut_product_is_flush_with_canvas_edge():
     m = _mask(box=(20, 10, 60, 100))  # touches the bottom border
     p = compute_placement(m, PlacementConfig(long_side=400))
     assert p.box_xyxy[3] == 400
+    assert p.cut_sides == {"bottom"}
+
+
+def _photo(mask: np.ndarray, product=(150, 60, 40), backdrop=(248, 248, 248)) -> np.ndarray:
+    photo = np.empty(mask.shape + (3,), np.uint8)
+    photo[...] = backdrop
+    photo[mask] = product
+    return photo
+
+
+def test_with_the_photo_only_a_side_that_cuts_the_product_is_laid_flush():
+    # The product runs out of the photo at the bottom: the photo shows product there.
+    m = _mask(box=(20, 10, 60, 100))
+    p = compute_placement(m, PlacementConfig(long_side=400), photo=_photo(m))
+    assert p.box_xyxy[3] == 400 and p.cut_sides == {"bottom"}
+
+
+def test_a_mask_that_grazes_the_top_over_backdrop_is_not_glued_to_the_canvas_top():
+    # A product 10 px under the photo's top with a 2-px tendril of backdrop up to the edge (what
+    # the segmenter kept on ck_messenger_bag): the photo does not cut the product there.
+    m = _mask(box=(20, 10, 60, 90))
+    photo = _photo(m)
+    m[0:10, 30:32] = True  # the tendril: backdrop-coloured in the photo
+    free = compute_placement(m, PlacementConfig(long_side=400), photo=photo)
+    assert free.cut_sides == frozenset()
+    assert free.box_xyxy[1] >= round(0.08 * 400)  # inside the top margin
+    glued = compute_placement(m, PlacementConfig(long_side=400))  # no photo: the mask is trusted
+    assert glued.box_xyxy[1] == 0 and glued.cut_sides == {"top"}
 
 
 def test_explicit_size_and_validation():
