@@ -156,6 +156,7 @@ class Metrics:
     cutout_mirror: float | None = None
     cutout_backdrop_gap: float | None = None
     cutout_panel_hole: float | None = None
+    cutout_runs_off: float | None = None
     cutout_disagreement: float | None = None
     cutout_confidence: float | None = None
     # The product in the output frame (pipeline.score.composition).

@@ -61,6 +61,9 @@ EXPLANATIONS: dict[str, Explanation] = {
         "backdrop filling a gap", FIX_OR_REJECT),
     "cutout_panel_hole": Explanation(
         "A flat part of the product was cut out as if it were a hole", "panel cut out as a hole", FIX_OR_REJECT),
+    "cutout_runs_off": Explanation(
+        "Backdrop running out to the edge of the photo was kept as product: a shadow, a dark corner or a "
+        "tabletop", "cut-out running off to the photo's edge", FIX_OR_REJECT),
     "cutout_disagreement": Explanation(
         "Two ways of cutting out the product disagree about part of it, so the cut-out is uncertain",
         "area the cut-outs disagree on", "Check the outline (key E); fix the cut-out, or reject."),
