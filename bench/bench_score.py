@@ -27,9 +27,10 @@ import time
 import cv2
 import numpy as np
 
-from pipeline.config import GateConfig, ScoreConfig
+from pipeline.config import GateConfig, ScoreConfig, SegmentConfig
 from pipeline.score import apply_gate, cutout_signals, scene_signals, score_composite, with_checks
 from pipeline.score.composition import frame_cut, touches_frame
+from pipeline.score.cutout_stability import unstable_share
 from pipeline.score.ssim import ssim_map
 from pipeline.types import PlacedProduct, Placement
 
@@ -90,13 +91,14 @@ def cost_markdown(runs: int = 10) -> str:
     parts = {
         "score_composite (exact paste)": lambda: score_composite(placed, exact, plate, (255.0,) * 3, config),
         "cut-out signals": lambda: cutout_signals(photo, placed.mask),
+        "second look (classical segmenter at 5/8 size)": lambda: unstable_share(photo, placed.mask, SegmentConfig()),
         "scene checks": lambda: scene_signals(exact, placed.mask, placed.placement.horizon_y, palette),
     }
     ms = {name: _cpu_ms(fn, runs) for name, fn in parts.items()}
 
     def whole():
         m = score_composite(placed, exact, plate, (255.0,) * 3, config)
-        cut = cutout_signals(photo, placed.mask)
+        cut = cutout_signals(photo, placed.mask).with_stability(unstable_share(photo, placed.mask, SegmentConfig()))
         m = with_checks(m, cut, scene_signals(exact, placed.mask, placed.placement.horizon_y, palette), gate,
                         frame_cut(placed.mask, placed.placement) if touches_frame(placed.placement) else 0.0)
         apply_gate(m, gate)
@@ -128,6 +130,10 @@ try:  # the composition check (absent in old trees); its side predicate moved in
         justified_sides = None
 except ImportError:
     frame_cut = None
+try:  # the classical segmenter's second look (absent in old trees)
+    from pipeline.score.cutout_stability import unstable_share
+except ImportError:
+    unstable_share = None
 sample = render_sample("mug_red", size=(1024, 1024))
 config = PipelineConfig()
 stages = build_stages(config)
@@ -135,6 +141,8 @@ r = process_product(encode_png(sample.rgb), name="s.png", config=config, stages=
 rgb, placed, mask = r.decoded.rgb, r.placed, r.segmentation.mask
 def gate():  # what compose's step 6 runs for a classical cut-out
     cut = cutout_signals(rgb, mask)
+    if unstable_share is not None:
+        cut = cut.with_stability(unstable_share(rgb, mask, config.segment))
     extra = {}
     if frame_cut is not None:
         touches = touches_frame(placed.placement)

@@ -27,8 +27,10 @@ from pipeline.place.sidecar import sidecar_sku
 from pipeline.config.themes import Theme, get_theme
 from pipeline.score import CutoutSignals, apply_gate, cutout_signals, scene_signals, score_composite, with_checks
 from pipeline.score.composition import frame_cut, touches_frame
+from pipeline.score.cutout_stability import unstable_share
 from pipeline.segment import Segmenter, build_segmenter
 from pipeline.segment.alpha import has_cutout_alpha, segmentation_from_alpha
+from pipeline.segment.classical import ClassicalSegmenter
 from pipeline.types import (
     ControlMaps,
     DecodedImage,
@@ -120,6 +122,9 @@ def process_product(
         cutout = None if trusted else cutout_signals(decoded.rgb, seg.mask)
         if cutout is not None:
             cutout = cutout.with_disagreement(seg.info.get("disagreement"))
+            if seg.backend == ClassicalSegmenter.name and "refined" not in seg.info:
+                # The classical segmenter's second look at its own cut-out (not at a person's fix).
+                cutout = cutout.with_stability(unstable_share(decoded.rgb, seg.mask, config.segment))
     with timer("place"):  # 4. logo regions + placement in the output canvas
         boxes = read_sidecar_boxes(meta, decoded.size_hw)
         if boxes is None:

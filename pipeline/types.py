@@ -158,6 +158,7 @@ class Metrics:
     cutout_panel_hole: float | None = None
     cutout_runs_off: float | None = None
     cutout_disagreement: float | None = None
+    cutout_unstable: float | None = None
     cutout_confidence: float | None = None
     # The product in the output frame (pipeline.score.composition).
     composition_frame_cut: float | None = None

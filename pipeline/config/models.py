@@ -176,6 +176,8 @@ class GateConfig(_Strict):
                                        description="share of the mask running off to an uncut photo edge over backdrop")
     cutout_disagreement_max: float = Field(0.10, ge=0, le=1,
                                            description="share where two segmenters disagree (1 - their IoU)")
+    cutout_unstable_max: float = Field(0.03, ge=0, le=1,
+                                       description="share of the cut-out that changes when cut again at 5/8 the size")
     cutout_confidence_min: float = Field(0.5, ge=0, le=1)
     # Composition: the product in the output frame.
     composition_frame_cut_max: float = Field(0.03, ge=0, le=1,

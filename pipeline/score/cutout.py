@@ -42,6 +42,9 @@ mask instead, in a crop around the mask at ``WORK_SIDE`` long side at most:
   :mod:`pipeline.score.cutout_frame`).
 - ``cutout_disagreement``: the share where two independent segmenters disagree, when the
   segmenter reports it (``Segmentation.info["disagreement"]``); None otherwise.
+- ``cutout_unstable``: the classical segmenter's second look, cut again at a smaller work size:
+  the share of the cut-out that changes (:mod:`pipeline.score.cutout_stability`); only for the
+  classical segmenter's own mask (None otherwise; ``with_stability``).
 The backdrop surface is :func:`pipeline.segment.background.fit_background` on a small copy of
 the whole frame (it fits the frame border, so it never sees the mask). ``cutout_confidence``
 combines the signals, each scaled by its limit in the gate (:func:`cutout_confidence`).
@@ -101,13 +104,14 @@ CONFIDENCE_LIMITS = {"edge_off": "cutout_edge_off_max", "base_off": "cutout_base
                      "cut_through": "cutout_cut_through_max", "continues_out": "cutout_continues_out_max",
                      "mirror": "cutout_mirror_max", "backdrop_gap": "cutout_backdrop_gap_max",
                      "panel_hole": "cutout_panel_hole_max", "runs_off": "cutout_runs_off_max",
-                     "disagreement": "cutout_disagreement_max"}
+                     "disagreement": "cutout_disagreement_max", "unstable": "cutout_unstable_max"}
 
 
 @dataclass(frozen=True)
 class CutoutSignals:
     """The signals in [0, 1] (see the module docstring); larger is worse for every one.
-    ``disagreement`` is None unless the segmenter reported one (``Segmentation.info``)."""
+    ``disagreement`` is None unless the segmenter reported one (``Segmentation.info``);
+    ``unstable`` is None unless the gate took a second look (``with_stability``)."""
 
     edge_off: float
     base_off: float
@@ -120,10 +124,15 @@ class CutoutSignals:
     panel_hole: float = 0.0
     runs_off: float = 0.0
     disagreement: float | None = None
+    unstable: float | None = None
 
     def with_disagreement(self, value: float | None) -> CutoutSignals:
         """A copy carrying the segmenters' disagreement (a share in [0, 1], or None)."""
         return dataclasses.replace(self, disagreement=_share_or_none("disagreement", value))
+
+    def with_stability(self, value: float | None) -> CutoutSignals:
+        """A copy carrying the segmenter's second look (``cutout_unstable``: a share in [0, 1], or None)."""
+        return dataclasses.replace(self, unstable=_share_or_none("unstable", value))
 
     def confidence(self, gate: GateConfig) -> float:
         """:func:`cutout_confidence` of these signals under ``gate``'s limits."""

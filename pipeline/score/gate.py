@@ -61,6 +61,7 @@ CHECKS: tuple[Check, ...] = (
     Check("cutout_panel_hole", "cutout_panel_hole_max", ">", CUTOUT, "panel cut out as a hole", ".1%"),
     Check("cutout_runs_off", "cutout_runs_off_max", ">", CUTOUT, "mask running off to the photo's edge", ".2%"),
     Check("cutout_disagreement", "cutout_disagreement_max", ">", CUTOUT, "segmenters disagree on", ".1%"),
+    Check("cutout_unstable", "cutout_unstable_max", ">", CUTOUT, "cut-out changing when cut again", ".1%"),
     Check("cutout_confidence", "cutout_confidence_min", "<", CUTOUT, "confidence", ".2f"),
     # Composition (pipeline.score.composition): the product in the output frame.
     Check("composition_frame_cut", "composition_frame_cut_max", ">", "product cut by the frame",

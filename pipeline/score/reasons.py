@@ -64,6 +64,9 @@ EXPLANATIONS: dict[str, Explanation] = {
     "cutout_runs_off": Explanation(
         "Backdrop running out to the edge of the photo was kept as product: a shadow, a dark corner or a "
         "tabletop", "cut-out running off to the photo's edge", FIX_OR_REJECT),
+    "cutout_unstable": Explanation(
+        "The cut-out is unsure: cut out again at a smaller size, part of it comes out differently",
+        "part of the cut-out that changes", "Check the outline (key E); fix the cut-out, or reject."),
     "cutout_disagreement": Explanation(
         "Two ways of cutting out the product disagree about part of it, so the cut-out is uncertain",
         "area the cut-outs disagree on", "Check the outline (key E); fix the cut-out, or reject."),
