@@ -71,7 +71,7 @@ FLOOR = 0.005  # the least limit of a share (a signal that is 0 on every good ro
 # The limits fitted (max-type unless named *_min); the others keep their defaults.
 FITTED = ("cutout_edge_off_max", "cutout_base_off_max", "cutout_backdrop_in_max", "cutout_product_out_max",
           "cutout_cut_through_max", "cutout_continues_out_max", "cutout_mirror_max", "cutout_backdrop_gap_max",
-          "cutout_panel_hole_max", "cutout_runs_off_max", "cutout_unstable_max", "cutout_confidence_min")
+          "cutout_panel_hole_max", "cutout_unstable_max", "cutout_confidence_min")
 SIGNAL_OF = {field: f"cutout_{name}" for name, field in CONFIDENCE_LIMITS.items()}
 
 

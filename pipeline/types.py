@@ -156,7 +156,6 @@ class Metrics:
     cutout_mirror: float | None = None
     cutout_backdrop_gap: float | None = None
     cutout_panel_hole: float | None = None
-    cutout_runs_off: float | None = None
     cutout_disagreement: float | None = None
     cutout_unstable: float | None = None
     cutout_confidence: float | None = None

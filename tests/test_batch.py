@@ -21,7 +21,7 @@ REPORT_ITEM_KEYS = {"id", "source", "status", "error", "verdict", "reasons", "me
 METRIC_KEYS = {"delta_e00_mean", "delta_e00_p95", "ssim", "logo_ssim_min", "expansion", "halo",
                "cutout_edge_off", "cutout_base_off", "cutout_backdrop_in", "cutout_product_out", "cutout_cut_through",
                "cutout_continues_out", "cutout_mirror", "cutout_backdrop_gap", "cutout_panel_hole",
-               "cutout_runs_off", "cutout_disagreement", "cutout_unstable", "cutout_confidence", "composition_frame_cut",
+               "cutout_disagreement", "cutout_unstable", "cutout_confidence", "composition_frame_cut",
                "scene_lightness", "scene_detail", "scene_noise", "scene_blotch", "scene_extra_object",
                "scene_palette_de", "scene_contact"}
 GOOD_CUTOUT_IOU = 0.985  # a sample cut out this well must pass; a worse one may be failed for its cut-out

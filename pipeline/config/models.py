@@ -172,8 +172,6 @@ class GateConfig(_Strict):
     cutout_mirror_max: float = Field(0.0555, ge=0, le=1, description="share of the mask mirroring the product (reflection)")
     cutout_backdrop_gap_max: float = Field(0.158, ge=0, le=1, description="share of the mask that is backdrop seen through")
     cutout_panel_hole_max: float = Field(0.00538, ge=0, le=1, description="share of the mask cut as straight-rimmed holes")
-    cutout_runs_off_max: float = Field(0.003, ge=0, le=1,
-                                       description="share of the mask running off to an uncut photo edge over backdrop")
     cutout_disagreement_max: float = Field(0.10, ge=0, le=1,
                                            description="share where two segmenters disagree (1 - their IoU)")
     cutout_unstable_max: float = Field(0.03, ge=0, le=1,

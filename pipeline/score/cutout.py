@@ -37,9 +37,6 @@ mask instead, in a crop around the mask at ``WORK_SIDE`` long side at most:
   :mod:`pipeline.score.cutout_regions`).
 - ``cutout_panel_hole``: share of the mask's area in enclosed holes with a straight rim and print
   inside (a printed white panel cut out as a hole; same module).
-- ``cutout_runs_off``: share of the mask that runs off to a side of the photo the frame does not
-  cut, over backdrop or shadow colours (a kept shadow, vignette or tabletop reaching the edge;
-  :mod:`pipeline.score.cutout_frame`).
 - ``cutout_disagreement``: the share where two independent segmenters disagree, when the
   segmenter reports it (``Segmentation.info["disagreement"]``); None otherwise.
 - ``cutout_unstable``: the classical segmenter's second look, cut again at a smaller work size:
@@ -62,7 +59,6 @@ import numpy as np
 
 from pipeline.config import GateConfig
 from pipeline.imaging import rgb_to_lab
-from pipeline.score.cutout_frame import runs_off
 from pipeline.score.cutout_mirror import mirror_below_base
 from pipeline.score.cutout_regions import backdrop_gap, panel_holes
 from pipeline.score.inputs import check_image_and_mask
@@ -103,7 +99,7 @@ CONFIDENCE_LIMITS = {"edge_off": "cutout_edge_off_max", "base_off": "cutout_base
                      "backdrop_in": "cutout_backdrop_in_max", "product_out": "cutout_product_out_max",
                      "cut_through": "cutout_cut_through_max", "continues_out": "cutout_continues_out_max",
                      "mirror": "cutout_mirror_max", "backdrop_gap": "cutout_backdrop_gap_max",
-                     "panel_hole": "cutout_panel_hole_max", "runs_off": "cutout_runs_off_max",
+                     "panel_hole": "cutout_panel_hole_max",
                      "disagreement": "cutout_disagreement_max", "unstable": "cutout_unstable_max"}
 
 
@@ -122,7 +118,6 @@ class CutoutSignals:
     mirror: float = 0.0
     backdrop_gap: float = 0.0
     panel_hole: float = 0.0
-    runs_off: float = 0.0
     disagreement: float | None = None
     unstable: float | None = None
 
@@ -269,13 +264,9 @@ def cutout_signals(rgb: np.ndarray, mask: np.ndarray) -> CutoutSignals:
     edges_h = cv2.resize(edges.view(np.uint8), half, interpolation=cv2.INTER_AREA) > 0
     gap = backdrop_gap(lab_h, surface, m_h, edges_h, t_bg)
     holes = panel_holes(m_h, edges_h)
-    # 9. Mask running off to a side of the photo that does not cut the product (full-resolution
-    # border; nothing to compute unless the mask touches such a side).
-    off = runs_off(rgb, mask, bg, t_out)
     return CutoutSignals(edge_off=edge_off, base_off=base_off, backdrop_in=backdrop_in, product_out=product_out,
                          cut_through=cut_through, continues_out=continues_out,
-                         mirror=mirror_below_base(lab_h[..., 0], m_h.view(bool)), backdrop_gap=gap, panel_hole=holes,
-                         runs_off=off)
+                         mirror=mirror_below_base(lab_h[..., 0], m_h.view(bool)), backdrop_gap=gap, panel_hole=holes)
 
 
 def _side_means(lab: np.ndarray, m_h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

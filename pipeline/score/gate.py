@@ -59,7 +59,6 @@ CHECKS: tuple[Check, ...] = (
     Check("cutout_mirror", "cutout_mirror_max", ">", CUTOUT, "mirror image kept under the base", ".1%"),
     Check("cutout_backdrop_gap", "cutout_backdrop_gap_max", ">", CUTOUT, "backdrop filling a gap", ".1%"),
     Check("cutout_panel_hole", "cutout_panel_hole_max", ">", CUTOUT, "panel cut out as a hole", ".1%"),
-    Check("cutout_runs_off", "cutout_runs_off_max", ">", CUTOUT, "mask running off to the photo's edge", ".2%"),
     Check("cutout_disagreement", "cutout_disagreement_max", ">", CUTOUT, "segmenters disagree on", ".1%"),
     Check("cutout_unstable", "cutout_unstable_max", ">", CUTOUT, "cut-out changing when cut again", ".1%"),
     Check("cutout_confidence", "cutout_confidence_min", "<", CUTOUT, "confidence", ".2f"),

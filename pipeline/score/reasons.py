@@ -61,9 +61,6 @@ EXPLANATIONS: dict[str, Explanation] = {
         "backdrop filling a gap", FIX_OR_REJECT),
     "cutout_panel_hole": Explanation(
         "A flat part of the product was cut out as if it were a hole", "panel cut out as a hole", FIX_OR_REJECT),
-    "cutout_runs_off": Explanation(
-        "Backdrop running out to the edge of the photo was kept as product: a shadow, a dark corner or a "
-        "tabletop", "cut-out running off to the photo's edge", FIX_OR_REJECT),
     "cutout_unstable": Explanation(
         "The cut-out is unsure: cut out again at a smaller size, part of it comes out differently",
         "part of the cut-out that changes", "Check the outline (key E); fix the cut-out, or reject."),

@@ -12,10 +12,8 @@ outside the mask) by over ``CUT_DE`` ΔE76 and is not a shadow on it
 (:func:`pipeline.segment.background.shadow_like`).
 
 The gate reads the same predicate: ``composition_frame_cut`` ignores the sides that cut the
-product (``Placement.cut_sides``), and the cut-out signal ``cutout_runs_off`` measures mask that
-reaches the other sides (:mod:`pipeline.score.cutout_frame`). It lives here, under both the
-placement and the gate (they may not import each other), because it is a reading of the
-cut-out against its photo.
+product (``Placement.cut_sides``). It lives here, under both the placement and the gate (they may
+not import each other), because it is a reading of the cut-out against its photo.
 """
 
 from __future__ import annotations
