@@ -51,7 +51,7 @@ from pipeline.config import GateConfig, PipelineConfig  # noqa: E402
 from pipeline.io.imageio import decode_image  # noqa: E402
 from pipeline.samples import write_samples  # noqa: E402
 from pipeline.score import apply_gate, cutout_signals  # noqa: E402
-from pipeline.score.cutout import CONFIDENCE_LIMITS  # noqa: E402
+from pipeline.score.cutout import CONFIDENCE_LIMITS, SIGNAL_LIMITS  # noqa: E402
 from pipeline.imaging import iou  # noqa: E402
 from pipeline.types import Metrics  # noqa: E402
 
@@ -72,7 +72,8 @@ FLOOR = 0.005  # the least limit of a share (a signal that is 0 on every good ro
 FITTED = ("cutout_edge_off_max", "cutout_base_off_max", "cutout_backdrop_in_max", "cutout_product_out_max",
           "cutout_cut_through_max", "cutout_continues_out_max", "cutout_mirror_max", "cutout_backdrop_gap_max",
           "cutout_panel_hole_max", "cutout_unstable_max", "cutout_confidence_min")
-SIGNAL_OF = {field: f"cutout_{name}" for name, field in CONFIDENCE_LIMITS.items()}
+SIGNAL_OF = {field: f"cutout_{name}" for name, field in SIGNAL_LIMITS.items()}
+IN_CONFIDENCE = set(CONFIDENCE_LIMITS.values())  # the limits whose signals the confidence sums (the others: alone)
 
 
 # ------------------------------------------------------------------------------------ rows
@@ -192,6 +193,8 @@ def fails(table: Table, limits: dict[str, float], idx: np.ndarray | None = None,
         ok = ~np.isnan(x)
         any_signal |= ok
         out |= ok & (np.nan_to_num(x) > limits[f])
+        if f not in IN_CONFIDENCE:
+            continue
         lim = limits[f]
         z2 += np.where(ok & (x > 0), np.inf if lim <= 0 else (np.nan_to_num(x) / max(lim, 1e-12)) ** 2, 0.0)
     confidence = np.exp(-math.log(2.0) * z2)

@@ -101,6 +101,20 @@ def test_cutout_confidence_follows_the_configured_limits():
     assert signals.as_metrics(loose)["cutout_confidence"] > loose.cutout_confidence_min
 
 
+def test_the_second_look_is_judged_by_its_own_limit_not_in_the_confidence():
+    # cutout_unstable near its limit beside another signal at 70% of its own: the confidence is that
+    # other signal's alone (exp(-ln2 * 0.49) = 0.71), so the cut-out passes; over its limit it fails.
+    gate = GateConfig(cutout_edge_off_max=0.5, cutout_unstable_max=0.03)
+    signals = CutoutSignals(edge_off=0.35, base_off=0.0, backdrop_in=0.0, product_out=0.0)
+    near = signals.with_stability(0.029).as_metrics(gate)
+    assert near["cutout_unstable"] == pytest.approx(0.029)
+    assert near["cutout_confidence"] == pytest.approx(signals.confidence(gate))
+    v = apply_gate(dataclasses.replace(GOOD, **near), gate)
+    assert v.passed, v.reasons
+    over = apply_gate(dataclasses.replace(GOOD, **signals.with_stability(0.05).as_metrics(gate)), gate)
+    assert [failed_metric(r) for r in over.reasons] == ["cutout_unstable"]
+
+
 @pytest.mark.parametrize(("field", "value"), [("ssim_min", 7), ("logo_ssim_min", -0.1), ("delta_e00_mean_max", -1),
                                               ("cutout_edge_off_max", 1.5), ("scene_lightness_min", 120),
                                               ("scene_palette_de_max", 500), ("expansion_max", -0.01),
