@@ -174,7 +174,7 @@ class GateConfig(_Strict):
     cutout_panel_hole_max: float = Field(0.00538, ge=0, le=1, description="share of the mask cut as straight-rimmed holes")
     cutout_disagreement_max: float = Field(0.10, ge=0, le=1,
                                            description="share where two segmenters disagree (1 - their IoU)")
-    cutout_unstable_max: float = Field(0.03, ge=0, le=1,
+    cutout_unstable_max: float = Field(0.0302, ge=0, le=1,
                                        description="share of the cut-out that changes when cut again at 5/8 the size")
     cutout_confidence_min: float = Field(0.5, ge=0, le=1)
     # Composition: the product in the output frame.
