@@ -72,7 +72,7 @@ EXPLANATIONS: dict[str, Explanation] = {
         "cut-out confidence", "Check the outline closely (key E); fix the cut-out, or reject."),
     # The product in the output frame.
     "composition_frame_cut": Explanation(
-        "The product is cut off by the edge of the picture", "outline on the picture's edge",
+        "The product is cut off by the edge of the picture", "picture's edge along the product's width",
         "Rerun with another size or aspect, or reject."),
     # The scene around the product (pipeline.score.scene_checks).
     "scene_lightness": Explanation("The scene came out black", "backdrop lightness", RERUN_OR_REJECT),
