@@ -75,20 +75,34 @@ def available_memory() -> int | None:
 
 
 def worker_bytes(config: PipelineConfig) -> int:
-    """Peak resident bytes one worker needs for ``config``'s backends (the largest of them)."""
-    if config.scene.backend == "diffusion":
-        return WORKER_BYTES_DIFFUSION
+    """Peak resident bytes one worker needs for ``config``'s segment and depth backends (the
+    diffusion scene is sized by :func:`diffusion_workers`)."""
     light = config.segment.backend == "classical" and config.control.depth_backend == "pseudo"
     return WORKER_BYTES_CPU if light else WORKER_BYTES_MODELS
 
 
+def diffusion_workers(config: PipelineConfig, memory: int) -> int:
+    """How many CPU diffusion workers fit in ``memory`` bytes: the measured memory model of
+    :mod:`pipeline.scene.diffusion.memory` (the memory-mapped weights once, shared by the workers
+    that load the same files; the rest per worker)."""
+    from pipeline.config.diffusion import diffusion_config
+    from pipeline.scene.diffusion.memory import diffusion_worker_memory
+
+    cfg = diffusion_config(config)
+    return diffusion_worker_memory(cfg, cfg.run_dtype(config)).workers_fitting(memory)
+
+
 def default_workers(config: PipelineConfig) -> int:
-    """The number of cores, capped by memory (:func:`worker_bytes` each); 1 on a GPU (one model
-    per device)."""
+    """The number of cores, capped by memory; 1 on a GPU (one model per device)."""
     if config.run.device != "cpu":
         return 1
     memory = available_memory()
-    by_memory = max(1, memory // worker_bytes(config)) if memory else available_cores()
+    if memory is None:
+        return available_cores()
+    if config.scene.backend == "diffusion":
+        by_memory = diffusion_workers(config, memory)
+    else:
+        by_memory = max(1, memory // worker_bytes(config))
     return max(1, min(available_cores(), by_memory))
 
 

@@ -73,11 +73,18 @@ def test_default_workers_is_cores_capped_by_memory(monkeypatch):
     monkeypatch.setattr(pool, "available_memory", lambda: 64 * pool.WORKER_BYTES_CPU)
     assert default_workers(PipelineConfig()) == 8
     assert default_workers(PipelineConfig().with_overrides({"run.device": "cuda"})) == 1
-    base = PipelineConfig()  # only the backend names matter here: skip the diffusion section's validation
-    diffusion = base.model_copy(update={"scene": base.scene.model_copy(update={"backend": "diffusion"})})
-    assert pool.worker_bytes(diffusion) == pool.WORKER_BYTES_DIFFUSION
-    monkeypatch.setattr(pool, "available_memory", lambda: 2 * pool.WORKER_BYTES_DIFFUSION + 1)
-    assert default_workers(diffusion) == 2 and default_workers(PipelineConfig()) == 8
+    # diffusion: the measured memory model (weights mapped once for all workers, the rest each)
+    from pipeline.config import load_config
+    from pipeline.config.bundled import bundled_file
+    from pipeline.config.diffusion import diffusion_config
+    from pipeline.scene.diffusion.memory import diffusion_worker_memory
+
+    sd15 = load_config(bundled_file("sd15.yaml")).with_overrides({"run.device": "cpu", "run.dtype": "float32"})
+    mem = diffusion_worker_memory(diffusion_config(sd15), "float32")
+    monkeypatch.setattr(pool, "available_memory", lambda: mem.weights_bytes + 2 * mem.private_bytes + 1)
+    assert default_workers(sd15) == 2  # not 1: the second worker shares the first one's weights
+    monkeypatch.setattr(pool, "available_memory", lambda: mem.resident_bytes - 1)
+    assert default_workers(sd15) == 1  # never 0
 
 
 def test_workers_take_the_callers_environment_not_the_fork_servers(tmp_path, monkeypatch):
