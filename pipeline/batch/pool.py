@@ -43,10 +43,7 @@ WORKER_BYTES_CPU = 1 << 30
 # A worker that loads SAM or a depth model on the CPU (not measured yet; ViT-B SAM is 0.4 GB of
 # weights plus activations).
 WORKER_BYTES_MODELS = 6 << 30
-# A diffusion worker on the CPU: issue 19 measured one SD1.5 process peaking at 12.6 GiB at batch 1
-# and 14 GiB at batch 2 (9.4 GiB of it memory-mapped weights). Until the diffusion backend reports
-# its own measured peak, this constant sizes --workers for it.
-WORKER_BYTES_DIFFUSION = 14 << 30
+# A diffusion worker: sized by pipeline.scene.diffusion.memory (measured; see diffusion_workers).
 IN_FLIGHT_PER_WORKER = 2  # groups queued per worker: one running, one ready, so no worker waits on the parent
 PARENT_POLL_S = 0.25  # how often a worker checks that its parent is alive, where pidfd is missing
 START_METHOD = "forkserver"  # see the module docstring; "fork" saves ~1 s of start-up but copies the parent's threads
