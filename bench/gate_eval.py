@@ -542,6 +542,9 @@ def main(argv: list[str] | None = None) -> int:
     cost_md = cost_markdown()
     split = args.docs / "gate" / "split.md"
     split_md = split.read_text() if split.exists() else ""
+    changes = args.docs / "gate" / "changes.md"  # hand-written: what changed and was dropped, and why
+    if changes.exists():
+        split_md += "\n\n" + changes.read_text()
     text = markdown(rows, gate, plots, conf_md, logo_md, None if args.rows else time.perf_counter() - t0, cost_md,
                     split_md)
     (args.docs / "gate.md").write_text(text)
