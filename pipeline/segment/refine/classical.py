@@ -30,7 +30,7 @@ from pipeline.segment.refine.work import WorkImage, crop_work, prepare_work, to_
 from pipeline.types import Segmentation
 
 DEFAULT_METHOD = "ladder"  # won bench/eval_fix.py --methods on the real photos (see README)
-METHOD_VERSION = "1"  # bump when a method's output changes for the same clicks
+METHOD_VERSION = "2"  # bump when a method's output changes for the same clicks
 WORK_SIDE = 512  # long side (px) the methods work at: the classical segmenter's default work_side
 SMALL_FLIP_WORK_PX = 1500  # a click that flips fewer work pixels than this is refined again at full resolution
 LOCAL_SPAN = 3.0  # that window spans this many times the flipped region's box ...

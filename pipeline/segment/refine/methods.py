@@ -19,6 +19,8 @@ Candidates (measured side by side by ``bench/eval_fix.py --methods``; ``ladder``
   whose new outline lies on the photo's outlines (remove) or the largest such ball short of the
   backdrop evidence (keep); a remove click stops before the ball is mostly clear product colour
   or over ``REMOVE_MAX_SHARE`` of the cut-out, a keep click before the frame or open backdrop.
+  With no ball ending on outlines, the one that comes closest is taken; a keep click's is then
+  cut to twice the click's own distance from the cut-out (:func:`unclosed_keep_reach`).
 - ``geodesic``: geodesic competition. Inside the target, every pixel goes to whichever seed set
   it reaches more cheaply: the click (plus earlier clicks of its kind), or the competitor
   evidence (:func:`competitor_seeds`).
@@ -65,6 +67,8 @@ GC_SIGMA = 2.0  # min-cut: |∇Lab| (ΔE76/px) at which a cut costs 1/e of a cut
 LADDER_DE = tuple(round(0.5 * 1.25 ** k, 3) for k in range(26))  # ball radii tried, ΔE76: 0.5 to 133, 25% apart
 REMOVE_MAX_SHARE = 0.3  # a remove click flips at most this share of the current cut-out
 EVIDENCE_MAX_SHARE = 0.4  # a remove click's region stops growing once this share of it is clearly product
+UNCLOSED_KEEP_DEPTH_K = 2.0  # a keep region no outline closes reaches this many times the click's distance from the
+# cut-out (a click sits mid-way into what is missing): 2 by that geometry, then checked with bench/eval_fix.py
 KEEP_REACH = 0.15  # a keep click's region stops before reaching this far (share of the photo's long side) from the cut-out
 EDGE_MIN_DE = 0.3  # ΔE76 per pixel: the faintest step counted as an outline
 EDGE_NOISE_K = 3.0  # an outline's step is at least this many times the backdrop's 90th percentile
@@ -325,6 +329,24 @@ def edge_threshold(work: WorkImage, prior: np.ndarray) -> float:
     return max(EDGE_MIN_DE, EDGE_NOISE_K * noise)
 
 
+def unclosed_keep_reach(from_mask: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """HW bool: where a keep click's region may go when no ball of the ladder ends on the photo's
+    outlines. ``from_mask``: HW float32, each pixel's distance (px) from the cut-out; ``last``: HW
+    bool, the click's pixels.
+
+    Without an outline nothing in the photo says where the missed part ends, and on a clean
+    backdrop the balls then run on through open backdrop until some limit stops them (the
+    ``KEEP_REACH`` leash, an earlier "remove" click): a faint glass rim missed along a cup's top
+    came back with a blob of backdrop ten times its size. A reviewer clicks inside what is
+    missing, so the click's own distance from the cut-out (``d``, at its farthest pixel) is about
+    half the missing part's thickness: the region keeps to pixels within ``UNCLOSED_KEEP_DEPTH_K``
+    times ``d`` of the cut-out and of the click. A large missing part (a white bowl's half on a
+    white cloth, clicked in its middle) keeps its reach; a thin one stays thin."""
+    reach = UNCLOSED_KEEP_DEPTH_K * float(from_mask[last].max())
+    from_click = cv2.distanceTransform((~last).astype(np.uint8), cv2.DIST_L2, 3)
+    return (from_mask <= reach) & (from_click <= reach)
+
+
 def ladder(work: WorkImage, prior: np.ndarray, seeds: np.ndarray, last: np.ndarray, kind: int) -> np.ndarray:
     """Geodesic balls around the click, growing: the region flipped is the one whose new outline
     lies on the photo's outlines (``EDGE_CLOSED_SHARE``).
@@ -351,8 +373,8 @@ def ladder(work: WorkImage, prior: np.ndarray, seeds: np.ndarray, last: np.ndarr
     evidence = np.zeros_like(t)
     if kind == KEEP:  # the frame, and open backdrop far from the cut-out: a missed part is attached to it
         other |= work.frame[win] & t
-        away = cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 3) > KEEP_REACH * work.long_side_px
-        other |= away[win] & t
+        from_mask = cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 3)[win]
+        other |= (from_mask > KEEP_REACH * work.long_side_px) & t
     else:  # product evidence: colours that are no blend of the clicked colour and the backdrop
         evidence = off_colour > COLOUR_FAR_DE
     regions: list[np.ndarray] = []
@@ -377,6 +399,8 @@ def ladder(work: WorkImage, prior: np.ndarray, seeds: np.ndarray, last: np.ndarr
         best = regions[closed[-1] if kind == KEEP else closed[0]]
     else:  # no ball ends on outlines: the one that comes closest
         best = regions[int(np.argmax(shares))]
+        if kind == KEEP:  # ... cut to what the click itself says (unclosed_keep_reach)
+            best = _connected_to(best & unclosed_keep_reach(from_mask, lst), lst)
     out = prior.copy()
     out[win] = np.where(best & target[win], kind == KEEP, prior[win])
     return out
