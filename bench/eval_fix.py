@@ -2,6 +2,7 @@
 
     python bench/eval_fix.py [--images DIR --masks DIR] [--no-samples] [--config YAML]
                              [--methods geodesic,grabcut,flood] [--max-clicks 20] [--sheets DIR]
+                             [--reviewer clicks|strokes]
 
 The standard protocol of interactive segmentation (Xu et al. 2016; RITM): start from the
 segmenter's mask (the segmenter is built from the config, like ``run``); each click goes at the
@@ -19,6 +20,11 @@ samples with exact ground truth), per classical method:
     ``--timed-clicks`` clicks of the bad photos;
   * last, per set (and method), a ``# <set>, method <name>`` line and the summary line:
     ``n=.. n_bad=.. noc95=.. noc97=.. over5=.. never97=.. click_ms_median=.. click_ms_p90=..``
+``--reviewer strokes`` replaces the clicks by brush strokes, the page's other way to mark: each
+stroke is one drag along the medial axis (skeleton) of the largest error region, at most
+``STROKE_MAX_SHARE`` of the photo's long side, with the page's brush narrowed to stay inside the
+region. Everything is then counted in strokes (NoS@0.95 / NoS@0.97, ``nos95=``, ``stroke_ms_...``);
+it is not the standard protocol, so its numbers are not comparable with published NoC.
 Contact sheets (original with the clicks, initial mask, final mask, final composite) go to
 ``--sheets`` (default bench/out/fix/): sheets of real photos are derived from licensed photos, keep
 them out of the repository.
@@ -60,9 +66,15 @@ DEFAULT_SHEETS = Path(__file__).resolve().parent / "out" / "fix"
 BAD_IOU = 0.95  # a cut-out below this needs fixing (the issue's definition)
 TARGETS = (0.95, 0.97)
 GOOD_IOU = 0.98  # a cut-out at or above this must stay there after one "keep" click on the product
+DROP_WARN = 0.01  # a click that lowers the IoU by more than this is counted: a click should only fix
 CURVE_AT = (0, 1, 2, 3, 5)  # clicks after which the mean IoU is reported
 SHEET_ROW_PX = 240
 CLICK_DOT_FRAC = 0.012  # drawn click radius on the contact sheet, share of the photo's long side
+# The brush reviewer (--reviewer strokes): what one drag on the review page can be.
+STROKE_MAX_SHARE = 0.25  # a stroke's length at most this share of the photo's long side (one drag, not a tracing)
+BRUSH_SHARE = 0.01  # the page's brush radius (7 CSS px) on a photo drawn about 700 CSS px on its long side
+STROKE_MIN_RADIUS_PX = 1.0  # the thinnest brush (input px); narrower error regions get this one
+STROKE_SIMPLIFY_PX = 1.0  # the stroke's polyline keeps the skeleton path within this many px (Douglas-Peucker)
 
 
 def progress(items, desc: str):
@@ -120,8 +132,8 @@ def sample_items() -> list[Item]:
                 for p in write_samples(Path(tmp))]
 
 
-def next_click(pred: np.ndarray, truth: np.ndarray) -> Click | None:
-    """The simulated reviewer's click: interior point of the largest error region (None: no error)."""
+def _largest_error(pred: np.ndarray, truth: np.ndarray) -> tuple[str, np.ndarray] | None:
+    """("keep" or "remove", HW bool) for the largest 8-connected error region; None without errors."""
     best = None
     for err, kind in ((truth & ~pred, "keep"), (pred & ~truth, "remove")):
         n, labels, stats, _ = cv2.connectedComponentsWithStats(err.astype(np.uint8), connectivity=8)
@@ -129,20 +141,96 @@ def next_click(pred: np.ndarray, truth: np.ndarray) -> Click | None:
             i = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
             if best is None or stats[i, cv2.CC_STAT_AREA] > best[0]:
                 best = (stats[i, cv2.CC_STAT_AREA], kind, labels == i)
-    if best is None:
-        return None
-    _, kind, region = best
-    depth = cv2.distanceTransform(np.pad(region, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    return None if best is None else (best[1], best[2])
+
+
+def _depth(region: np.ndarray) -> np.ndarray:
+    """HW float32: distance (px) from each pixel of ``region`` to the nearest pixel outside it."""
+    return cv2.distanceTransform(np.pad(region, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+
+
+def click_in(kind: str, region: np.ndarray) -> Click:
+    """A click of ``kind`` at the interior point of ``region`` (HW bool): its distance transform's maximum."""
+    depth = _depth(region)
     y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
     return Click.at(kind, float(x), float(y))
 
 
+def _skeleton_path(region: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """(N, 2) int (y, x): the longest path along the skeleton of ``region`` (HW bool) through the
+    skeleton branch of its deepest point, from end to end (the skeleton's diameter)."""
+    from skimage.graph import MCP_Geometric
+    from skimage.morphology import skeletonize
+
+    skel = skeletonize(region)
+    if not skel.any():
+        return np.argwhere(depth == depth.max())[:1]
+    anchor = np.unravel_index(int(np.argmax(np.where(skel, depth, -1.0))), skel.shape)
+    cost = np.where(skel, 1.0, np.inf)  # MCP never enters an infinite-cost pixel: paths stay on the skeleton
+    dist, _ = MCP_Geometric(cost, fully_connected=True).find_costs([anchor])
+    reach = np.where(np.isfinite(dist), dist, -1.0)
+    end_a = np.unravel_index(int(np.argmax(reach)), skel.shape)
+    mcp = MCP_Geometric(cost, fully_connected=True)
+    dist, _ = mcp.find_costs([end_a])
+    reach = np.where(np.isfinite(dist), dist, -1.0)
+    end_b = np.unravel_index(int(np.argmax(reach)), skel.shape)
+    return np.asarray(mcp.traceback(end_b), dtype=np.int64)
+
+
+def stroke_in(kind: str, region: np.ndarray) -> Click:
+    """A brush stroke of ``kind``: one drag along the medial axis (skeleton) of ``region`` (HW bool).
+
+    What a person can draw in one drag: the stroke follows the skeleton's longest path, cut to at
+    most ``STROKE_MAX_SHARE`` of the photo's long side around the region's deepest point; the
+    brush is the page's (``BRUSH_SHARE`` of the long side) narrowed so that every painted pixel
+    stays inside the error region (at least ``STROKE_MIN_RADIUS_PX``). A region whose skeleton is
+    a single point gets a click there."""
+    depth = _depth(region)
+    path = _skeleton_path(region, depth)
+    step = np.r_[0.0, np.hypot(*np.diff(path, axis=0).T)]
+    along = np.cumsum(step)  # arc length (px) at each path point
+    budget = STROKE_MAX_SHARE * max(region.shape)
+    if along[-1] > budget:  # the window of that length centred on the deepest path point, inside the path
+        centre = along[int(np.argmax(depth[path[:, 0], path[:, 1]]))]
+        start = float(np.clip(centre - budget / 2, 0.0, along[-1] - budget))
+        keep = (along >= start) & (along <= start + budget)
+        path = path[keep]
+    on_path = depth[path[:, 0], path[:, 1]]
+    brush = max(STROKE_MIN_RADIUS_PX, min(BRUSH_SHARE * max(region.shape), float(np.median(on_path)) - 1.0))
+    margin = 1.0 + STROKE_SIMPLIFY_PX  # the drawn disc's rounding, and the polyline's distance from the skeleton
+    inside = np.nonzero(on_path >= brush + margin)[0]  # the skeleton's ends run into corners: the drag stops short
+    if inside.size:
+        path, on_path = path[inside[0]:inside[-1] + 1], on_path[inside[0]:inside[-1] + 1]
+    radius = float(np.clip(on_path.min() - margin, STROKE_MIN_RADIUS_PX, brush))
+    if len(path) == 1:
+        y, x = path[0]
+        return Click.at(kind, float(x), float(y), radius)
+    xy = cv2.approxPolyDP(path[:, ::-1].reshape(-1, 1, 2).astype(np.int32), STROKE_SIMPLIFY_PX, False)
+    return Click(kind, tuple((float(x), float(y)) for x, y in xy.reshape(-1, 2)), radius)
+
+
+MARKS = {"clicks": click_in, "strokes": stroke_in}  # --reviewer: how the simulated reviewer marks a region
+
+
+def next_mark(pred: np.ndarray, truth: np.ndarray, reviewer: str = "clicks") -> Click | None:
+    """The simulated reviewer's next mark (None: no error left): a click at the interior point of
+    the largest error region ("clicks", the standard protocol), or a stroke along its medial axis
+    ("strokes"); "keep" in a missed region, "remove" in a wrongly kept one."""
+    found = _largest_error(pred, truth)
+    return None if found is None else MARKS[reviewer](*found)
+
+
+def next_click(pred: np.ndarray, truth: np.ndarray) -> Click | None:
+    """The standard protocol's click (see :func:`next_mark`)."""
+    return next_mark(pred, truth, "clicks")
+
+
 def simulate(refiner, rgb: np.ndarray, sha: str, initial: Segmentation, truth: np.ndarray, max_clicks: int,
-             target: float, name: str = "") -> Trace:
+             target: float, name: str = "", reviewer: str = "clicks") -> Trace:
     session = RefineSession(refiner, rgb, initial, sha)
     trace = Trace(name, [iou(initial.mask, truth)], initial=initial, final=initial)
     while len(session.clicks) < max_clicks and trace.ious[-1] < target:
-        click = next_click(session.current.mask, truth)
+        click = next_mark(session.current.mask, truth, reviewer)
         if click is None:
             break
         trace.final = session.add(click)
@@ -151,13 +239,12 @@ def simulate(refiner, rgb: np.ndarray, sha: str, initial: Segmentation, truth: n
     return trace
 
 
-def good_mask_check(refiner, rgb: np.ndarray, sha: str, seg: Segmentation, truth: np.ndarray) -> float:
-    """IoU after one "keep" click at the product's interior point (of mask and truth together)."""
-    inside = (seg.mask & truth).astype(np.uint8)
-    depth = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+def good_mask_check(refiner, rgb: np.ndarray, sha: str, seg: Segmentation, truth: np.ndarray,
+                    reviewer: str = "clicks") -> float:
+    """IoU after one "keep" mark on the product (mask and truth together): a click at its interior
+    point, or a stroke along its medial axis."""
     session = RefineSession(refiner, rgb, seg, sha)
-    return iou(session.add(Click.at("keep", float(x), float(y))).mask, truth)
+    return iou(session.add(MARKS[reviewer]("keep", seg.mask & truth)).mask, truth)
 
 
 def resample(data: bytes, truth: np.ndarray, megapixels: float = 1.0) -> tuple[bytes, np.ndarray]:
@@ -170,15 +257,16 @@ def resample(data: bytes, truth: np.ndarray, megapixels: float = 1.0) -> tuple[b
     return encode_png(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)), t
 
 
-def time_clicks(refiner, item: Item, config: PipelineConfig, stages, n_clicks: int) -> list[tuple[float, float]]:
-    """(refine ms, re-render + score + gate ms) per click on ``item`` resampled to 1 MP."""
+def time_clicks(refiner, item: Item, config: PipelineConfig, stages, n_clicks: int,
+                reviewer: str = "clicks") -> list[tuple[float, float]]:
+    """(refine ms, re-render + score + gate ms) per click (or stroke) on ``item`` resampled to 1 MP."""
     data, truth = resample(item.data, item.truth)
     decoded = decode_image(data, name=item.name)
     seg = segment_image(decoded, stages.segmenter, config.segment.use_alpha_channel)
     session = RefineSession(refiner, decoded.rgb, seg, photo_sha256(data))
     out = []
     for _ in range(n_clicks):
-        click = next_click(session.current.mask, truth)
+        click = next_mark(session.current.mask, truth, reviewer)
         if click is None:
             break
         t0 = time.perf_counter()
@@ -196,16 +284,25 @@ def _overlay(rgb: np.ndarray, mask: np.ndarray, truth: np.ndarray) -> np.ndarray
     return over.astype(np.uint8)
 
 
-def sheet_row(trace: Trace, rgb: np.ndarray, truth: np.ndarray, composite: np.ndarray | None) -> np.ndarray:
-    """Original with numbered clicks (green keep, red remove) | initial mask | final mask (green
+def sheet_row(trace: Trace, rgb: np.ndarray, truth: np.ndarray, composite: np.ndarray | None,
+              unit: str = "clicks") -> np.ndarray:
+    """Original with numbered clicks or strokes (green keep, red remove) | initial mask | final mask (green
     kept, red wrongly kept, blue missed) | final composite; captioned."""
     h, w = rgb.shape[:2]
     marked = rgb.copy()
     r = max(3, int(CLICK_DOT_FRAC * max(h, w)))
     for k, c in enumerate(trace.clicks, 1):
         x, y = (round(v) for v in c.points[0])
-        cv2.circle(marked, (x, y), r, (20, 190, 40) if c.kind == "keep" else (230, 30, 30), -1, cv2.LINE_AA)
-        cv2.circle(marked, (x, y), r, (0, 0, 0), max(1, r // 4), cv2.LINE_AA)
+        colour = (20, 190, 40) if c.kind == "keep" else (230, 30, 30)
+        if len(c.points) > 1:  # a stroke: its path, numbered at its start
+            line = np.rint(np.asarray(c.points)).astype(np.int32).reshape(-1, 1, 2)
+            cv2.polylines(marked, [line], False, (0, 0, 0), max(1, r // 2) + 2, cv2.LINE_AA)
+            cv2.polylines(marked, [line], False, colour, max(1, r // 2), cv2.LINE_AA)
+            r_dot = max(2, r // 2)
+        else:
+            r_dot = r
+        cv2.circle(marked, (x, y), r_dot, colour, -1, cv2.LINE_AA)
+        cv2.circle(marked, (x, y), r_dot, (0, 0, 0), max(1, r // 4), cv2.LINE_AA)
         cv2.putText(marked, str(k), (x + r, y - r), cv2.FONT_HERSHEY_SIMPLEX, r / 10, (0, 0, 0), max(1, r // 4))
     panels = [marked, _overlay(rgb, trace.initial.mask, truth), _overlay(rgb, trace.final.mask, truth)]
     if composite is not None:
@@ -219,7 +316,7 @@ def sheet_row(trace: Trace, rgb: np.ndarray, truth: np.ndarray, composite: np.nd
         parts += [scaled, gap]
     row = np.concatenate(parts[:-1], axis=1)
     caption = np.full((22, row.shape[1], 3), 255, np.uint8)
-    text = f"{trace.name}  IoU {trace.ious[0]:.3f} -> {trace.ious[-1]:.3f} in {len(trace.clicks)} clicks"
+    text = f"{trace.name}  IoU {trace.ious[0]:.3f} -> {trace.ious[-1]:.3f} in {len(trace.clicks)} {unit}"
     cv2.putText(caption, text, (6, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([caption, row], axis=0)
 
@@ -250,33 +347,40 @@ def evaluate_set(title: str, items: list[Item], config: PipelineConfig, methods:
             sha = photo_sha256(it.data)
             start = iou(seg.mask, it.truth)
             if start < BAD_IOU:
-                traces.append(simulate(ref, rgb, sha, seg, it.truth, args.max_clicks, TARGETS[-1], it.name))
+                traces.append(simulate(ref, rgb, sha, seg, it.truth, args.max_clicks, TARGETS[-1], it.name,
+                                       args.reviewer))
             elif start >= GOOD_IOU:
-                worse.append((it.name, start, good_mask_check(ref, rgb, sha, seg, it.truth)))
+                worse.append((it.name, start, good_mask_check(ref, rgb, sha, seg, it.truth, args.reviewer)))
         ms = []
         for it in progress(bad, desc=f"{title}: {method} timing at 1 MP"):
             ref = refiner or build_refiner(config, initial[it.name].backend)
-            ms += time_clicks(ref, it, config, stages, args.timed_clicks)
-        lines.append(report(title, method, items, traces, worse, ms, args.max_clicks))
+            ms += time_clicks(ref, it, config, stages, args.timed_clicks, args.reviewer)
+        lines.append(report(title, method, items, traces, worse, ms, args.max_clicks, args.reviewer))
         if args.sheets and traces:
             rows = []
             for t in sorted(traces, key=lambda t: (-t.noc(0.97, args.max_clicks), t.ious[-1])):
                 it = next(i for i in items if i.name == t.name)
                 composite = rerender(it.data, t.final, name=it.name, config=config, stages=stages,
                                      seed=config.run.seed).composite
-                rows.append(sheet_row(t, decoded[it.name], it.truth, composite))
+                rows.append(sheet_row(t, decoded[it.name], it.truth, composite, args.reviewer))
             slug = "".join(ch if ch.isalnum() else "_" for ch in title).strip("_")
-            path = Path(args.sheets) / f"{slug}_{method}.png"
+            suffix = "" if args.reviewer == "clicks" else f"_{args.reviewer}"
+            path = Path(args.sheets) / f"{slug}_{method}{suffix}.png"
             write_sheet(rows, path)
             print(f"contact sheet: {path}")
     return lines
 
 
 def report(title: str, method: str, items: list[Item], traces: list[Trace], worse: list[tuple[str, float, float]],
-           ms: list[tuple[float, float]], max_clicks: int) -> str:
+           ms: list[tuple[float, float]], max_clicks: int, reviewer: str = "clicks") -> str:
+    """Prints the per-image table and the summary; returns the summary line. With the stroke
+    reviewer every "click" word and key becomes a stroke one (NoS, nos95, stroke_ms_...)."""
     n_bad = len(traces)
-    print(f"\n## {title}, method {method}: the {n_bad} cut-outs below IoU {BAD_IOU}, worst first\n")
-    print("| image | start IoU | NoC@0.95 | NoC@0.97 | " + " | ".join(f"IoU@{k}" for k in CURVE_AT[1:]) + " | final IoU |")
+    unit, no, key, heading = (("click", "NoC", "noc", "") if reviewer == "clicks"
+                              else ("stroke", "NoS", "nos", f", reviewer {reviewer}"))
+    print(f"\n## {title}, method {method}{heading}: the {n_bad} cut-outs below IoU {BAD_IOU}, worst first\n")
+    print(f"| image | start IoU | {no}@0.95 | {no}@0.97 | " + " | ".join(f"IoU@{k}" for k in CURVE_AT[1:])
+          + " | final IoU |")
     print("|---|---:|---:|---:|" + "---:|" * (len(CURVE_AT) - 1) + "---:|")
     order = sorted(traces, key=lambda t: (-t.noc(0.97, max_clicks), -t.noc(0.95, max_clicks), t.ious[-1]))
     for t in order:
@@ -286,10 +390,14 @@ def report(title: str, method: str, items: list[Item], traces: list[Trace], wors
               f"{n97 if n97 < max_clicks else 'never'} | {cells} | {t.ious[-1]:.3f} |")
     if traces:
         curve = "  ".join(f"@{k}: {statistics.fmean(t.at(k) for t in traces):.3f}" for k in CURVE_AT)
-        print(f"\nmean IoU after clicks: {curve}")
+        print(f"\nmean IoU after {unit}s: {curve}")
+    losses = sorted(((t.ious[k - 1] - t.ious[k], t.name, k, t.ious[k - 1], t.ious[k]) for t in traces
+                     for k in range(1, len(t.ious)) if t.ious[k - 1] - t.ious[k] > DROP_WARN), reverse=True)
+    print(f"{unit}s that lower the IoU by more than {DROP_WARN}: {len(losses)}"
+          + "".join(f"; {n} {unit} {k}: {a:.3f} -> {b:.3f}" for _, n, k, a, b in losses))
     if worse:
         dropped = [(n, a, b) for n, a, b in worse if b < GOOD_IOU]
-        print(f"good cut-outs (IoU >= {GOOD_IOU}) after one keep click on the product: {len(worse) - len(dropped)} "
+        print(f"good cut-outs (IoU >= {GOOD_IOU}) after one keep {unit} on the product: {len(worse) - len(dropped)} "
               f"of {len(worse)} stay >= {GOOD_IOU}; lowest {min(b for *_, b in worse):.4f}"
               + "".join(f"; {n} {a:.4f} -> {b:.4f}" for n, a, b in dropped))
     noc95 = statistics.fmean(t.noc(0.95, max_clicks) for t in traces) if traces else 0.0
@@ -300,12 +408,12 @@ def report(title: str, method: str, items: list[Item], traces: list[Trace], wors
     med = statistics.median(total) if total else float("nan")
     p90 = float(np.percentile(total, 90)) if total else float("nan")
     if ms:
-        print(f"server time per click at 1 MP, one thread ({len(ms)} clicks): median {med:.0f} ms = refine "
+        print(f"server time per {unit} at 1 MP, one thread ({len(ms)} {unit}s): median {med:.0f} ms = refine "
               f"{statistics.median(a for a, _ in ms):.0f} ms + re-render, score and gate "
               f"{statistics.median(b for _, b in ms):.0f} ms (medians of each part)")
-    return (f"# {title}, method {method}\n"
-            f"n={len(items)} n_bad={n_bad} noc95={noc95:.2f} noc97={noc97:.2f} over5={over5} "
-            f"never97={never} click_ms_median={med:.0f} click_ms_p90={p90:.0f}")
+    return (f"# {title}, method {method}{heading}\n"
+            f"n={len(items)} n_bad={n_bad} {key}95={noc95:.2f} {key}97={noc97:.2f} over5={over5} "
+            f"never97={never} {unit}_ms_median={med:.0f} {unit}_ms_p90={p90:.0f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,7 +427,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default="auto",
                         help=f"comma list of classical methods to compare ({', '.join(METHODS)}), or 'auto': "
                              "the refiner the review page uses for the configured backend (default)")
-    parser.add_argument("--max-clicks", type=int, default=20)
+    parser.add_argument("--reviewer", choices=sorted(MARKS), default="clicks",
+                        help="clicks: the standard protocol, a click at the centre of the largest wrong region "
+                             "(default); strokes: a brush drag along that region's medial axis, at most "
+                             f"{STROKE_MAX_SHARE:.0%} of the photo's long side (reported as NoS, strokes)")
+    parser.add_argument("--max-clicks", type=int, default=20, help="clicks (or strokes) per photo before giving up")
     parser.add_argument("--timed-clicks", type=int, default=3, help="clicks timed per bad photo at 1 MP")
     parser.add_argument("--sheets", default=str(DEFAULT_SHEETS), help="contact sheet folder ('' for none)")
     args = parser.parse_args(argv)
