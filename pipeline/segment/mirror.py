@@ -188,20 +188,27 @@ def _best_base_rows(dev: np.ndarray, raw: np.ndarray, m: np.ndarray, depth: int,
     s_b = np.zeros_like(s_a)
     s_aa, s_bb, s_ab, s_w, r_aa, r_bb = (np.zeros((n, w), np.float32) for _ in range(6))
     mf = m.astype(np.float32)
+    planes = np.ascontiguousarray(dev.transpose(2, 0, 1))  # one contiguous plane per channel
+    raw_planes = np.ascontiguousarray(raw.transpose(2, 0, 1))
+    a, b, t = (np.empty((n, w), np.float32) for _ in range(3))  # scratch: no allocation per step
+    wgt = np.empty((n, w), np.float32)
     for d in range(1 + int(SKIP_SHARE * depth), depth + 1):
         e = d - 1 + on_row
-        up, dn = dev[lo - d:hi - d], dev[lo + e:hi + e]
-        wgt = mf[lo - d:hi - d] * mf[lo + e:hi + e]
-        for c in range(ch):
-            a, b = up[..., c] * wgt, dn[..., c] * wgt
+        np.multiply(mf[lo - d:hi - d], mf[lo + e:hi + e], out=wgt)
+        for c in range(ch):  # the same products and sums, in the same order, as element by element
+            up, dn = planes[c, lo - d:hi - d], planes[c, lo + e:hi + e]
+            np.multiply(up, wgt, out=a)
+            np.multiply(dn, wgt, out=b)
             s_a[c] += a
             s_b[c] += b
-            s_aa += a * up[..., c]
-            s_bb += b * dn[..., c]
-            s_ab += a * dn[..., c]
-            ra, rb = raw[lo - d:hi - d, :, c], raw[lo + e:hi + e, :, c]
-            r_aa += ra * ra * wgt
-            r_bb += rb * rb * wgt
+            s_aa += np.multiply(a, up, out=t)
+            s_bb += np.multiply(b, dn, out=t)
+            s_ab += np.multiply(a, dn, out=t)
+            ra, rb = raw_planes[c, lo - d:hi - d], raw_planes[c, lo + e:hi + e]
+            np.multiply(ra, ra, out=t)
+            r_aa += np.multiply(t, wgt, out=t)
+            np.multiply(rb, rb, out=t)
+            r_bb += np.multiply(t, wgt, out=t)
         s_w += wgt
     size = (2 * band + 1, 1)
 
