@@ -25,7 +25,7 @@ import numpy as np
 
 from pipeline.config import SegmentConfig
 from pipeline.errors import SegmentationError
-from pipeline.imaging import resize_long_side, rgb_to_lab
+from pipeline.imaging import delta_e76, resize_long_side, rgb_to_lab
 from pipeline.segment.background import (BackgroundModel, border_mask, border_noise, continues_backdrop,
                                          fit_background, shadow_like)
 from pipeline.segment.matting import refine_alpha
@@ -225,7 +225,7 @@ class ClassicalSegmenter:
         """
         cfg = self.config
         scale = WorkScale.of(lab.shape)
-        dist = np.linalg.norm(lab - bg.lab, axis=2)
+        dist = delta_e76(lab, bg.lab)
         t_weak = cfg.threshold or max(WEAK_DE_MIN, WEAK_DE_NOISE * bg.noise)
         shadow = shadow_like(lab, bg.lab)
         grad = lightness_slope(lab[..., 0], scale)  # ΔL per ref px
