@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline.imaging import delta_e76
 from pipeline.segment.shadow_predicate import FLOOD, is_shadow_lab
 
 # Units: "ref px" are pixels at the reference work size (work_scale.REFERENCE_SIDE, 512 long side).
@@ -66,11 +67,10 @@ def _surface(coef: np.ndarray, h: int, w: int) -> np.ndarray:
     return cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def _fit(ys: np.ndarray, xs: np.ndarray, samples: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    design = _design(ys, xs, h, w)
-    coef, *_ = np.linalg.lstsq(design, samples, rcond=None)
-    resid = np.linalg.norm(samples - design @ coef, axis=1)
-    return coef, resid
+def _fit(ys: np.ndarray, xs: np.ndarray, samples: np.ndarray, h: int, w: int) -> np.ndarray:
+    """6 x 3 float32: the quadratic surface's coefficients, least squares through ``samples``."""
+    coef, *_ = np.linalg.lstsq(_design(ys, xs, h, w), samples, rcond=None)
+    return coef
 
 
 def fit_background(lab: np.ndarray, rgb: np.ndarray) -> BackgroundModel:
@@ -84,23 +84,25 @@ def fit_background(lab: np.ndarray, rgb: np.ndarray) -> BackgroundModel:
     samples = lab[ys, xs]
     median = np.median(samples, axis=0)
     # Robust first pass: border pixels far from the median are product touching the frame.
-    dist = np.linalg.norm(samples - median, axis=1)
+    dist = delta_e76(samples, median)
     keep = dist < max(FIRST_PASS_DE, float(np.percentile(dist, 50)) * FIRST_PASS_K)
     if keep.sum() < MIN_FIT_PIXELS:
         keep = np.ones_like(keep)
-    coef, _ = _fit(ys[keep], xs[keep], samples[keep], h, w)
+    coef = _fit(ys[keep], xs[keep], samples[keep], h, w)
     # Second pass against the fitted surface drops residual outliers (shadows on the border).
     design_all = _design(ys, xs, h, w)
-    resid = np.linalg.norm(samples - design_all @ coef, axis=1)
+    resid = delta_e76(samples, design_all @ coef)
     kept = resid[keep]
-    mad = float(np.median(np.abs(kept - np.median(kept)))) + 1e-3
-    keep2 = keep & (resid < np.median(kept) + OUTLIER_MADS * 1.4826 * mad + 1.0)
+    centre = np.median(kept)
+    mad = float(np.median(np.abs(kept - centre))) + 1e-3
+    keep2 = keep & (resid < centre + OUTLIER_MADS * 1.4826 * mad + 1.0)
     if MIN_FIT_PIXELS <= keep2.sum() < keep.sum():
-        coef, _ = _fit(ys[keep2], xs[keep2], samples[keep2], h, w)
-        resid = np.linalg.norm(samples - design_all @ coef, axis=1)
+        coef = _fit(ys[keep2], xs[keep2], samples[keep2], h, w)
+        resid = delta_e76(samples, design_all @ coef)
         keep = keep2
     kept = resid[keep]
-    noise = float(1.4826 * np.median(np.abs(kept - np.median(kept)))) + float(np.median(kept))
+    centre = np.median(kept)
+    noise = float(1.4826 * np.median(np.abs(kept - centre))) + float(centre)
     bg_rgb = np.median(rgb[ys[keep], xs[keep]].astype(np.float32), axis=0)
     return BackgroundModel(
         lab=_surface(coef, h, w),
