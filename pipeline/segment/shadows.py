@@ -34,7 +34,7 @@ import numpy as np
 
 from pipeline.segment.background import continues_backdrop
 from pipeline.segment.matting import normalized_blur
-from pipeline.segment.shadow_predicate import PEEL, is_shadow, is_shadow_lab
+from pipeline.segment.shadow_predicate import PEEL, is_shadow
 from pipeline.segment.work_scale import REFERENCE, WorkScale
 
 # Units: "ref px" are pixels at the reference work size (work_scale.REFERENCE_SIDE, 512 long side),
