@@ -5,9 +5,10 @@
 
 ``--compare TREE`` times the classical segmentation and the whole gate (cut-out signals, appearance
 metrics, scene and composition checks, apply_gate) of this tree and of another checkout (e.g. main
-before a change) side by side, in CPU time of one thread: each round runs both, in turn, in a fresh
-subprocess on the same input (a 1 MP generated sample: a product on its backdrop), and prints the
-medians and their ratio. Quote only such side-by-side ratios from a busy machine.
+before a change) side by side, in CPU time of one thread: each round runs both, in turn (which goes
+first alternates: on a busy machine the order shows), in a fresh subprocess on the same input
+(a 1 MP generated sample: a product on its backdrop), and prints the medians and their ratio.
+Quote only such side-by-side ratios from a busy machine.
 
 Also times the whole gate per 1 MP image: score_composite + the cut-out signals (on the photo) +
 the scene checks + apply_gate (``cost_markdown``; one core: run it under ``taskset -c 0``).
@@ -171,8 +172,9 @@ def compare(tree: str, rounds: int, runs: int) -> None:
     here = str(Path(__file__).resolve().parents[1])
     trees = {"this tree": here, f"{tree}": str(Path(tree).resolve())}
     results: dict[str, list[dict[str, float]]] = {k: [] for k in trees}
-    for _ in range(rounds):
-        for label, root in trees.items():
+    for i in range(rounds):
+        order = list(trees.items())
+        for label, root in order if i % 2 == 0 else order[::-1]:  # who goes first alternates (it reads slower)
             env = {**os.environ, "PYTHONPATH": root, "OMP_NUM_THREADS": "1"}
             out = subprocess.run([sys.executable, "-c", _STAGE_PROBE.replace("RUNS", str(runs))], cwd=root,
                                  env=env, capture_output=True, text=True, check=True).stdout
