@@ -369,3 +369,28 @@ def test_an_internal_error_in_one_item_is_its_row_with_the_traceback_in_the_log_
     assert rows["p00.jpg"]["status"] == rows["p02.jpg"]["status"] == "ok"
     log = capsys.readouterr().err
     assert "Traceback" in log and "internal error on p01.jpg" in log and "a bug" in log
+
+
+def test_stages_that_cannot_be_built_stop_the_batch_with_one_reason_and_commit_nothing(tmp_path, monkeypatch,
+                                                                                       capsys):
+    """A missing model is the batch's problem, not each photo's: one clear message, exit 1, no item
+    committed (so the run after the model is installed processes every photo)."""
+    from pipeline.errors import BackendUnavailableError
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    photos(src, 3)
+
+    def no_model(config):
+        raise BackendUnavailableError("SAM checkpoint /models/sam.pth not found")
+
+    monkeypatch.setattr(item_module, "build_stages", no_model)
+    code = main(["run", str(src), str(out), "--batch-id", "b", "--no-progress", "--workers", "1", *SIZE])
+    assert code == 1
+    log = " ".join(capsys.readouterr().err.split())  # the terminal log wraps lines
+    assert "the stages could not be built: SAM checkpoint /models/sam.pth not found" in log
+    assert log.count("could not be built") == 1  # once for the batch, not once per photo
+    assert Ledger(Bucket(out)).done_names() == set()
+    monkeypatch.undo()
+    assert main(["run", str(src), str(out), "--batch-id", "b2", "--no-progress", "--workers", "1", *SIZE]) == 0
+    assert sorted(r["status"] for r in rows_of(out, "b2").values()) == ["ok"] * 3
