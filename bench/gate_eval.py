@@ -473,8 +473,9 @@ def markdown(rows, gate, plots, confusion_md, logo_md, seconds, cost_md, split_m
     lines += [f"- {f}" for f in fails] or ["- none"]
     lines += ["", "## Curves", ""]
     lines += [f"![{p}](gate/{p})" for p in plots]
-    lines += ["", "Contact sheets of clean and defective composites: `gate/examples_fail.jpg`,",
-              "`gate/examples_pass.jpg` (missed defects and passed clean items).", ""]
+    lines += ["", "Contact sheets of clean and defective composites of the generated samples (the real photos'",
+              "composites stay out of the repository): `gate/examples_fail.jpg`, `gate/examples_pass.jpg`",
+              "(missed defects and passed clean items).", ""]
     lines += ["## Real photos as the segmenter cuts them (not injected)", "", confusion_md, ""]
     lines += ["## Logo / text finder recall", "", logo_md, ""]
     lines += ["## Cost", "", cost_md, ""]
@@ -523,14 +524,17 @@ def main(argv: list[str] | None = None) -> int:
     gate = config.score.gate
     plots = plot_curves(rows, gate, args.docs / "gate")
     if sheet:
-        missed = [f"{r['item']}|{r['kind']}|{r['strength']}" for r in rows if r["visible"] and r["passed"]]
-        alarms = [f"{r['item']}|clean" for r in rows if r["family"] == "clean" and not r["passed"]]
+        # The sheets are committed under docs/: generated samples only. The real photos are licensed
+        # to be read, not redistributed, so nothing drawn from them may go into the repository.
+        rows_shown = [r for r in rows if r["set"] == "sample"]
+        missed = [f"{r['item']}|{r['kind']}|{r['strength']}" for r in rows_shown if r["visible"] and r["passed"]]
+        alarms = [f"{r['item']}|clean" for r in rows_shown if r["family"] == "clean" and not r["passed"]]
         labels = {f"{r['item']}|{r['kind']}|{r['strength']}" if r["family"] != "clean" else f"{r['item']}|clean":
                   ("pass" if r["passed"] else r["reasons"][0]) for r in rows}
         contact_sheet(sheet, (alarms + missed)[:36], args.docs / "gate" / "examples_fail.jpg", labels)
-        caught = [f"{r['item']}|{r['kind']}|{r['strength']}" for r in rows
+        caught = [f"{r['item']}|{r['kind']}|{r['strength']}" for r in rows_shown
                   if r["family"] == "cut-out" and r["visible"] and not r["passed"]][::7][:18]
-        ok = [f"{r['item']}|clean" for r in rows if r["family"] == "clean" and r["passed"]][:18]
+        ok = [f"{r['item']}|clean" for r in rows_shown if r["family"] == "clean" and r["passed"]][:18]
         contact_sheet(sheet, ok + caught, args.docs / "gate" / "examples_pass.jpg", labels)
     conf_md = "(no real photos: skipped)"
     if (args.products / "masks").is_dir():
