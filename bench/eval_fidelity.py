@@ -34,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from eval_fix import read_mask  # the one reader of ground-truth mask PNGs for the benches
 from gate_confusion import ConfusionRow, confusion_table
 from pipeline.compose import build_stages, process_product
 from pipeline.config import GateConfig, PipelineConfig, SegmentConfig
@@ -63,16 +64,6 @@ class Scored:
     iou: float
     boundary_f: float
     sheet_row: np.ndarray
-
-
-def read_mask(path: Path) -> np.ndarray:
-    """HW bool ground truth from an 8-bit PNG (alpha channel if it has one), >= 128 is product."""
-    m = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if m is None:
-        raise ValueError(f"cannot read mask {path}")
-    if m.ndim == 3:
-        m = m[..., 3] if m.shape[2] == 4 else m[..., 0]
-    return m >= 128
 
 
 def sample_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
