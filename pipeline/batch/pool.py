@@ -26,16 +26,14 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
-from pipeline.batch.item import BatchRunner, process_group
+from pipeline.batch.item import BatchRunner, GroupResult, process_group
 from pipeline.batch.plan import Planned
 from pipeline.config import PipelineConfig
 from pipeline.io.storage import open_buckets
 from pipeline.ledger import Ledger
-from pipeline.types import ItemRecord
 
 log = logging.getLogger(__name__)
 
-GROUP_RESULT = tuple[str, "ItemRecord | None", "str | None"]
 # Peak resident memory of one worker, by what it loads. Measured with ru_maxrss over 10 real photos
 # at full size (bench/bench_batch.py's photos, up to 12 MP): studio + classical peaked at 242 MiB
 # at a 1024 px output and 595 MiB at 2048 px; 1 GiB leaves room for larger photos.
@@ -190,7 +188,7 @@ def _init_worker(config_json: str, source_url: str, dest_url: str, storage_optio
     limit_threads(threads)  # again: building the stages may have loaded torch or another OpenMP runtime
 
 
-def _run_group(batch_id: str, group: list[Planned]) -> tuple[list[GROUP_RESULT], int, float]:
+def _run_group(batch_id: str, group: list[Planned]) -> tuple[list[GroupResult], int, float]:
     """(results, worker pid, CPU seconds this worker has used so far)."""
     import time
 
@@ -200,7 +198,7 @@ def _run_group(batch_id: str, group: list[Planned]) -> tuple[list[GROUP_RESULT],
 
 def run_groups_in_pool(groups: list[list[Planned]], workers: int, config: PipelineConfig, *, source_url: str,
                        dest_url: str, storage_options: dict[str, Any] | None, skip_done: bool,
-                       batch_id: str, cpu_s: dict[int, float] | None = None) -> Iterator[GROUP_RESULT]:
+                       batch_id: str, cpu_s: dict[int, float] | None = None) -> Iterator[GroupResult]:
     """Process ``groups`` on ``workers`` processes; yields (key, record, skipped status) as
     groups finish; ``cpu_s`` (when given) collects worker pid -> CPU seconds used. A worker
     that dies (killed, out of memory) fails the batch with ``BrokenProcessPool``; the ledger
